@@ -1,0 +1,58 @@
+"""Crash-safe JSON files: a reader sees the old content or the new, never a mix."""
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+_WINDOWS_REPLACE_ATTEMPTS = 10
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write `data` as JSON to `path` via temp file + fsync + os.replace; the file ends up 0600."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        _replace(tmp, path)
+        _fsync_directory(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path):
+    """Parse the JSON file at `path` (FileNotFoundError and ValueError pass through)."""
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _replace(tmp: str, path: Path) -> None:
+    # On Windows a reader holding the target open makes os.replace fail for a moment.
+    attempts = _WINDOWS_REPLACE_ATTEMPTS if os.name == "nt" else 1
+    for attempt in range(attempts):
+        try:
+            os.replace(tmp, path)
+            return
+        except PermissionError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01)
+
+
+def _fsync_directory(directory: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

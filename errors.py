@@ -1,0 +1,43 @@
+"""Typed errors of Kite App. Every message says what the user should do next."""
+
+LOGIN_HINT = (
+    "log in again: curl the login URL from /api/url, open it in a browser, then pass the request_token to /api/token"
+)
+
+
+class KiteAppError(Exception):
+    """Base class of every error Kite App raises on purpose."""
+
+
+class ConfigError(KiteAppError):
+    """A setting or the credentials file is missing or invalid; the service cannot start."""
+
+
+class SessionError(KiteAppError):
+    """There is no usable Kite session."""
+
+
+class NoSessionError(SessionError):
+    """session.json does not exist yet."""
+
+    def __init__(self, path):
+        super().__init__(f"No Kite session yet ({path} does not exist): {LOGIN_HINT}.")
+
+
+class SessionExpiredError(SessionError):
+    """The access token expired at 06:00 IST or was invalidated by Kite."""
+
+    def __init__(self, reason):
+        super().__init__(f"Kite session expired: {reason}. To continue, {LOGIN_HINT}.")
+
+
+class SessionFileError(SessionError):
+    """session.json exists but cannot be read or written."""
+
+
+class KiteUnavailableError(KiteAppError):
+    """Kite did not answer (network error or timeout) after the allowed retries."""
+
+    def __init__(self, message, timed_out=False):
+        super().__init__(message)
+        self.timed_out = timed_out

@@ -1,0 +1,181 @@
+"""KiteAPI: the class scripts import to call Kite with the session the service saved.
+
+    from kite_api import KiteAPI
+    kite = KiteAPI()
+    print(kite.get_positions())
+
+It re-reads session.json whenever the service writes a new one, refuses to call Kite with
+a session that expired at 06:00 IST or that Kite rejected, throttles to Kite's rate limits,
+and retries failed reads (never orders). `kite.kite` is the underlying KiteConnect.
+"""
+
+import logging
+import threading
+from datetime import datetime
+
+from kiteconnect import exceptions as kite_errors
+
+from clock import now_ist
+from errors import NoSessionError, SessionError, SessionExpiredError
+from kite_client import DEFAULT_RETRY, KiteClient
+from session_store import Session, SessionStore
+from settings import Settings, load_credentials, load_settings
+
+log = logging.getLogger(__name__)
+
+VARIETY_REGULAR = "regular"
+
+
+class _SessionBoundClient(KiteClient):
+    """KiteClient that checks the session before each call and types Kite's token errors."""
+
+    def __init__(self, owner: "KiteAPI", *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def _request(self, route, method, *args, **kwargs):
+        self._owner.ensure_session()
+        try:
+            return super()._request(route, method, *args, **kwargs)
+        except kite_errors.TokenException:
+            raise SessionExpiredError("Kite rejected the access token (logged out, or logged in elsewhere)") from None
+
+
+class KiteAPI:
+    """Kite calls for scripts, bound to the session in session.json."""
+
+    def __init__(self, settings: Settings | None = None, *, clock=now_ist, retry=DEFAULT_RETRY, limiters=None):
+        self.settings = settings or load_settings()
+        credentials = load_credentials(self.settings.credentials_file)
+        self._store = SessionStore(self.settings.session_file)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._session: Session | None = None
+        self._session_version = None
+        self._rejected_token: str | None = None
+        self.kite = _SessionBoundClient(
+            self,
+            credentials.api_key,
+            root=self.settings.kite_api_root,
+            timeout=self.settings.kite_timeout,
+            limiters=limiters,
+            retry=retry,
+        )
+        self.kite.set_session_expiry_hook(self._on_token_rejected)
+
+    # -- session -------------------------------------------------------------------------
+
+    def ensure_session(self) -> Session:
+        """The current session, re-read if the file changed; raises a SessionError if unusable."""
+        with self._lock:
+            version = self._store.version()
+            if version != self._session_version:
+                self._session = self._store.load()
+                self._session_version = version
+                if self._session is not None:
+                    self.kite.set_access_token(self._session.access_token)
+            session = self._session
+            if session is None:
+                raise NoSessionError(self._store.path)
+            if session.api_key != self.kite.api_key:
+                raise SessionError(
+                    f"{self._store.path} belongs to another api_key than {self.settings.credentials_file}; "
+                    "log in again with this app."
+                )
+            if session.is_expired(self._clock()):
+                raise SessionExpiredError(f"it ended at {session.expires:%Y-%m-%d %H:%M} IST")
+            if session.access_token == self._rejected_token:
+                raise SessionExpiredError("Kite rejected the access token (logged out, or logged in elsewhere)")
+            return session
+
+    @property
+    def session(self) -> Session:
+        """The session in use (see ensure_session)."""
+        return self.ensure_session()
+
+    def _on_token_rejected(self) -> None:
+        with self._lock:
+            self._rejected_token = self.kite.access_token
+        log.warning("Kite rejected the access token of the current session; a new login is needed.")
+
+    # -- account -------------------------------------------------------------------------
+
+    def get_profile(self) -> dict:
+        """The user's profile."""
+        return self.kite.profile()
+
+    def get_margins(self, segment: str | None = None) -> dict:
+        """Funds and margins, for all segments or one ('equity', 'commodity')."""
+        return self.kite.margins(segment)
+
+    # -- orders and trades -----------------------------------------------------------------
+
+    def get_orders(self) -> list:
+        """Today's orders, open and executed."""
+        return self.kite.orders()
+
+    def get_order_history(self, order_id: str) -> list:
+        """Every state one order went through; the last entry is the current one."""
+        return self.kite.order_history(order_id)
+
+    def get_trades(self, order_id: str | None = None) -> list:
+        """Today's trades, or those of one order."""
+        return self.kite.order_trades(order_id) if order_id else self.kite.trades()
+
+    def place_order(self, *, variety: str = VARIETY_REGULAR, **params) -> str:
+        """Place an order (kiteconnect's place_order parameters); returns the order_id. Never retried."""
+        log.info("Placing %s order: %s", variety, _order_summary(params))
+        order_id = self.kite.place_order(variety=variety, **params)
+        log.info("Order %s accepted by Kite", order_id)
+        return order_id
+
+    def modify_order(self, order_id: str, *, variety: str = VARIETY_REGULAR, **changes) -> str:
+        """Modify an open order; returns the order_id. Never retried."""
+        log.info("Modifying order %s: %s", order_id, changes)
+        return self.kite.modify_order(variety=variety, order_id=order_id, **changes)
+
+    def cancel_order(self, order_id: str, *, variety: str = VARIETY_REGULAR, parent_order_id=None) -> str:
+        """Cancel an open order; returns the order_id. Never retried."""
+        log.info("Cancelling order %s", order_id)
+        return self.kite.cancel_order(variety=variety, order_id=order_id, parent_order_id=parent_order_id)
+
+    # -- portfolio -----------------------------------------------------------------------
+
+    def get_positions(self) -> dict:
+        """Positions: {'net': [...], 'day': [...]}."""
+        return self.kite.positions()
+
+    def get_holdings(self) -> list:
+        """Long-term equity holdings."""
+        return self.kite.holdings()
+
+    # -- market data ---------------------------------------------------------------------
+
+    def ltp(self, *instruments: str) -> dict:
+        """Last traded prices, e.g. ltp('NSE:INFY', 'NSE:TCS')."""
+        return self.kite.ltp(*instruments)
+
+    def quote(self, *instruments: str) -> dict:
+        """Full quotes with market depth."""
+        return self.kite.quote(*instruments)
+
+    def historical_data(
+        self,
+        instrument_token: int,
+        from_date: datetime | str,
+        to_date: datetime | str,
+        interval: str,
+        continuous: bool = False,
+        oi: bool = False,
+    ) -> list:
+        """Candles as dicts with date, open, high, low, close, volume (and oi)."""
+        return self.kite.historical_data(instrument_token, from_date, to_date, interval, continuous, oi)
+
+    def instruments(self, exchange: str | None = None) -> list:
+        """The instrument list, for all exchanges or one ('NSE', 'NFO', ...)."""
+        return self.kite.instruments(exchange)
+
+
+def _order_summary(params: dict) -> str:
+    keys = ("transaction_type", "quantity", "exchange", "tradingsymbol", "order_type", "price", "product")
+    return " ".join(f"{k}={params[k]}" for k in keys if params.get(k) is not None)

@@ -1,0 +1,128 @@
+"""Kite App: the Flask service that runs the daily Kite login and watches orders.
+
+python kite_app.py                 serve on 127.0.0.1:5001 with the order-watch scheduler
+python kite_app.py --no-scheduler  serve only
+"""
+
+import argparse
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+
+from flask import Flask
+from flask_cors import CORS
+from waitress.server import create_server
+
+import log_utils
+from access_code import throttle_failed_attempts
+from errors import ConfigError
+from http_api import api, public, register_error_handlers
+from kite_api import KiteAPI
+from maintenance import Maintenance
+from order_watch import OrderWatcher
+from scheduler import SchedulerRunner, build_scheduler
+from session_store import SessionStore
+from settings import Credentials, Settings, load_credentials, load_settings
+
+log = logging.getLogger("kite_app")
+
+MAX_REQUEST_BYTES = 16 * 1024
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What the request handlers need, stored in app.extensions['kite_app']."""
+
+    settings: Settings
+    credentials: Credentials
+    store: SessionStore
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Flask app. `test_config` replaces `.env` and the environment (for tests)."""
+    settings = load_settings(test_config)
+    settings.require_access_code()
+    credentials = load_credentials(settings.credentials_file)
+    log_utils.register_secret(settings.access_code, credentials.api_secret, credentials.twofa_key)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.json.sort_keys = False
+    app.extensions["kite_app"] = AppContext(settings, credentials, SessionStore(settings.session_file))
+    throttle_failed_attempts(app, api)
+    if settings.cors_origins:
+        CORS(
+            app,
+            resources={r"/api/*": {"origins": list(settings.cors_origins)}},
+            allow_headers=["Content-Type", "X-Access-Code"],
+            methods=["GET", "POST"],
+            max_age=600,
+        )
+    app.register_blueprint(public)
+    app.register_blueprint(api)
+    register_error_handlers(app)
+    return app
+
+
+def build_scheduler_runner(app: Flask):
+    """The order watcher and maintenance jobs for this app's settings (not started)."""
+    context = app.extensions["kite_app"]
+    settings = context.settings
+    watcher = OrderWatcher(KiteAPI(settings), settings.order_state_file, interval_seconds=settings.order_poll_seconds)
+    maintenance = Maintenance(settings, context.store, watcher)
+    scheduler = build_scheduler(watcher.poll, maintenance.run, settings.order_poll_seconds)
+    return SchedulerRunner(scheduler, settings.scheduler_lock_file)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="Kite App: daily Kite login and order watch.")
+    parser.add_argument("--host", help="address to bind (default: HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: PORT or 5001)")
+    parser.add_argument("--no-scheduler", action="store_true", help="serve without the order-watch scheduler")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Serve with waitress until Ctrl-C or SIGTERM; returns the process exit code."""
+    args = parse_args(argv)
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        print(f"kite_app: {exc}", file=sys.stderr)
+        return 2
+    settings = app.extensions["kite_app"].settings
+    host = args.host or settings.host
+    port = args.port or settings.port
+    log_utils.setup_logging(settings.log_dir)
+    if host not in LOOPBACK_HOSTS:
+        log.warning("Listening on %s: reachable from other machines; keep the access code strong", host)
+    try:
+        server = create_server(app, host=host, port=port, threads=8)
+    except OSError as exc:
+        log.error(
+            "Cannot listen on %s:%s (%s): another program uses it; choose another with --port", host, port, exc.strerror
+        )
+        return 1
+    runner = None if args.no_scheduler else build_scheduler_runner(app)
+    if runner is not None:
+        runner.start()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    log.info("Kite App listening on http://%s:%s", host, port)
+    try:
+        server.run()  # returns on Ctrl-C or SystemExit from the SIGTERM handler
+    finally:
+        if runner is not None:
+            runner.stop()
+        server.close()
+        log.info("Kite App stopped")
+    return 0
+
+
+def _exit_on_sigterm(_signum, _frame):
+    raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Logging for Kite App: one file per IST day in logs/, plus the console, with secrets redacted.
+
+Redaction sits in the formatter of every handler and works on the final text (message,
+arguments, traceback), so it covers third-party loggers and pre-formatted messages alike
+and never changes a record's arguments.
+"""
+
+import logging
+import os
+import re
+import sys
+import threading
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+from clock import IST
+
+LOG_PREFIX = "kite_app_"
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+REDACTED = "***"
+MIN_SECRET_LENGTH = 6
+_LOG_NAME = re.compile(rf"^{LOG_PREFIX}(\d{{4}}-\d{{2}}-\d{{2}})\.log$")
+
+# Third-party loggers that are chatty or print URLs and headers at lower levels.
+QUIET_LOGGERS = {
+    "urllib3": logging.WARNING,
+    "kiteconnect": logging.WARNING,
+    "werkzeug": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "flask_cors": logging.WARNING,
+    "filelock": logging.WARNING,
+}
+
+_SECRET_FIELD_NAMES = "|".join(
+    (
+        "access_token",
+        "public_token",
+        "refresh_token",
+        "request_token",
+        "enctoken",
+        "api_secret",
+        "twofa_key",
+        "totp_secret",
+        "totp",
+        "twofa_value",
+        "password",
+        "checksum",
+        "x-access-code",
+        "access_code",
+        "code",
+    )
+)
+# key=value, key: value, 'key': 'value', "key": "value", key%3Dvalue (quoted or bare values)
+_KEY_VALUE = re.compile(
+    rf"""(?ix)
+    (?<![\w-])(?P<key>{_SECRET_FIELD_NAMES})(?P<close>['"]?)
+    (?P<sep>\s*(?:=|:|%3D)\s*)
+    (?:(?P<quote>['"])(?P<quoted>.*?)(?P=quote)|(?P<bare>[^'"&\s,;}}\])]+))
+    """
+)
+_AUTHORIZATION = re.compile(r"""(?i)(authorization['"]?\s*[:=]\s*['"]?(?:token|bearer|basic)\s+)[^'"\s,}]+""")
+
+
+class SecretRegistry:
+    """The literal secret values known to this process; every occurrence is redacted."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._values: tuple = ()
+
+    def add(self, *values) -> None:
+        with self._lock:
+            known = set(self._values)
+            for value in values:
+                if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+                    known.update({value, quote(value, safe="")})
+            # Longest first, so a secret containing another is replaced whole.
+            self._values = tuple(sorted(known, key=len, reverse=True))
+
+    def values(self) -> tuple:
+        return self._values
+
+
+_registry = SecretRegistry()
+
+
+def register_secret(*values) -> None:
+    """Add secret values (tokens, keys, codes) that must never appear in a log line."""
+    _registry.add(*values)
+
+
+def _redact_key_value(match: re.Match) -> str:
+    quote_char = match.group("quote") or ""
+    return f"{match.group('key')}{match.group('close')}{match.group('sep')}{quote_char}{REDACTED}{quote_char}"
+
+
+def redact(text: str, registry: SecretRegistry | None = None) -> str:
+    """Replace known secret values and secret-shaped key/value pairs in `text`."""
+    for value in (registry or _registry).values():
+        if value in text:
+            text = text.replace(value, REDACTED)
+    text = _AUTHORIZATION.sub(rf"\1{REDACTED}", text)
+    return _KEY_VALUE.sub(_redact_key_value, text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """A Formatter whose output, tracebacks included, has every secret removed."""
+
+    converter = staticmethod(lambda seconds: datetime.fromtimestamp(seconds, IST).timetuple())
+
+    def __init__(self, fmt=LOG_FORMAT, registry: SecretRegistry | None = None):
+        super().__init__(fmt)
+        self._registry = registry
+
+    def formatException(self, ei) -> str:  # noqa: N802 (stdlib name)
+        # The result is cached on the record as exc_text, so it must already be clean.
+        return redact(super().formatException(ei), self._registry)
+
+    def formatStack(self, stack_info) -> str:  # noqa: N802 (stdlib name)
+        return redact(super().formatStack(stack_info), self._registry)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self._registry)
+
+
+class DailyFileHandler(logging.FileHandler):
+    """Writes to `<dir>/kite_app_YYYY-MM-DD.log`, switching files when the IST date changes.
+
+    No renaming happens at midnight, so another process reading the log never blocks it.
+    """
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = Path(log_dir)
+        self._day = None
+        super().__init__(self.log_dir / "unused", encoding="utf-8", delay=True)
+
+    def path_for(self, day: date) -> Path:
+        return self.log_dir / f"{LOG_PREFIX}{day.isoformat()}.log"
+
+    def emit(self, record: logging.LogRecord) -> None:
+        day = datetime.fromtimestamp(record.created, IST).date()
+        if day != self._day:
+            if self.stream is not None:
+                self.stream.close()
+                self.stream = None
+            self._day = day
+            self.baseFilename = os.fspath(self.path_for(day))
+        super().emit(record)
+
+    def _open(self):
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return open(fd, "a", encoding="utf-8")
+
+
+def setup_logging(log_dir: Path, level: int = logging.INFO, console: bool = True) -> DailyFileHandler:
+    """Send every logger through the redacting formatter to the daily file (and the console)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_kite_app", False)]:
+        root.removeHandler(handler)
+        handler.close()
+    file_handler = DailyFileHandler(log_dir)
+    handlers = [file_handler] + ([logging.StreamHandler(sys.stderr)] if console else [])
+    for handler in handlers:
+        handler.setFormatter(RedactingFormatter())
+        handler._kite_app = True
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name, quiet_level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet_level)
+    return file_handler
+
+
+def purge_old_logs(log_dir: Path, retention_days: int, today: date) -> list:
+    """Delete daily log files dated more than `retention_days` before `today` (by the name's date)."""
+    oldest_kept = today - timedelta(days=retention_days)
+    removed = []
+    if not Path(log_dir).is_dir():
+        return removed
+    for path in Path(log_dir).iterdir():
+        match = _LOG_NAME.match(path.name)
+        if not match:
+            continue
+        try:
+            day = date.fromisoformat(match.group(1))
+        except ValueError:
+            continue
+        if day < oldest_kept:
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return sorted(removed)

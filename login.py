@@ -1,0 +1,56 @@
+"""Exchanging a request_token for a Kite session and saving it to session.json."""
+
+import logging
+import re
+
+from kiteconnect import exceptions as kite_errors
+
+import log_utils
+from clock import now_ist
+from errors import KiteUnavailableError, SessionFileError
+from kite_client import NO_RETRY, KiteClient
+from session_store import Session
+
+log = logging.getLogger("kite_app.login")
+
+REQUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{6,128}$")
+
+
+class LoginError(Exception):
+    """The exchange failed; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def exchange_request_token(request_token, settings, credentials, store, clock=now_ist) -> Session:
+    """Call Kite's /session/token once and store the session; raises LoginError on any failure."""
+    if not isinstance(request_token, str) or not request_token:
+        raise LoginError(400, "request_token is missing: pass the request_token from the Kite redirect URL.")
+    if not REQUEST_TOKEN_PATTERN.match(request_token):
+        raise LoginError(400, "request_token is malformed: copy it exactly from the Kite redirect URL.")
+    log_utils.register_secret(request_token)
+    kite = KiteClient(credentials.api_key, root=settings.kite_api_root, timeout=settings.kite_timeout, retry=NO_RETRY)
+    try:
+        data = kite.generate_session(request_token, api_secret=credentials.api_secret)
+        log_utils.register_secret(data.get("access_token"), data.get("public_token"))
+        session = Session.from_kite(data, credentials.api_key, clock())
+    except kite_errors.TokenException:
+        raise LoginError(400, "request_token invalid or expired: log in again (GET /api/url).") from None
+    except kite_errors.InputException as exc:
+        raise LoginError(400, f"Kite refused the request: {log_utils.redact(str(exc))}") from None
+    except kite_errors.KiteException as exc:
+        raise LoginError(502, f"Kite failed to create the session: {log_utils.redact(str(exc))}") from None
+    except KiteUnavailableError as exc:
+        if exc.timed_out:
+            raise LoginError(504, f"Kite did not answer within {settings.kite_timeout:g} s; try again.") from None
+        raise LoginError(502, f"Kite is unreachable at {settings.kite_api_root}; try again later.") from None
+    except (KeyError, TypeError, ValueError):
+        raise LoginError(502, "Kite's answer had no usable session in it; try logging in again.") from None
+    try:
+        store.save(session)
+    except SessionFileError as exc:
+        raise LoginError(500, str(exc)) from None
+    log.info("Logged in as %s; session valid until %s IST", session.user_id, f"{session.expires:%Y-%m-%d %H:%M}")
+    return session

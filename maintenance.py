@@ -1,0 +1,63 @@
+"""The hourly maintenance job: log retention, the 06:00 IST expiry warning, state pruning, heartbeat."""
+
+import logging
+from datetime import timedelta
+
+from clock import now_ist
+from log_utils import purge_old_logs
+
+log = logging.getLogger("kite_app.maintenance")
+
+EXPIRY_WARNING_WINDOW = timedelta(hours=2)
+
+
+class Maintenance:
+    """Runs once an hour; each step is independent so one failure does not skip the others."""
+
+    def __init__(self, settings, session_store, watcher, clock=now_ist):
+        self._settings = settings
+        self._store = session_store
+        self._watcher = watcher
+        self._clock = clock
+        self._warned_for = None
+
+    def run(self) -> None:
+        now = self._clock()
+        for step in (self._purge_logs, self._warn_before_expiry, self._prune_orders, self._heartbeat):
+            try:
+                step(now)
+            except Exception:
+                log.exception("Maintenance step %s failed", step.__name__.strip("_"))
+
+    def _purge_logs(self, now) -> None:
+        removed = purge_old_logs(self._settings.log_dir, self._settings.log_retention_days, now.date())
+        if removed:
+            log.info("Deleted %d log file(s) older than %d days", len(removed), self._settings.log_retention_days)
+
+    def _warn_before_expiry(self, now) -> None:
+        session = self._store.load()
+        if session is None or session.is_expired(now) or self._warned_for == session.expires_at:
+            return
+        left = session.expires - now
+        if left <= EXPIRY_WARNING_WINDOW:
+            minutes = int(left.total_seconds() // 60)
+            log.warning(
+                "Kite session of %s expires at %s IST (in %d min); log in again after that",
+                session.user_id,
+                f"{session.expires:%H:%M}",
+                minutes,
+            )
+            self._warned_for = session.expires_at
+
+    def _prune_orders(self, now) -> None:
+        self._watcher.prune(now)
+
+    def _heartbeat(self, now) -> None:
+        state = self._store.state(now)
+        last = self._watcher.last_outcome
+        poll = (
+            "no order check yet"
+            if last is None
+            else (f"last order check {'ok' if last.ok else 'failed'} at {last.at:%H:%M:%S}")
+        )
+        log.info("Heartbeat: session %s; %d orders watched; %s", state, self._watcher.watched_count, poll)

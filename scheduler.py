@@ -1,0 +1,81 @@
+"""The background scheduler: the order check every 20 s and maintenance every hour.
+
+Only kite_app.main() starts it. A file lock beside session.json makes sure that one data
+folder never has two schedulers, whether from a second process or a reloader child.
+"""
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from filelock import FileLock, Timeout
+
+from clock import IST
+
+log = logging.getLogger("kite_app.scheduler")
+
+ORDER_CHECK_JOB_ID = "order_status_check"
+MAINTENANCE_JOB_ID = "hourly_maintenance"
+
+
+def build_scheduler(order_check, maintenance, poll_seconds: float = 20) -> BackgroundScheduler:
+    """A configured, not yet started scheduler with both jobs."""
+    scheduler = BackgroundScheduler(
+        timezone=IST,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 15},
+    )
+    scheduler.add_job(
+        order_check,
+        IntervalTrigger(seconds=poll_seconds, timezone=IST),
+        id=ORDER_CHECK_JOB_ID,
+        name="order status check",
+        replace_existing=True,
+        misfire_grace_time=max(1, int(poll_seconds * 0.75)),
+    )
+    scheduler.add_job(
+        maintenance,
+        IntervalTrigger(hours=1, timezone=IST),
+        id=MAINTENANCE_JOB_ID,
+        name="hourly maintenance",
+        replace_existing=True,
+        misfire_grace_time=300,
+    )
+    return scheduler
+
+
+class SchedulerRunner:
+    """Starts the scheduler at most once per data folder and stops it cleanly."""
+
+    def __init__(self, scheduler: BackgroundScheduler, lock_file):
+        self.scheduler = scheduler
+        self._lock = FileLock(str(lock_file))
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler.running
+
+    def start(self) -> bool:
+        """Start unless another scheduler holds the lock; returns whether this one runs."""
+        if self.scheduler.running:
+            return True
+        try:
+            self._lock.acquire(blocking=False)
+        except Timeout:
+            log.warning("Another Kite App scheduler is already running on this data folder; not starting a second")
+            return False
+        self.scheduler.start()
+        log.info("Scheduler started: order check every %s, maintenance hourly", _interval(self.scheduler))
+        return True
+
+    def stop(self) -> None:
+        """Wait for running jobs, then release the lock."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+            log.info("Scheduler stopped")
+        if self._lock.is_locked:
+            self._lock.release()
+
+
+def _interval(scheduler) -> str:
+    job = scheduler.get_job(ORDER_CHECK_JOB_ID)
+    return f"{job.trigger.interval.total_seconds():g} s" if job else "?"

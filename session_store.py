@@ -1,0 +1,114 @@
+"""session.json: what scripts need to call Kite, written atomically under a cross-process lock."""
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from filelock import FileLock
+
+import log_utils
+from atomic_file import read_json, write_json_atomic
+from clock import as_ist, now_ist, session_expiry
+from errors import SessionFileError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One Kite login. Times are ISO 8601 strings with the +05:30 offset."""
+
+    user_id: str
+    user_name: str
+    api_key: str
+    access_token: str = field(repr=False)
+    public_token: str = field(repr=False)
+    login_time: str
+    created_at: str
+    expires_at: str
+
+    @classmethod
+    def from_kite(cls, data: dict, api_key: str, now: datetime) -> "Session":
+        """Build from generate_session()'s answer for `api_key`; drops refresh_token, enctoken and the rest."""
+        login_time = data.get("login_time")
+        login = as_ist(login_time) if isinstance(login_time, datetime) else as_ist(now)
+        return cls(
+            user_id=str(data["user_id"]),
+            user_name=str(data.get("user_name") or ""),
+            api_key=api_key,
+            access_token=str(data["access_token"]),
+            public_token=str(data.get("public_token") or ""),
+            login_time=login.isoformat(),
+            created_at=as_ist(now).isoformat(timespec="seconds"),
+            expires_at=session_expiry(login).isoformat(),
+        )
+
+    @property
+    def expires(self) -> datetime:
+        return datetime.fromisoformat(self.expires_at)
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires
+
+
+class SessionStore:
+    """Reads and writes one session file; the lock sits beside it, never on it."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = FileLock(str(self.path) + ".lock", timeout=10)
+
+    def save(self, session: Session) -> None:
+        """Replace the stored session in one step."""
+        log_utils.register_secret(session.access_token, session.public_token)
+        try:
+            with self._lock:
+                write_json_atomic(self.path, asdict(session))
+        except OSError as exc:
+            raise SessionFileError(f"Could not write {self.path}: {exc.strerror or exc}.") from None
+
+    def load(self) -> Session | None:
+        """The stored session, or None when there is none; SessionFileError if it is unreadable."""
+        try:
+            data = read_json(self.path)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise SessionFileError(
+                f"Cannot read {self.path} ({type(exc).__name__}); delete it and log in again."
+            ) from None
+        try:
+            session = Session(**{name: data[name] for name in Session.__dataclass_fields__})
+            datetime.fromisoformat(session.expires_at)
+        except (KeyError, TypeError, ValueError):
+            raise SessionFileError(f"{self.path} is incomplete; delete it and log in again.") from None
+        log_utils.register_secret(session.access_token, session.public_token)
+        return session
+
+    def clear(self) -> None:
+        """Forget the stored session (logout)."""
+        with self._lock:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def version(self):
+        """A cheap fingerprint that changes whenever the file is replaced; None when absent."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def state(self, now: datetime | None = None) -> str:
+        """'valid', 'expired', 'missing' or 'unreadable'."""
+        try:
+            session = self.load()
+        except SessionFileError:
+            return "unreadable"
+        if session is None:
+            return "missing"
+        return "expired" if session.is_expired(now or now_ist()) else "valid"

@@ -1,0 +1,167 @@
+"""Settings from `.env` and the environment, and the Kite credentials file.
+
+Environment variables win over `.env`. Relative paths are resolved against the
+project folder, so scripts that import KiteAPI from elsewhere find the same files.
+"""
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from errors import ConfigError
+
+PROJECT_DIR = Path(__file__).resolve().parent
+EXAMPLE_ACCESS_CODE = "change-me-to-a-long-random-code"
+MIN_ACCESS_CODE_LENGTH = 8
+
+DEFAULTS = {
+    "HOST": "127.0.0.1",
+    "PORT": "5001",
+    "CODE": "",
+    "CORS_ORIGINS": "",
+    "SESSION_FILE": "session.json",
+    "CREDENTIALS_FILE": "login_credentials.json",
+    "LOG_DIR": "logs",
+    "LOG_RETENTION_DAYS": "30",
+    "KITE_API_ROOT": "https://api.kite.trade",
+    "KITE_LOGIN_URL": "https://kite.zerodha.com/connect/login",
+    "KITE_TIMEOUT": "7",
+    "ORDER_POLL_SECONDS": "20",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service and scripts read from `.env` / the environment."""
+
+    host: str
+    port: int
+    access_code: str = field(repr=False)
+    cors_origins: tuple
+    session_file: Path
+    credentials_file: Path
+    log_dir: Path
+    log_retention_days: int
+    kite_api_root: str
+    kite_login_url: str
+    kite_timeout: float
+    order_poll_seconds: float
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder of session.json; the order state and scheduler lock live beside it."""
+        return self.session_file.parent
+
+    @property
+    def order_state_file(self) -> Path:
+        return self.data_dir / "order_state.json"
+
+    @property
+    def scheduler_lock_file(self) -> Path:
+        return self.data_dir / ".kite_app.scheduler.lock"
+
+    def require_access_code(self) -> None:
+        """Refuse to serve without a real access code."""
+        code = self.access_code
+        if not code:
+            raise ConfigError("CODE is not set: put an access code of 8+ characters in .env (see .env.example).")
+        if code == EXAMPLE_ACCESS_CODE:
+            raise ConfigError("CODE is still the example value: choose your own access code in .env.")
+        if len(code) < MIN_ACCESS_CODE_LENGTH:
+            raise ConfigError(f"CODE is too short: use at least {MIN_ACCESS_CODE_LENGTH} characters.")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The Kite Connect app's keys from login_credentials.json."""
+
+    api_key: str
+    api_secret: str = field(repr=False)
+    twofa_key: str | None = field(default=None, repr=False)
+
+
+def load_settings(values: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from `values`, or from `.env` overlaid by the environment when None."""
+    if values is None:
+        values = {**dotenv_values(PROJECT_DIR / ".env"), **os.environ}
+    merged = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
+    return Settings(
+        host=merged["HOST"],
+        port=_int(merged, "PORT", low=1, high=65535),
+        access_code=merged["CODE"],
+        cors_origins=tuple(o.strip() for o in merged["CORS_ORIGINS"].split(",") if o.strip()),
+        session_file=_path(merged["SESSION_FILE"]),
+        credentials_file=_path(merged["CREDENTIALS_FILE"]),
+        log_dir=_path(merged["LOG_DIR"]),
+        log_retention_days=_int(merged, "LOG_RETENTION_DAYS", low=1, high=3650),
+        kite_api_root=merged["KITE_API_ROOT"].rstrip("/"),
+        kite_login_url=merged["KITE_LOGIN_URL"],
+        kite_timeout=_float(merged, "KITE_TIMEOUT", low=0.1),
+        order_poll_seconds=_float(merged, "ORDER_POLL_SECONDS", low=0.1),
+    )
+
+
+def load_credentials(path: Path) -> Credentials:
+    """Read and validate login_credentials.json; any problem names the file and the field."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found; copy login_credentials.example.json and fill in api_key and api_secret."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({type(exc).__name__}).") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object with api_key and api_secret.")
+    for name in ("api_key", "api_secret"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{path}: field '{name}' is missing or empty.")
+    twofa_key = data.get("twofa_key") or None
+    if twofa_key is not None and not _is_base32(twofa_key):
+        raise ConfigError(f"{path}: field 'twofa_key' is not a base32 TOTP secret.")
+    return Credentials(data["api_key"].strip(), data["api_secret"].strip(), twofa_key)
+
+
+def _is_base32(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    text = value.replace(" ", "").upper()
+    if not text:
+        return False
+    try:
+        base64.b32decode(text + "=" * (-len(text) % 8))
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _path(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_DIR / path
+
+
+def _int(values, name, low, high) -> int:
+    try:
+        number = int(values[name])
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {values[name]!r}.") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}.")
+    return number
+
+
+def _float(values, name, low) -> float:
+    try:
+        number = float(values[name])
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {values[name]!r}.") from None
+    if number < low:
+        raise ConfigError(f"{name} must be at least {low}.")
+    return number

@@ -1,0 +1,128 @@
+"""Shared fixtures: an app on temporary files, a Flask test client, recorded Kite responses."""
+
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import responses
+
+import log_utils
+from clock import IST, now_ist
+from kite_api import KiteAPI
+from kite_app import create_app
+from kite_client import RetryPolicy
+from rate_limit import kite_limiters
+from session_store import Session, SessionStore
+from settings import load_settings
+
+MOCKS = Path(__file__).parent / "fixtures" / "kite_mocks"
+KITE_ROOT = "http://kite.test"
+ACCESS_CODE = "test-access-code-4711"
+API_KEY = "testapikey1"
+API_SECRET = "test-api-secret-0815"
+TWOFA_KEY = "JBSWY3DPEHPK3PXP"
+FAST_RETRY = RetryPolicy(retries=2, base_delay=0, max_delay=0)
+
+
+def recorded(name: str) -> dict:
+    """A recorded Kite response file, parsed."""
+    return json.loads((MOCKS / name).read_text())
+
+
+def recorded_text(name: str) -> str:
+    return (MOCKS / name).read_text()
+
+
+def session_response(access_token="live-access-token-1", login_time=None) -> str:
+    """The recorded /session/token answer with our own token and a login time (default: now)."""
+    body = recorded("generate_session.json")
+    login = login_time or now_ist()
+    body["data"].update(
+        access_token=access_token,
+        public_token=access_token + "-public",
+        login_time=login.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    return json.dumps(body)
+
+
+def make_session(access_token="live-access-token-1", login_time=None, api_key=API_KEY) -> Session:
+    data = json.loads(session_response(access_token, login_time))["data"]
+    data["login_time"] = datetime.strptime(data["login_time"], "%Y-%m-%d %H:%M:%S")
+    return Session.from_kite(data, api_key, now_ist())
+
+
+@pytest.fixture
+def config(tmp_path) -> dict:
+    """Settings as create_app(test_config) takes them, all files under tmp_path."""
+    credentials = tmp_path / "login_credentials.json"
+    credentials.write_text(json.dumps({"api_key": API_KEY, "api_secret": API_SECRET, "twofa_key": TWOFA_KEY}))
+    return {
+        "CODE": ACCESS_CODE,
+        "CREDENTIALS_FILE": str(credentials),
+        "SESSION_FILE": str(tmp_path / "data" / "session.json"),
+        "LOG_DIR": str(tmp_path / "logs"),
+        "KITE_API_ROOT": KITE_ROOT,
+        "KITE_LOGIN_URL": "http://login.test/connect/login",
+        "KITE_TIMEOUT": "2",
+    }
+
+
+@pytest.fixture
+def settings(config):
+    return load_settings(config)
+
+
+@pytest.fixture
+def app(config):
+    return create_app(config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(settings) -> SessionStore:
+    return SessionStore(settings.session_file)
+
+
+@pytest.fixture
+def logged_in(store) -> Session:
+    """A valid session in session.json, as after a login a minute ago."""
+    session = make_session()
+    store.save(session)
+    return session
+
+
+@pytest.fixture
+def kite_api(settings) -> KiteAPI:
+    """KiteAPI on the temporary files, with its own limiters and instant retries."""
+    return KiteAPI(settings, retry=FAST_RETRY, limiters=kite_limiters())
+
+
+@pytest.fixture
+def kite():
+    """`responses` mock of Kite; every registered response must be used."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+@pytest.fixture
+def log_file(settings):
+    """Route all logging into today's daily file under the test's log dir; yields a reader."""
+    handler = log_utils.setup_logging(settings.log_dir, console=False)
+
+    def read() -> str:
+        handler.flush()
+        return "\n".join(p.read_text() for p in sorted(Path(settings.log_dir).glob("*.log")))
+
+    yield read
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+
+
+def ist(*args) -> datetime:
+    return datetime(*args, tzinfo=IST)

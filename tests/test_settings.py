@@ -1,0 +1,85 @@
+import json
+
+import pytest
+
+from errors import ConfigError
+from settings import EXAMPLE_ACCESS_CODE, PROJECT_DIR, load_credentials, load_settings
+
+
+def test_defaults_bind_to_loopback_on_port_5001():
+    settings = load_settings({})
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 5001
+    assert settings.cors_origins == ()
+    assert settings.session_file == PROJECT_DIR / "session.json"
+    assert settings.kite_api_root == "https://api.kite.trade"
+
+
+def test_environment_overrides_dotenv(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("PORT=6000\nCODE=from-dotenv-file\nHOST=127.0.0.2\n")
+    monkeypatch.setattr("settings.PROJECT_DIR", tmp_path)
+    monkeypatch.setenv("PORT", "7000")
+    settings = load_settings()
+    assert settings.port == 7000
+    assert settings.access_code == "from-dotenv-file"
+    assert settings.host == "127.0.0.2"
+
+
+def test_cors_origins_are_a_list():
+    settings = load_settings({"CORS_ORIGINS": "https://a.example, https://b.example"})
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [("", "not set"), ("short", "too short"), (EXAMPLE_ACCESS_CODE, "example value")],
+)
+def test_bad_access_codes_refuse_start(code, words):
+    with pytest.raises(ConfigError, match=words):
+        load_settings({"CODE": code}).require_access_code()
+
+
+def test_bad_numbers_name_the_setting():
+    with pytest.raises(ConfigError, match="PORT"):
+        load_settings({"PORT": "eighty"})
+    with pytest.raises(ConfigError, match="LOG_RETENTION_DAYS"):
+        load_settings({"LOG_RETENTION_DAYS": "0"})
+
+
+def test_access_code_is_not_in_repr():
+    assert "supersecretcode" not in repr(load_settings({"CODE": "supersecretcode"}))
+
+
+def write(tmp_path, content) -> str:
+    path = tmp_path / "login_credentials.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def test_credentials_load(tmp_path):
+    creds = load_credentials(write(tmp_path, {"api_key": "k1", "api_secret": "s1", "twofa_key": "JBSWY3DPEHPK3PXP"}))
+    assert (creds.api_key, creds.api_secret, creds.twofa_key) == ("k1", "s1", "JBSWY3DPEHPK3PXP")
+    assert "s1" not in repr(creds) and "JBSWY3DP" not in repr(creds)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ([1, 2], "JSON object"),
+        ({"api_secret": "s"}, "'api_key'"),
+        ({"api_key": "k", "api_secret": ""}, "'api_secret'"),
+        ({"api_key": "k", "api_secret": "s", "twofa_key": "not base32!"}, "'twofa_key'"),
+    ],
+)
+def test_bad_credentials_name_file_and_field(tmp_path, content, message):
+    path = write(tmp_path, content)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_credentials(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_credentials_file_says_what_to_do(tmp_path):
+    with pytest.raises(ConfigError, match=r"login_credentials\.example\.json"):
+        load_credentials(tmp_path / "login_credentials.json")
