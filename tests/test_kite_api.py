@@ -1,0 +1,254 @@
+import os
+import threading
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from conftest import API_KEY, FAST_RETRY, KITE_ROOT, ist, make_session, recorded, recorded_text
+from errors import KiteUnavailableError, NoSessionError, SessionError, SessionExpiredError
+from kite_api import KiteAPI
+from rate_limit import kite_limiters
+from test_rate_limit import FakeClock
+
+
+def add(kite, method, path, fixture, **kwargs):
+    kite.add(method, KITE_ROOT + path, json=recorded(fixture), **kwargs)
+
+
+def test_reads_return_recorded_data_with_auth_header(kite, kite_api, logged_in):
+    auth = matchers.header_matcher(
+        {"Authorization": f"token {API_KEY}:{logged_in.access_token}", "X-Kite-Version": "3"}
+    )
+    add(kite, responses.GET, "/orders", "orders.json", match=[auth])
+    add(kite, responses.GET, "/portfolio/positions", "positions.json", match=[auth])
+    add(kite, responses.GET, "/portfolio/holdings", "holdings.json")
+    add(kite, responses.GET, "/user/margins", "margins.json")
+    add(kite, responses.GET, "/user/profile", "profile.json")
+    add(kite, responses.GET, "/trades", "trades.json")
+    orders = kite_api.get_orders()
+    assert len(orders) == 10 and orders[3]["status"] == "REJECTED"
+    assert set(kite_api.get_positions()) == {"net", "day"}
+    assert kite_api.get_holdings()[0]["tradingsymbol"] == recorded("holdings.json")["data"][0]["tradingsymbol"]
+    assert "equity" in kite_api.get_margins()
+    assert kite_api.get_profile()["user_id"] == recorded("profile.json")["data"]["user_id"]
+    assert len(kite_api.get_trades()) == len(recorded("trades.json")["data"])
+
+
+def test_order_history_trades_and_market_data(kite, kite_api, logged_in):
+    add(kite, responses.GET, "/orders/151220000000000", "order_info.json")
+    add(kite, responses.GET, "/orders/151220000000000/trades", "order_trades.json")
+    add(kite, responses.GET, "/quote/ltp", "ltp.json", match=[matchers.query_param_matcher({"i": "NSE:INFY"})])
+    add(kite, responses.GET, "/quote", "quote.json")
+    add(kite, responses.GET, "/instruments/historical/408065/minute", "historical_minute.json")
+    kite.add(
+        responses.GET,
+        KITE_ROOT + "/instruments/NSE",
+        body=recorded_text("instruments_nse.csv"),
+        content_type="text/csv",
+    )
+    assert kite_api.get_order_history("151220000000000")[-1]["status"] == "OPEN"
+    assert kite_api.get_trades("151220000000000")[0]["order_id"]
+    assert kite_api.ltp("NSE:INFY")["NSE:INFY"]["last_price"] > 0
+    assert "NSE:INFY" in kite_api.quote("NSE:INFY")
+    candles = kite_api.historical_data(408065, "2026-11-20 09:15:00", "2026-11-20 09:20:00", "minute")
+    assert candles[0]["open"] > 0 and candles[0]["date"].utcoffset() is not None
+    instruments = kite_api.instruments("NSE")
+    assert len(instruments) > 50 and isinstance(instruments[0]["instrument_token"], int)
+
+
+def test_place_modify_cancel(kite, kite_api, logged_in):
+    add(
+        kite,
+        responses.POST,
+        "/orders/regular",
+        "order_response.json",
+        match=[
+            matchers.urlencoded_params_matcher(
+                {
+                    "tradingsymbol": "INFY",
+                    "exchange": "NSE",
+                    "transaction_type": "BUY",
+                    "quantity": "1",
+                    "product": "CNC",
+                    "order_type": "MARKET",
+                    "variety": "regular",
+                }
+            )
+        ],
+    )
+    add(kite, responses.PUT, "/orders/regular/151220000000000", "order_modify.json")
+    add(kite, responses.DELETE, "/orders/regular/151220000000000", "order_cancel.json")
+    order_id = kite_api.place_order(
+        tradingsymbol="INFY", exchange="NSE", transaction_type="BUY", quantity=1, product="CNC", order_type="MARKET"
+    )
+    assert order_id == "151220000000000"
+    assert kite_api.modify_order(order_id, quantity=2) == "151220000000000"
+    assert kite_api.cancel_order(order_id) == "151220000000000"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        dict(status=503, json={"status": "error", "message": "down", "error_type": "NetworkException"}),
+        dict(status=429, body="Too many requests", content_type="text/plain"),
+        dict(body=requests.ConnectionError("connection reset")),
+    ],
+)
+def test_orders_are_never_retried(kite, kite_api, logged_in, failure):
+    kite.add(responses.POST, KITE_ROOT + "/orders/regular", **failure)
+    kite.add(responses.PUT, KITE_ROOT + "/orders/regular/1", **failure)
+    kite.add(responses.DELETE, KITE_ROOT + "/orders/regular/1", **failure)
+    for call in (
+        lambda: kite_api.place_order(
+            tradingsymbol="INFY", exchange="NSE", transaction_type="BUY", quantity=1, product="CNC", order_type="MARKET"
+        ),
+        lambda: kite_api.modify_order("1", quantity=2),
+        lambda: kite_api.cancel_order("1"),
+    ):
+        with pytest.raises(Exception):  # noqa: B017 - the kind depends on the failure
+            call()
+    assert len(kite.calls) == 3
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        dict(status=503, json={"status": "error", "message": "down", "error_type": "NetworkException"}),
+        dict(status=429, json={"status": "error", "message": "Too many requests", "error_type": "NetworkException"}),
+        dict(status=502, body="<html>bad gateway</html>", content_type="text/html"),
+        dict(body=requests.ConnectionError("connection reset")),
+        dict(body=requests.ReadTimeout("read timed out")),
+    ],
+)
+def test_reads_retry_transient_failures_then_succeed(kite, kite_api, logged_in, failure):
+    kite.add(responses.GET, KITE_ROOT + "/orders", **failure)
+    add(kite, responses.GET, "/orders", "orders.json")
+    assert len(kite_api.get_orders()) == 10
+    assert len(kite.calls) == 2
+
+
+def test_read_retries_are_bounded(kite, kite_api, logged_in):
+    for _ in range(FAST_RETRY.retries + 1):
+        kite.add(responses.GET, KITE_ROOT + "/orders", body=requests.ConnectionError("refused"))
+    with pytest.raises(KiteUnavailableError, match="did not answer GET /orders"):
+        kite_api.get_orders()
+    assert len(kite.calls) == FAST_RETRY.retries + 1
+
+
+def test_input_errors_are_not_retried(kite, kite_api, logged_in):
+    from kiteconnect.exceptions import InputException
+
+    kite.add(
+        responses.GET,
+        KITE_ROOT + "/orders/bad",
+        status=400,
+        json={"status": "error", "message": "Invalid order_id", "error_type": "InputException"},
+    )
+    with pytest.raises(InputException):
+        kite_api.get_order_history("bad")
+    assert len(kite.calls) == 1
+
+
+def test_no_session_raises_with_login_hint(kite, kite_api):
+    with pytest.raises(NoSessionError, match="/api/url"):
+        kite_api.get_orders()
+    assert len(kite.calls) == 0
+
+
+def test_expired_by_the_0600_rule_before_any_call(kite, settings, store):
+    store.save(make_session(login_time=ist(2026, 11, 20, 9, 0)))
+    api = KiteAPI(settings, clock=lambda: ist(2026, 11, 21, 6, 0, 1), retry=FAST_RETRY, limiters=kite_limiters())
+    with pytest.raises(SessionExpiredError, match=r"ended at 2026-11-21 06:00 IST.*log in again"):
+        api.get_positions()
+    assert len(kite.calls) == 0
+    before = KiteAPI(settings, clock=lambda: ist(2026, 11, 21, 5, 59), retry=FAST_RETRY, limiters=kite_limiters())
+    add(kite, responses.GET, "/portfolio/positions", "positions.json")
+    assert before.get_positions()
+
+
+def test_token_exception_marks_session_dead_until_new_login(kite, kite_api, store, logged_in):
+    kite.add(
+        responses.GET,
+        KITE_ROOT + "/user/profile",
+        status=403,
+        json={"status": "error", "message": "Incorrect `api_key` or `access_token`.", "error_type": "TokenException"},
+    )
+    with pytest.raises(SessionExpiredError, match="logged in elsewhere"):
+        kite_api.get_profile()
+    with pytest.raises(SessionExpiredError):  # known dead: no second call to Kite
+        kite_api.get_orders()
+    assert len(kite.calls) == 1
+    store.save(make_session(access_token="new-login-token"))
+    add(
+        kite,
+        responses.GET,
+        "/orders",
+        "orders.json",
+        match=[matchers.header_matcher({"Authorization": f"token {API_KEY}:new-login-token"})],
+    )
+    assert kite_api.get_orders()
+
+
+def test_long_running_script_picks_up_a_new_session(kite, kite_api, store, logged_in):
+    add(
+        kite,
+        responses.GET,
+        "/user/profile",
+        "profile.json",
+        match=[matchers.header_matcher({"Authorization": f"token {API_KEY}:{logged_in.access_token}"})],
+    )
+    kite_api.get_profile()
+    store.save(make_session(access_token="second-login-token"))
+    add(
+        kite,
+        responses.GET,
+        "/user/profile",
+        "profile.json",
+        match=[matchers.header_matcher({"Authorization": f"token {API_KEY}:second-login-token"})],
+    )
+    kite_api.get_profile()
+    assert kite_api.session.access_token == "second-login-token"
+
+
+def test_session_of_another_api_key_is_refused(kite, kite_api, store):
+    store.save(make_session(api_key="someotherkey"))
+    with pytest.raises(SessionError, match="another api_key"):
+        kite_api.get_orders()
+
+
+def test_underlying_client_stays_reachable_and_guarded(kite, kite_api, logged_in):
+    kite.add(responses.GET, KITE_ROOT + "/gtt/triggers", json={"status": "success", "data": []})
+    assert kite_api.kite.get_gtts() == []
+    os.remove(kite_api.settings.session_file)
+    with pytest.raises(NoSessionError):
+        kite_api.kite.get_gtts()
+
+
+def test_quote_calls_wait_for_kites_one_per_second_limit(kite, settings, logged_in):
+    clock = FakeClock()
+    limiters = kite_limiters()
+    for limiter in limiters.values():
+        limiter._clock, limiter._sleep = clock, clock.sleep
+    api = KiteAPI(settings, retry=FAST_RETRY, limiters=limiters)
+    for _ in range(3):
+        kite.add(responses.GET, KITE_ROOT + "/quote/ltp", json=recorded("ltp.json"))
+    for _ in range(3):
+        api.ltp("NSE:INFY")
+    assert clock.sleeps == [pytest.approx(1.02), pytest.approx(1.02)]
+    kite.add(responses.GET, KITE_ROOT + "/orders", json=recorded("orders.json"))
+    api.get_orders()  # another class: no wait
+    assert len(clock.sleeps) == 2
+
+
+def test_kiteapi_is_safe_across_threads(kite, kite_api, logged_in):
+    for _ in range(8):
+        add(kite, responses.GET, "/orders", "orders.json")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(len(kite_api.get_orders()))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [10] * 8

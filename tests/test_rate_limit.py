@@ -1,0 +1,66 @@
+import threading
+import time
+
+from rate_limit import KITE_RATE_LIMITS, ORDER_PLACEMENT, OTHER, QUOTE, RateLimiter, endpoint_class, shared_limiters
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_routes_map_to_kite_limit_classes():
+    assert endpoint_class("market.quote.ltp") == QUOTE
+    assert endpoint_class("market.historical") == "historical"
+    assert endpoint_class("order.place") == ORDER_PLACEMENT
+    assert endpoint_class("orders") == OTHER
+    assert KITE_RATE_LIMITS == {"quote": 1, "historical": 3, "order_placement": 10, "other": 10}
+
+
+def test_burst_up_to_the_limit_then_waits_for_the_window():
+    clock = FakeClock()
+    limiter = RateLimiter(3, 1.0, clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(7):
+        limiter.acquire()
+        times.append(clock.now)
+    assert times == [0, 0, 0, 1.0, 1.0, 1.0, 2.0]
+    # In any one-second window there are never more than 3 calls.
+    for start in times:
+        assert sum(start <= t < start + 1.0 for t in times) <= 3
+
+
+def test_limit_is_shared_by_threads():
+    limiter = RateLimiter(5, 0.5)
+    stamps = []
+    lock = threading.Lock()
+
+    def work():
+        for _ in range(3):
+            limiter.acquire()
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stamps.sort()
+    assert len(stamps) == 12
+    for i, start in enumerate(stamps):
+        window = [t for t in stamps[i:] if t < start + 0.5]
+        assert len(window) <= 5
+
+
+def test_one_set_of_limiters_per_api_key_per_process():
+    assert shared_limiters("key-a") is shared_limiters("key-a")
+    assert shared_limiters("key-a") is not shared_limiters("key-b")
