@@ -1,0 +1,152 @@
+"""`python kite_app.py` as a real process: refusal to start, serving, clean SIGTERM."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import ACCESS_CODE
+from settings import PROJECT_DIR
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def env(config):
+    environment = {k: v for k, v in os.environ.items() if k not in ("CODE", "PORT", "HOST")}
+    environment.update(config, PORT=str(free_port()), KITE_API_ROOT="http://127.0.0.1:9", ORDER_POLL_SECONDS="1")
+    return environment
+
+
+def start(env, *args):
+    return subprocess.Popen(
+        [sys.executable, str(PROJECT_DIR / "kite_app.py"), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until_up(port, process, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("service did not come up")
+
+
+def log_text(env) -> str:
+    return "".join(p.read_text() for p in Path(env["LOG_DIR"]).glob("*.log"))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"CODE": ""}, "CODE is not set"),
+        ({"CODE": "short"}, "too short"),
+        ({"CREDENTIALS_FILE": "/nonexistent/creds.json"}, "/nonexistent/creds.json: file not found"),
+    ],
+)
+def test_refuses_to_start_with_one_clear_line(env, change, message):
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "kite_app.py")],
+        env={**env, **change},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_serves_on_loopback_and_stops_cleanly_on_sigterm(env):
+    port = int(env["PORT"])
+    process = start(env)
+    try:
+        response = wait_until_up(port, process)
+        assert response.json() == {"status": "up", "message": "Kite App is running"}
+        assert "Werkzeug" not in response.headers.get("Server", "")
+        url = requests.get(f"http://127.0.0.1:{port}/api/url", headers={"X-Access-Code": ACCESS_CODE}, timeout=5)
+        assert url.json()["status"] == "success"
+        time.sleep(1.5)  # let the 1 s order check run (no session: it pauses)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert "Traceback" not in stderr
+    text = log_text(env)
+    for line in ("Scheduler started", "Order check paused", "Scheduler stopped", "Kite App stopped"):
+        assert line in text
+    assert ACCESS_CODE not in text + stderr
+
+
+def test_ctrl_c_stops_cleanly(env):
+    process = start(env, "--no-scheduler")
+    try:
+        wait_until_up(int(env["PORT"]), process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "Traceback" not in stderr
+
+
+def test_port_in_use_is_a_clear_error(env):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", int(env["PORT"])))
+        busy.listen()
+        result = subprocess.run(
+            [sys.executable, str(PROJECT_DIR / "kite_app.py")], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1
+    assert f"Cannot listen on 127.0.0.1:{env['PORT']}" in result.stderr and "--port" in result.stderr
+
+
+def test_second_instance_on_same_data_folder_runs_no_scheduler(env):
+    first = start(env)
+    second_env = {**env, "PORT": str(free_port())}
+    second = start(second_env)
+    try:
+        wait_until_up(int(env["PORT"]), first)
+        wait_until_up(int(second_env["PORT"]), second)
+        for process in (first, second):
+            process.send_signal(signal.SIGTERM)
+        outputs = [p.communicate(timeout=30)[1] for p in (first, second)]
+    finally:
+        first.kill()
+        second.kill()
+    started = sum("Scheduler started" in out for out in outputs)
+    refused = sum("already running on this data folder" in out for out in outputs)
+    assert (started, refused) == (1, 1)
+
+
+def test_session_file_untouched_by_start_and_stop(env):
+    session_file = Path(env["SESSION_FILE"])
+    session_file.parent.mkdir(parents=True, exist_ok=True)
+    session_file.write_text(json.dumps({"keep": "me"}))
+    process = start(env, "--no-scheduler")
+    try:
+        wait_until_up(int(env["PORT"]), process)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert json.loads(session_file.read_text()) == {"keep": "me"}

@@ -1,0 +1,107 @@
+import logging
+import os
+import stat
+from datetime import date
+
+import pytest
+
+import log_utils
+from conftest import ist
+from log_utils import DailyFileHandler, RedactingFormatter, SecretRegistry, purge_old_logs, redact
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Authorization: token apikey:SECRET-TOKEN-1", "SECRET-TOKEN-1"),
+        ("{'Authorization': 'token k:SECRET-TOKEN-2'}", "SECRET-TOKEN-2"),
+        ('{"access_token": "SECRET-TOKEN-3", "user_id": "AB1234"}', "SECRET-TOKEN-3"),
+        ("{'access_token': 'SECRET-TOKEN-4'}", "SECRET-TOKEN-4"),
+        ("DELETE /session/token?api_key=k&access_token=SECRET-TOKEN-5", "SECRET-TOKEN-5"),
+        ("GET /api/token?code=SECRET-CODE-6&request_token=SECRET-RT-6", "SECRET-CODE-6"),
+        ("GET /api/token?code=x&request_token=SECRET-RT-7", "SECRET-RT-7"),
+        ("api_key=k&request_token=rt&checksum=SECRETCHECKSUM8", "SECRETCHECKSUM8"),
+        ('{"api_secret": "SECRET 9 with spaces"}', "SECRET 9"),
+        ("password: SECRET-PASS-10", "SECRET-PASS-10"),
+        ("request_token%3DSECRET-RT-11", "SECRET-RT-11"),
+    ],
+)
+def test_secret_shapes_are_redacted(text, secret):
+    assert secret not in redact(text, SecretRegistry())
+    assert log_utils.REDACTED in redact(text, SecretRegistry())
+
+
+def test_known_values_are_redacted_anywhere_including_url_encoded():
+    registry = SecretRegistry()
+    registry.add("my code/with+chars", "tiny")
+    text = redact("said my code/with+chars and my%20code%2Fwith%2Bchars and tiny", registry)
+    assert "my code" not in text and "my%20code" not in text
+    assert "tiny" in text  # too short to register: would redact ordinary words
+
+
+def test_ordinary_text_is_left_alone():
+    text = "Order 1001 COMPLETE: BUY 10 NSE:INFY filled 10/10 @ 1500.5; error_code=403; HTTP 429"
+    assert redact(text, SecretRegistry()) == text
+
+
+def make_logger(tmp_path, registry):
+    handler = DailyFileHandler(tmp_path)
+    handler.setFormatter(RedactingFormatter(registry=registry))
+    logger = logging.getLogger(f"test.{tmp_path.name}")
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    return logger, handler
+
+
+def test_percent_formatting_survives_and_no_record_is_dropped(tmp_path):
+    registry = SecretRegistry()
+    registry.add("planted-access-token")
+    logger, handler = make_logger(tmp_path, registry)
+    logger.info("polled %d orders in %.1f s for %s", 3, 0.25, "planted-access-token")
+    try:
+        raise ValueError("boom with access_token=planted-access-token in it")
+    except ValueError:
+        logger.exception("job failed for %s", {"access_token": "planted-access-token"})
+    logger.info("stack", stack_info=True)
+    handler.close()
+    text = "".join(p.read_text() for p in tmp_path.glob("*.log"))
+    assert "polled 3 orders in 0.2 s for ***" in text or "polled 3 orders in 0.3 s for ***" in text
+    assert "Traceback" in text and "ValueError" in text
+    assert "planted-access-token" not in text
+
+
+def test_file_name_is_the_ist_date_and_switches_at_ist_midnight(tmp_path):
+    logger, handler = make_logger(tmp_path, SecretRegistry())
+    before = ist(2026, 11, 20, 23, 59, 59).timestamp()  # 18:29:59 UTC
+    after = ist(2026, 11, 21, 0, 0, 1).timestamp()
+    for created, message in ((before, "late"), (after, "early")):
+        record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, message, (), None)
+        record.created = created
+        logger.handle(record)
+    handler.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kite_app_2026-11-20.log", "kite_app_2026-11-21.log"]
+    assert "late" in (tmp_path / "kite_app_2026-11-20.log").read_text()
+    assert "early" in (tmp_path / "kite_app_2026-11-21.log").read_text()
+    assert stat.S_IMODE(os.stat(tmp_path / "kite_app_2026-11-21.log").st_mode) == 0o600
+    assert "2026-11-21 00:00:01" in (tmp_path / "kite_app_2026-11-21.log").read_text()  # IST timestamps
+
+
+def test_purge_keeps_recent_and_foreign_files(tmp_path):
+    old = ["kite_app_2026-10-01.log", "kite_app_2026-10-22.log"]  # 31+ days before 2026-11-22
+    kept = ["kite_app_2026-10-23.log", "kite_app_2026-11-22.log", "notes.log", "kite_app_2026-13-01.log"]
+    for name in old + kept:
+        (tmp_path / name).write_text("x")
+    assert purge_old_logs(tmp_path, 30, date(2026, 11, 22)) == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+
+
+def test_setup_routes_third_party_loggers_through_redaction(settings, log_file):
+    log_utils.register_secret("third-party-secret-value")
+    logging.getLogger("apscheduler.executors.default").error("Job raised: third-party-secret-value")
+    logging.getLogger("urllib3.connectionpool").warning("GET /x?access_token=abcdefgh12345")
+    logging.getLogger("urllib3.connectionpool").debug("debug lines are quiet")
+    text = log_file()
+    assert "Job raised: ***" in text and "access_token=***" in text
+    assert "third-party-secret-value" not in text and "abcdefgh12345" not in text
+    assert "debug lines are quiet" not in text

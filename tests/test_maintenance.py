@@ -1,0 +1,61 @@
+import pytest
+
+from conftest import ist, make_session
+from maintenance import Maintenance
+from order_watch import OrderWatcher
+
+
+class StubWatcher:
+    watched_count = 3
+    last_outcome = None
+
+    def __init__(self):
+        self.pruned = []
+
+    def prune(self, now):
+        self.pruned.append(now)
+
+
+@pytest.fixture
+def run(settings, store):
+    def run_at(moment, maintenance=None):
+        maintenance = maintenance or Maintenance(settings, store, StubWatcher(), clock=lambda: moment)
+        maintenance._clock = lambda: moment
+        maintenance.run()
+        return maintenance
+
+    return run_at
+
+
+def test_warns_once_before_the_0600_expiry(store, run, caplog):
+    caplog.set_level("INFO")
+    store.save(make_session(login_time=ist(2026, 11, 20, 9, 0)))
+    maintenance = run(ist(2026, 11, 21, 3, 0))  # 3 h left: no warning yet
+    assert not [r for r in caplog.records if "expires at" in r.getMessage()]
+    run(ist(2026, 11, 21, 4, 30), maintenance)
+    run(ist(2026, 11, 21, 5, 30), maintenance)
+    warnings = [r.getMessage() for r in caplog.records if "expires at" in r.getMessage()]
+    assert warnings == ["Kite session of XX0000 expires at 06:00 IST (in 90 min); log in again after that"]
+
+
+def test_heartbeat_deletes_old_logs_and_prunes_orders(settings, store, caplog):
+    caplog.set_level("INFO")
+    settings.log_dir.mkdir(parents=True)
+    (settings.log_dir / "kite_app_2026-01-01.log").write_text("old")
+    watcher = StubWatcher()
+    Maintenance(settings, store, watcher, clock=lambda: ist(2026, 11, 21, 12, 0)).run()
+    assert not (settings.log_dir / "kite_app_2026-01-01.log").exists()
+    assert watcher.pruned == [ist(2026, 11, 21, 12, 0)]
+    messages = [r.getMessage() for r in caplog.records]
+    assert "Heartbeat: session missing; 3 orders watched; no order check yet" in messages
+    assert any("Deleted 1 log file" in m for m in messages)
+
+
+def test_one_failing_step_does_not_stop_the_others(settings, store, caplog, kite_api):
+    watcher = OrderWatcher(kite_api, settings.order_state_file)
+    store.path.parent.mkdir(parents=True, exist_ok=True)
+    store.path.write_text("{broken")
+    Maintenance(settings, store, watcher, clock=lambda: ist(2026, 11, 21, 12, 0)).run()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("Maintenance step warn_before_expiry failed" in m for m in messages)
+    assert any(m.startswith("Heartbeat: session unreadable") for m in messages)

@@ -1,0 +1,190 @@
+import copy
+import json
+
+import pytest
+import requests
+import responses
+
+from conftest import KITE_ROOT, ist, recorded
+from order_watch import OrderWatcher, describe_transition
+
+ORDERS_URL = KITE_ROOT + "/orders"
+
+
+class Clock:
+    def __init__(self, start):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock():
+    return Clock(ist(2026, 11, 20, 10, 0))
+
+
+@pytest.fixture
+def api(settings, store, clock, kite_api):
+    from conftest import make_session
+
+    store.save(make_session(login_time=ist(2026, 11, 20, 9, 0)))
+    kite_api._clock = clock
+    return kite_api
+
+
+@pytest.fixture
+def watcher(api, settings, clock):
+    return OrderWatcher(api, settings.order_state_file, clock=clock)
+
+
+def order(order_id="1001", status="OPEN", filled=0, quantity=10, **extra):
+    return {
+        "order_id": order_id,
+        "status": status,
+        "filled_quantity": filled,
+        "quantity": quantity,
+        "transaction_type": "BUY",
+        "exchange": "NSE",
+        "tradingsymbol": "INFY",
+        "order_type": "LIMIT",
+        "average_price": 1500.5 if filled else 0,
+        "status_message": None,
+        **extra,
+    }
+
+
+def serve(kite, *orders):
+    kite.add(responses.GET, ORDERS_URL, json={"status": "success", "data": list(orders)})
+
+
+def test_each_transition_is_logged_exactly_once(kite, watcher, caplog):
+    caplog.set_level("INFO", logger="kite_app.orders")
+    serve(kite, order(status="OPEN"))
+    serve(kite, order(status="OPEN"))
+    serve(kite, order(status="OPEN", filled=4))
+    serve(kite, order(status="COMPLETE", filled=10))
+    serve(kite, order(status="COMPLETE", filled=10))
+    events = [watcher.poll() for _ in range(5)]
+    assert [len(e) for e in events] == [1, 0, 1, 1, 0]
+    assert "placed" in events[0][0] and "status OPEN" in events[0][0]
+    assert "partially filled" in events[2][0] and "4/10" in events[2][0]
+    assert "COMPLETE" in events[3][0] and "10/10 @ 1500.5" in events[3][0]
+    lines = [r.getMessage() for r in caplog.records if r.name == "kite_app.orders"]
+    assert lines == [e[0] for e in events if e]
+    assert len(kite.calls) == 5  # exactly one request per poll
+
+
+def test_rejection_is_a_warning_with_kites_reason(kite, watcher, caplog):
+    rejected = next(o for o in recorded("orders.json")["data"] if o["status"] == "REJECTED")
+    serve(kite, rejected)
+    [line] = watcher.poll()
+    assert "REJECTED" in line and "Insufficient funds" in line
+    assert [r.levelname for r in caplog.records if r.name == "kite_app.orders"] == ["WARNING"]
+
+
+def test_recorded_order_book_is_announced_once(kite, watcher):
+    book = recorded("orders.json")["data"]
+    serve(kite, *book)
+    serve(kite, *book)
+    assert len(watcher.poll()) == 10
+    assert watcher.poll() == []
+
+
+def test_restart_does_not_reannounce(kite, api, settings, clock):
+    serve(kite, order(status="OPEN"))
+    serve(kite, order(status="OPEN"), order("1002", status="CANCELLED"))
+    assert len(OrderWatcher(api, settings.order_state_file, clock=clock).poll()) == 1
+    restarted = OrderWatcher(api, settings.order_state_file, clock=clock)
+    [line] = restarted.poll()
+    assert "1002" in line and "CANCELLED" in line
+
+
+def test_previous_days_state_is_dropped(kite, api, settings, clock, watcher):
+    serve(kite, order(status="OPEN"))
+    watcher.poll()
+    clock.now = ist(2026, 11, 21, 5, 30)
+    watcher.prune(clock.now)
+    assert json.loads(settings.order_state_file.read_text()) == {"date": "2026-11-21", "orders": {}}
+
+
+def test_no_session_means_no_call_and_one_log_line(kite, settings, clock, caplog, kite_api):
+    watcher = OrderWatcher(kite_api, settings.order_state_file, clock=clock)
+    for _ in range(5):
+        watcher.poll()
+        clock.advance(20)
+    assert len(kite.calls) == 0
+    paused = [r for r in caplog.records if "Order check paused" in r.getMessage()]
+    assert len(paused) == 1 and "/api/url" in paused[0].getMessage()
+
+
+def test_expired_session_pauses_once_and_resumes_after_login(kite, api, watcher, clock, store, caplog):
+    caplog.set_level("INFO")
+    clock.now = ist(2026, 11, 21, 6, 0)
+    for _ in range(3):
+        watcher.poll()
+    assert len(kite.calls) == 0
+    from conftest import make_session
+
+    store.save(make_session(access_token="next-day-token", login_time=ist(2026, 11, 21, 8, 0)))
+    clock.now = ist(2026, 11, 21, 9, 0)
+    serve(kite, order())
+    assert len(watcher.poll()) == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("Order check paused" in m for m in messages) == 1
+    assert sum("Order check resumed" in m for m in messages) == 1
+
+
+def test_logout_detected_by_next_poll_and_logged_once(kite, watcher, clock, caplog):
+    kite.add(
+        responses.GET,
+        ORDERS_URL,
+        status=403,
+        json={"status": "error", "message": "Token expired", "error_type": "TokenException"},
+    )
+    for _ in range(4):
+        watcher.poll()
+        clock.advance(20)
+    assert len(kite.calls) == 1
+    assert sum("Order check paused" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_failures_back_off_and_recovery_is_logged(kite, watcher, clock, caplog):
+    caplog.set_level("INFO")
+    for _ in range(3 * 3):  # three attempts per failed poll: the first try and two retries
+        kite.add(responses.GET, ORDERS_URL, body=requests.ConnectionError("refused"))
+    serve(kite, order())
+    attempted = []
+    for tick in range(12):
+        before = len(kite.calls)
+        watcher.poll()
+        if len(kite.calls) > before:
+            attempted.append(tick)
+        clock.advance(20)
+    # fails at 0 and 1, then waits 40 s (tick 3), then 80 s (tick 7): recovered, every poll again
+    assert attempted == [0, 1, 3, 7, 8, 9, 10, 11]
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("Order check failed" in m for m in messages) == 1  # same cause: logged once
+    assert any("recovered after 3 failed" in m for m in messages)
+    assert watcher.last_outcome.ok
+
+
+def test_unexpected_errors_never_escape(kite, watcher, monkeypatch):
+    monkeypatch.setattr(watcher._api, "get_orders", lambda: 1 / 0)
+    assert watcher.poll() == []
+    assert not watcher.last_outcome.ok and "ZeroDivisionError" in watcher.last_outcome.detail
+
+
+def test_describe_covers_each_kind():
+    base = order()
+    assert "placed" in describe_transition(base, None)
+    assert "OPEN PENDING -> OPEN" in describe_transition(base, {"status": "OPEN PENDING"})
+    cancelled = copy.deepcopy(base) | {"status": "CANCELLED", "filled_quantity": 3}
+    assert "CANCELLED" in describe_transition(cancelled, {"status": "OPEN"}) and "3/10" in describe_transition(
+        cancelled, None
+    )

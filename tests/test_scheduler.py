@@ -1,0 +1,102 @@
+import subprocess
+import sys
+import textwrap
+import threading
+from datetime import timedelta
+
+import pytest
+from apscheduler.triggers.interval import IntervalTrigger
+
+from clock import IST
+from scheduler import MAINTENANCE_JOB_ID, ORDER_CHECK_JOB_ID, SchedulerRunner, build_scheduler
+
+
+def noop():
+    pass
+
+
+def test_jobs_are_wired_as_specified():
+    scheduler = build_scheduler(noop, noop, 20)
+    scheduler.start(paused=True)
+    try:
+        poll = scheduler.get_job(ORDER_CHECK_JOB_ID)
+        hourly = scheduler.get_job(MAINTENANCE_JOB_ID)
+        assert isinstance(poll.trigger, IntervalTrigger) and poll.trigger.interval == timedelta(seconds=20)
+        assert hourly.trigger.interval == timedelta(hours=1)
+        for job in (poll, hourly):
+            assert job.max_instances == 1 and job.coalesce is True
+        assert poll.misfire_grace_time == 15 and hourly.misfire_grace_time == 300
+        assert str(scheduler.timezone) == str(IST)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_order_check_runs_and_survives_exceptions(tmp_path):
+    calls = []
+    done = threading.Event()
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first run fails")
+        done.set()
+
+    runner = SchedulerRunner(build_scheduler(flaky, noop, 0.2), tmp_path / "s.lock")
+    assert runner.start()
+    try:
+        assert done.wait(5)
+    finally:
+        runner.stop()
+    assert len(calls) >= 2
+    assert not runner.running
+
+
+def test_second_scheduler_in_same_process_is_refused(tmp_path):
+    first = SchedulerRunner(build_scheduler(noop, noop), tmp_path / "s.lock")
+    second = SchedulerRunner(build_scheduler(noop, noop), tmp_path / "s.lock")
+    assert first.start()
+    try:
+        assert second.start() is False
+        assert not second.running
+    finally:
+        first.stop()
+    assert second.start()  # the lock is free again once the first stopped
+    second.stop()
+
+
+def test_second_process_on_same_data_folder_is_refused(tmp_path):
+    runner = SchedulerRunner(build_scheduler(noop, noop), tmp_path / "s.lock")
+    assert runner.start()
+    try:
+        code = textwrap.dedent(f"""
+            from scheduler import SchedulerRunner, build_scheduler
+            runner = SchedulerRunner(build_scheduler(print, print), {str(tmp_path / "s.lock")!r})
+            print("started" if runner.start() else "refused")
+            runner.stop()
+        """)
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert result.stdout.strip() == "refused", result.stderr
+    finally:
+        runner.stop()
+
+
+@pytest.mark.parametrize("module", ["kite_app", "scheduler", "kite_api", "log_utils"])
+def test_importing_starts_nothing_and_writes_nothing(tmp_path, module):
+    code = textwrap.dedent(f"""
+        import os, threading
+        before = set(os.listdir("."))
+        import {module}
+        assert set(os.listdir(".")) == before, "files created at import"
+        names = [t.name for t in threading.enumerate()]
+        assert names == ["MainThread"], names
+        print("clean")
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(__import__("settings").PROJECT_DIR), "PATH": ""},
+    )
+    assert result.stdout.strip() == "clean", result.stderr
