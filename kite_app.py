@@ -6,6 +6,7 @@ python kite_app.py --no-scheduler  serve only
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -81,20 +82,45 @@ def parse_args(argv):
     parser.add_argument("--host", help="address to bind (default: HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: PORT or 5001)")
     parser.add_argument("--no-scheduler", action="store_true", help="serve without the order-watch scheduler")
+    parser.add_argument("--sandbox", action="store_true", help="run against the built-in Kite sandbox (no account)")
+    parser.add_argument("--sandbox-port", type=int, default=5002, help="sandbox port (default 5002)")
+    parser.add_argument("--totp", action="store_true", help="print the current TOTP code from twofa_key and exit")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     """Serve with waitress until Ctrl-C or SIGTERM; returns the process exit code."""
     args = parse_args(argv)
+    if args.totp:
+        return print_totp(args.sandbox)
+    sandbox = None
     try:
-        app = create_app()
+        if args.sandbox:
+            from sandbox_mode import SandboxMode, sandbox_access_code  # only imported in sandbox mode
+
+            settings = load_settings()
+            app_url = f"http://{args.host or settings.host}:{args.port or settings.port}"
+            code = sandbox_access_code()
+            sandbox = SandboxMode(port=args.sandbox_port)
+            app = create_app({**_environment_values(), **sandbox.start(app_url, code)})
+            print(sandbox.walkthrough(app_url, code), flush=True)
+        else:
+            app = create_app()
     except ConfigError as exc:
         print(f"kite_app: {exc}", file=sys.stderr)
         return 2
+    try:
+        return serve(app, args.host, args.port, with_scheduler=not args.no_scheduler)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+
+def serve(app: Flask, host: str | None, port: int | None, with_scheduler: bool) -> int:
+    """Run waitress (and the scheduler) until Ctrl-C or SIGTERM."""
     settings = app.extensions["kite_app"].settings
-    host = args.host or settings.host
-    port = args.port or settings.port
+    host = host or settings.host
+    port = port or settings.port
     log_utils.setup_logging(settings.log_dir)
     if host not in LOOPBACK_HOSTS:
         log.warning("Listening on %s: reachable from other machines; keep the access code strong", host)
@@ -102,10 +128,13 @@ def main(argv=None) -> int:
         server = create_server(app, host=host, port=port, threads=8)
     except OSError as exc:
         log.error(
-            "Cannot listen on %s:%s (%s): another program uses it; choose another with --port", host, port, exc.strerror
+            "Cannot listen on %s:%s (%s): another program uses it; choose another with --port",
+            host,
+            port,
+            exc.strerror,
         )
         return 1
-    runner = None if args.no_scheduler else build_scheduler_runner(app)
+    runner = build_scheduler_runner(app) if with_scheduler else None
     if runner is not None:
         runner.start()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -118,6 +147,39 @@ def main(argv=None) -> int:
         server.close()
         log.info("Kite App stopped")
     return 0
+
+
+def print_totp(sandbox: bool) -> int:
+    """Print the current 6-digit code for the person typing it into Kite's login page."""
+    import time
+
+    import pyotp
+
+    try:
+        if sandbox:
+            from sandbox_mode import SANDBOX_DIR
+
+            path = SANDBOX_DIR / "login_credentials.json"
+        else:
+            path = load_settings().credentials_file
+        twofa_key = load_credentials(path).twofa_key
+    except ConfigError as exc:
+        print(f"kite_app: {exc}", file=sys.stderr)
+        return 2
+    if not twofa_key:
+        print(f"kite_app: {path} has no twofa_key; add your base32 TOTP secret to use --totp.", file=sys.stderr)
+        return 2
+    totp = pyotp.TOTP(twofa_key)
+    print(f"{totp.now()}  (valid for {totp.interval - int(time.time()) % totp.interval} s)")
+    return 0
+
+
+def _environment_values() -> dict:
+    from dotenv import dotenv_values
+
+    from settings import env_file
+
+    return {**dotenv_values(env_file()), **os.environ}
 
 
 def _exit_on_sigterm(_signum, _frame):

@@ -19,6 +19,7 @@ from errors import ConfigError
 PROJECT_DIR = Path(__file__).resolve().parent
 EXAMPLE_ACCESS_CODE = "change-me-to-a-long-random-code"
 MIN_ACCESS_CODE_LENGTH = 8
+ENV_FILE_VARIABLE = "KITE_APP_ENV_FILE"
 
 DEFAULTS = {
     "HOST": "127.0.0.1",
@@ -86,10 +87,15 @@ class Credentials:
     twofa_key: str | None = field(default=None, repr=False)
 
 
+def env_file() -> Path:
+    """The dotenv file in use: KITE_APP_ENV_FILE if set (the sandbox writes one), else `.env`."""
+    return _path(os.environ.get(ENV_FILE_VARIABLE) or ".env")
+
+
 def load_settings(values: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from `values`, or from `.env` overlaid by the environment when None."""
+    """Build Settings from `values`, or from the dotenv file overlaid by the environment when None."""
     if values is None:
-        values = {**dotenv_values(PROJECT_DIR / ".env"), **os.environ}
+        values = {**dotenv_values(env_file()), **os.environ}
     merged = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
     return Settings(
         host=merged["HOST"],

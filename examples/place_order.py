@@ -1,0 +1,47 @@
+"""Place a market order and a limit order with KiteAPI, then show orders and positions.
+
+python examples/place_order.py            (uses .env, i.e. your real Kite account: careful)
+KITE_APP_ENV_FILE=sandbox_data/sandbox.env python examples/place_order.py   (the sandbox)
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from errors import SessionError
+from kite_api import KiteAPI
+
+
+def main() -> int:
+    kite = KiteAPI()
+    try:
+        market_id = kite.place_order(
+            tradingsymbol="INFY", exchange="NSE", transaction_type="BUY", quantity=1, product="CNC", order_type="MARKET"
+        )
+        last = kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"]
+        limit_id = kite.place_order(
+            tradingsymbol="INFY",
+            exchange="NSE",
+            transaction_type="BUY",
+            quantity=1,
+            product="CNC",
+            order_type="LIMIT",
+            price=round(last * 0.95, 1),
+        )
+    except SessionError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"market order {market_id}, limit order {limit_id}")
+    for order in kite.get_orders():
+        print(
+            f"  {order['order_id']}  {order['status']:<12} {order['transaction_type']} {order['quantity']} "
+            f"{order['tradingsymbol']} {order['order_type']}"
+        )
+    for position in kite.get_positions()["net"]:
+        print(f"  position {position['tradingsymbol']}: {position['quantity']} @ {position['average_price']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Run the sandbox alone: python -m kite_sandbox --port 5002 --data-dir DIR"""
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import pyotp
+from waitress.server import create_server
+
+from .accounts import DemoCredentials
+from .server import create_sandbox_app
+
+
+def start_in_background(app, host: str, port: int):
+    """Serve `app` with waitress on a daemon thread; returns the server (call .close() to stop)."""
+    server = create_server(app, host=host, port=port, threads=8)
+    threading.Thread(target=server.run, name="kite-sandbox", daemon=True).start()
+    return server
+
+
+def describe(credentials: DemoCredentials, root: str) -> str:
+    totp = pyotp.TOTP(credentials.totp_secret)
+    return "\n".join(
+        [
+            f"Kite sandbox on {root}  (point any Kite client at it with root={root!r})",
+            f"  api_key      {credentials.api_key}",
+            f"  api_secret   {credentials.api_secret}",
+            f"  login page   {root}/connect/login?api_key={credentials.api_key}&v=3",
+            f"  user id      {credentials.user_id}",
+            f"  password     {credentials.password}",
+            f"  TOTP secret  {credentials.totp_secret}  (code now: {totp.now()})",
+            f"  redirect URL {credentials.redirect_url or root + '/sandbox/landing'}",
+        ]
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kite_sandbox", description="A local Kite Connect v3 server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5002)
+    parser.add_argument("--data-dir", type=Path, default=Path("sandbox_data"))
+    parser.add_argument("--redirect-url", help="where a successful login is redirected (the app's redirect URL)")
+    parser.add_argument("--postback-url", help="where order updates are POSTed, signed like Kite's")
+    args = parser.parse_args(argv)
+
+    credentials = DemoCredentials.load_or_create(args.data_dir, args.redirect_url)
+    app = create_sandbox_app(credentials, postback_url=args.postback_url)
+    try:
+        server = create_server(app, host=args.host, port=args.port, threads=8)
+    except OSError as exc:
+        print(f"kite_sandbox: cannot listen on {args.host}:{args.port} ({exc.strerror}); use --port", file=sys.stderr)
+        return 1
+    print(describe(credentials, f"http://{args.host}:{args.port}"))
+    print(f"Credentials written to {args.data_dir / 'credentials.json'}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

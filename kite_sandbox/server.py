@@ -1,0 +1,299 @@
+"""The sandbox's HTTP face: Kite Connect v3 routes, envelopes, auth, rate limits, login page."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import Flask, Response, redirect, request
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from werkzeug.exceptions import HTTPException
+
+from clock import IST, now_ist
+
+from .accounts import Accounts, DemoCredentials
+from .kite_errors import InputError, KiteError, RateLimitedError, TokenError, failure, success
+from .login_page import error_page, landing_page, login_form
+from .market import Market
+from .orders import OrderBook
+from .postbacks import POSTBACK_STATUSES, PostbackSender, postback_payload
+
+log = logging.getLogger("kite_sandbox")
+
+# Kite's per-api_key limits (requests per second) and which endpoints count against which.
+RATE_LIMITS = {"quote": 1, "historical": 3, "order_placement": 10, "other": 10}
+ENDPOINT_LIMIT_CLASS = {"quote": "quote", "ohlc": "quote", "ltp": "quote", "historical": "historical"}
+PUBLIC_ENDPOINTS = {"login_page", "landing", "session_token", "static", "control"}
+DEFAULT_EXCHANGE_COMMAND = 'curl "http://127.0.0.1:5001/api/token?code=YOUR_CODE&request_token=PASTE_IT_HERE"'
+
+
+@dataclass
+class Sandbox:
+    """Everything one sandbox instance holds."""
+
+    credentials: DemoCredentials
+    accounts: Accounts
+    market: Market
+    book: OrderBook
+    postbacks: PostbackSender | None
+
+
+def create_sandbox_app(
+    credentials: DemoCredentials, *, clock=now_ist, postback_url=None, exchange_command=DEFAULT_EXCHANGE_COMMAND
+) -> Flask:
+    """The sandbox as a Flask app (serve it with waitress)."""
+    app = Flask(__name__)
+    market = Market(clock)
+    sender = PostbackSender(postback_url) if postback_url else None
+    accounts = Accounts(credentials, clock=clock)
+
+    def on_update(order):
+        if sender and order["status"] in POSTBACK_STATUSES:
+            sender.send(postback_payload(order, credentials.user_id, credentials.api_key, credentials.api_secret))
+
+    sandbox = Sandbox(credentials, accounts, market, OrderBook(market, credentials.user_id, clock, on_update), sender)
+    app.extensions["kite_sandbox"] = sandbox
+    limiter = MovingWindowRateLimiter(MemoryStorage())
+    limits = {name: RateLimitItemPerSecond(rate) for name, rate in RATE_LIMITS.items()}
+
+    @app.before_request
+    def check_protocol():
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if request.headers.get("X-Kite-Version") != "3":
+            raise InputError("Invalid or missing X-Kite-Version header: send X-Kite-Version: 3.")
+        api_key, _, access_token = request.headers.get("Authorization", "").removeprefix("token ").partition(":")
+        if api_key != credentials.api_key or accounts.session_for(access_token) is None:
+            raise TokenError("Incorrect `api_key` or `access_token`.")
+        limit_class = _limit_class(request.endpoint, request.method)
+        if not limiter.hit(limits[limit_class], api_key, limit_class):
+            raise RateLimitedError("Too many requests")
+        return None
+
+    @app.errorhandler(KiteError)
+    def kite_error(exc: KiteError):
+        return failure(exc.status, exc.error_type, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        messages = {404: "Route not found", 405: "Method not allowed"}
+        return failure(exc.code or 500, "GeneralException", messages.get(exc.code, exc.description or exc.name))
+
+    @app.errorhandler(Exception)
+    def unexpected(_exc):
+        log.exception("Sandbox error in %s %s", request.method, request.path)
+        return failure(500, "GeneralException", "Unexpected sandbox error")
+
+    _add_login_routes(app, sandbox, exchange_command)
+    _add_api_routes(app, sandbox)
+    return app
+
+
+def _limit_class(endpoint: str, method: str) -> str:
+    if endpoint == "orders_by_segment" and method == "POST":
+        return "order_placement"
+    return ENDPOINT_LIMIT_CLASS.get(endpoint, "other")
+
+
+def _add_login_routes(app: Flask, sandbox: Sandbox, exchange_command: str) -> None:
+    creds = sandbox.credentials
+
+    @app.route("/connect/login", methods=["GET", "POST"], endpoint="login_page")
+    def login_page():
+        if request.args.get("api_key") != creds.api_key:
+            return _html(error_page("Invalid api_key: this app is not registered with the sandbox."), 400)
+        if request.method == "GET":
+            return _html(login_form())
+        user_id = request.form.get("user_id", "")
+        if not sandbox.accounts.password_ok(user_id, request.form.get("password", "")):
+            return _html(login_form("Invalid user ID or password.", user_id), 401)
+        if not creds.totp_ok(request.form.get("twofa_value", "")):
+            return _html(login_form("Invalid TOTP.", user_id), 401)
+        params = dict(parse_qsl(request.args.get("redirect_params", ""), keep_blank_values=True))
+        params.update(
+            request_token=sandbox.accounts.issue_request_token(), action="login", type="login", status="success"
+        )
+        target = creds.redirect_url or request.host_url.rstrip("/") + "/sandbox/landing"
+        return redirect(_with_query(target, params), code=302)
+
+    @app.get("/sandbox/landing", endpoint="landing")
+    def landing():
+        return _html(landing_page(exchange_command))
+
+    @app.post("/sandbox/control/<action>", endpoint="control")
+    def control(action):
+        """Test hooks: pin a price, or end all sessions as 06:00 IST would. Needs the api_secret."""
+        body = request.get_json(silent=True) or {}
+        if body.get("api_secret") != creds.api_secret:
+            raise TokenError("Sandbox control needs the sandbox api_secret.")
+        if action == "price":
+            instrument = sandbox.market.find(str(body.get("instrument", "")))
+            if instrument is None:
+                raise InputError("Unknown instrument.")
+            sandbox.market.pin_price(instrument, body.get("price"))
+            return success(True)
+        if action == "expire-sessions":
+            return success(sandbox.accounts.expire_all())
+        raise InputError(f"Unknown control action: {action}")
+
+
+def _add_api_routes(app: Flask, sandbox: Sandbox) -> None:
+    creds, accounts, market, book = sandbox.credentials, sandbox.accounts, sandbox.market, sandbox.book
+
+    @app.route("/session/token", methods=["POST", "DELETE"], endpoint="session_token")
+    def session_token():
+        if request.headers.get("X-Kite-Version") != "3":
+            raise InputError("Invalid or missing X-Kite-Version header: send X-Kite-Version: 3.")
+        params = request.form if request.method == "POST" else request.args
+        if params.get("api_key") != creds.api_key:
+            raise InputError("Invalid `api_key`.")
+        if request.method == "DELETE":
+            accounts.close_session(params.get("access_token", ""))
+            return success(True)
+        request_token = params.get("request_token", "")
+        if not accounts.checksum_ok(creds.api_key, request_token, params.get("checksum", "")):
+            raise InputError("Invalid `checksum`.")
+        if not accounts.redeem_request_token(request_token):
+            raise TokenError("Token is invalid or has expired.")
+        session = accounts.open_session()
+        return success(
+            {
+                "user_type": "individual",
+                "email": "sandbox@example.com",
+                "user_name": "Sandbox Trader",
+                "user_shortname": "Sandbox",
+                "broker": "ZERODHA",
+                "exchanges": ["NSE", "BSE", "NFO"],
+                "products": ["CNC", "NRML", "MIS", "BO", "CO"],
+                "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+                "avatar_url": "",
+                "user_id": creds.user_id,
+                "api_key": creds.api_key,
+                "access_token": session.access_token,
+                "public_token": session.public_token,
+                "enctoken": session.enctoken,
+                "refresh_token": "",
+                "silo": "",
+                "login_time": session.login_time.strftime("%Y-%m-%d %H:%M:%S"),
+                "meta": {"demat_consent": "physical"},
+            }
+        )
+
+    @app.get("/user/profile", endpoint="profile")
+    def profile():
+        return success(
+            {
+                "user_id": creds.user_id,
+                "user_type": "individual",
+                "email": "sandbox@example.com",
+                "user_name": "Sandbox Trader",
+                "user_shortname": "Sandbox",
+                "broker": "ZERODHA",
+                "exchanges": ["NSE", "BSE", "NFO"],
+                "products": ["CNC", "NRML", "MIS", "BO", "CO"],
+                "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+                "avatar_url": None,
+                "meta": {"demat_consent": "physical"},
+            }
+        )
+
+    @app.get("/user/margins", endpoint="margins")
+    def margins():
+        return success(book.margins())
+
+    @app.get("/user/margins/<segment>", endpoint="margins_segment")
+    def margins_segment(segment):
+        return success(book.margins(segment))
+
+    @app.get("/orders", endpoint="orders")
+    def orders():
+        return success(book.all_orders())
+
+    @app.route("/orders/<segment>", methods=["GET", "POST"], endpoint="orders_by_segment")
+    def orders_by_segment(segment):
+        if request.method == "GET":
+            return success(book.history(segment))
+        return success({"order_id": book.place(segment, request.form.to_dict())})
+
+    @app.route("/orders/<first>/<second>", methods=["GET", "PUT", "DELETE"], endpoint="order_item")
+    def order_item(first, second):
+        if request.method == "GET":
+            if second != "trades":
+                raise InputError("Route not found")
+            return success(book.order_trades(first))
+        if request.method == "PUT":
+            return success({"order_id": book.modify(first, second, request.form.to_dict())})
+        return success({"order_id": book.cancel(first, second)})
+
+    @app.get("/trades", endpoint="trades")
+    def trades():
+        return success(book.all_trades())
+
+    @app.route("/portfolio/positions", methods=["GET", "PUT"], endpoint="positions")
+    def positions():
+        if request.method == "PUT":
+            return success(book.convert_position(request.form.to_dict()))
+        return success(book.positions())
+
+    @app.get("/portfolio/holdings", endpoint="holdings")
+    def holdings():
+        return success(book.holdings_now())
+
+    def instruments_in_query():
+        keys = request.args.getlist("i")
+        if not keys:
+            raise InputError("No instruments given: pass i=EXCHANGE:TRADINGSYMBOL.")
+        found = {}
+        for key in keys:
+            instrument = market.find(key)
+            if instrument is not None:
+                found[key] = instrument
+        return found
+
+    @app.get("/quote", endpoint="quote")
+    def quote():
+        return success({key: market.quote(i) for key, i in instruments_in_query().items()})
+
+    @app.get("/quote/ohlc", endpoint="ohlc")
+    def ohlc():
+        return success({key: market.ohlc(i) for key, i in instruments_in_query().items()})
+
+    @app.get("/quote/ltp", endpoint="ltp")
+    def ltp():
+        return success({key: market.ltp(i) for key, i in instruments_in_query().items()})
+
+    @app.get("/instruments", endpoint="instruments")
+    @app.get("/instruments/<exchange>", endpoint="instruments")
+    def instruments(exchange=None):
+        body = market.instruments_csv_gz(exchange)
+        return Response(body, headers={"Content-Type": "text/csv", "Content-Encoding": "gzip"})
+
+    @app.get("/instruments/historical/<int:token>/<interval>", endpoint="historical")
+    def historical(token, interval):
+        instrument = market.by_token(token)
+        if instrument is None:
+            raise InputError("invalid token")
+        start, end = _parse_time(request.args.get("from"), "from"), _parse_time(request.args.get("to"), "to")
+        candles = market.candles(instrument, interval, start, end, request.args.get("oi") == "1")
+        return success({"candles": candles})
+
+
+def _parse_time(value, name) -> datetime:
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value or "", pattern).replace(tzinfo=IST)
+        except ValueError:
+            continue
+    raise InputError(f"invalid `{name}`: use yyyy-mm-dd hh:mm:ss")
+
+
+def _with_query(url: str, params: dict) -> str:
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+    return urlunsplit(parts._replace(query=query))
+
+
+def _html(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/html")

@@ -1,0 +1,119 @@
+"""`python kite_app.py --sandbox`: the service wired to a local Kite sandbox, no account needed.
+
+Demo credentials, the session and a settings file for scripts live in `sandbox_data/`.
+"""
+
+import secrets
+from pathlib import Path
+
+import pyotp
+
+from atomic_file import write_json_atomic
+from errors import ConfigError
+from kite_sandbox.__main__ import start_in_background
+from kite_sandbox.accounts import DemoCredentials
+from kite_sandbox.server import create_sandbox_app
+from settings import ENV_FILE_VARIABLE, PROJECT_DIR, load_settings
+
+SANDBOX_DIR = PROJECT_DIR / "sandbox_data"
+SANDBOX_PORT = 5002
+
+
+class SandboxMode:
+    """Starts the sandbox and provides the settings that point the service at it."""
+
+    def __init__(self, data_dir: Path = SANDBOX_DIR, host: str = "127.0.0.1", port: int = SANDBOX_PORT):
+        self.data_dir = Path(data_dir)
+        self.root = f"http://{host}:{port}"
+        self._host, self._port = host, port
+        self.credentials = None
+        self._server = None
+
+    @property
+    def env_file(self) -> Path:
+        return self.data_dir / "sandbox.env"
+
+    def start(self, app_url: str, access_code: str) -> dict:
+        """Start the sandbox server; returns settings values for create_app()."""
+        self.credentials = DemoCredentials.load_or_create(self.data_dir, redirect_url=None)
+        exchange = f'curl "{app_url}/api/token?code={access_code}&request_token=PASTE_IT_HERE"'
+        app = create_sandbox_app(self.credentials, exchange_command=exchange)
+        try:
+            self._server = start_in_background(app, self._host, self._port)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot start the sandbox on {self._host}:{self._port} ({exc.strerror}); use --sandbox-port."
+            ) from None
+        credentials_file = self.data_dir / "login_credentials.json"
+        write_json_atomic(
+            credentials_file,
+            {
+                "api_key": self.credentials.api_key,
+                "api_secret": self.credentials.api_secret,
+                "twofa_key": self.credentials.totp_secret,
+            },
+        )
+        values = {
+            "CODE": access_code,
+            "CREDENTIALS_FILE": str(credentials_file),
+            "SESSION_FILE": str(self.data_dir / "session.json"),
+            "KITE_API_ROOT": self.root,
+            "KITE_LOGIN_URL": f"{self.root}/connect/login",
+        }
+        self._write_env_file(values)
+        return values
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    def _write_env_file(self, values: dict) -> None:
+        lines = ["# Written by `python kite_app.py --sandbox`: settings that point scripts at the sandbox."]
+        lines += [f"{name}={value}" for name, value in values.items()]
+        self.env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.env_file.chmod(0o600)
+
+    def walkthrough(self, app_url: str, access_code: str) -> str:
+        creds = self.credentials
+        totp_now = pyotp.TOTP(creds.totp_secret).now()
+        script = (
+            f"{ENV_FILE_VARIABLE}={self.env_file.relative_to(PROJECT_DIR)} .venv/bin/python examples/place_order.py"
+        )
+        return "\n".join(
+            [
+                "",
+                "Kite App is running on the built-in Kite sandbox (no Zerodha account involved).",
+                "",
+                f"  Access code: {access_code}",
+                "",
+                "1. Get the login URL:",
+                f'     curl "{app_url}/api/url?code={access_code}"',
+                "2. Open it in a browser and log in with the demo user:",
+                f"     user id {creds.user_id}   password {creds.password}",
+                f"     TOTP    {totp_now} (a fresh one any time: python kite_app.py --totp --sandbox)",
+                "3. The browser lands on a page whose address holds request_token=...; exchange it:",
+                f'     curl "{app_url}/api/token?code={access_code}&request_token=PASTE_IT_HERE"',
+                "4. Place an order from a script (KiteAPI reads the sandbox settings from that file):",
+                f"     {script}",
+                "5. Watch the order check log the order's status changes here and in logs/.",
+                "",
+            ]
+        )
+
+
+def sandbox_access_code(data_dir: Path = SANDBOX_DIR) -> str:
+    """The configured CODE if it is valid, else a generated one kept in the sandbox folder."""
+    try:
+        settings = load_settings()
+        settings.require_access_code()
+        return settings.access_code
+    except ConfigError:
+        pass
+    path = Path(data_dir) / "access_code"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    code = secrets.token_urlsafe(12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(code + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return code
