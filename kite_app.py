@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask
 from flask_cors import CORS
@@ -84,6 +85,7 @@ def parse_args(argv):
     parser.add_argument("--no-scheduler", action="store_true", help="serve without the order-watch scheduler")
     parser.add_argument("--sandbox", action="store_true", help="run against the built-in Kite sandbox (no account)")
     parser.add_argument("--sandbox-port", type=int, default=5002, help="sandbox port (default 5002)")
+    parser.add_argument("--sandbox-dir", type=Path, help="sandbox data folder (default sandbox_data/)")
     parser.add_argument("--totp", action="store_true", help="print the current TOTP code from twofa_key and exit")
     return parser.parse_args(argv)
 
@@ -92,16 +94,20 @@ def main(argv=None) -> int:
     """Serve with waitress until Ctrl-C or SIGTERM; returns the process exit code."""
     args = parse_args(argv)
     if args.totp:
-        return print_totp(args.sandbox)
+        if args.sandbox:
+            from sandbox_mode import SANDBOX_DIR
+
+            return print_totp(args.sandbox_dir or SANDBOX_DIR)
+        return print_totp(None)
     sandbox = None
     try:
         if args.sandbox:
-            from sandbox_mode import SandboxMode, sandbox_access_code  # only imported in sandbox mode
+            from sandbox_mode import SANDBOX_DIR, SandboxMode, sandbox_access_code  # only in sandbox mode
 
             settings = load_settings()
             app_url = f"http://{args.host or settings.host}:{args.port or settings.port}"
-            code = sandbox_access_code()
-            sandbox = SandboxMode(port=args.sandbox_port)
+            sandbox = SandboxMode(args.sandbox_dir or SANDBOX_DIR, port=args.sandbox_port)
+            code = sandbox_access_code(sandbox.data_dir)
             app = create_app({**_environment_values(), **sandbox.start(app_url, code)})
             print(sandbox.walkthrough(app_url, code), flush=True)
         else:
@@ -149,17 +155,15 @@ def serve(app: Flask, host: str | None, port: int | None, with_scheduler: bool) 
     return 0
 
 
-def print_totp(sandbox: bool) -> int:
+def print_totp(sandbox_dir: Path | None) -> int:
     """Print the current 6-digit code for the person typing it into Kite's login page."""
     import time
 
     import pyotp
 
     try:
-        if sandbox:
-            from sandbox_mode import SANDBOX_DIR
-
-            path = SANDBOX_DIR / "login_credentials.json"
+        if sandbox_dir is not None:
+            path = sandbox_dir / "login_credentials.json"
         else:
             path = load_settings().credentials_file
         twofa_key = load_credentials(path).twofa_key

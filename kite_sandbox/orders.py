@@ -88,8 +88,7 @@ class OrderBook:
             self.orders[order_id] = order
             self._history[order_id] = []
             self._placed_at[order_id] = now
-            first = "AMO REQ RECEIVED" if variety == "amo" else "PUT ORDER REQ RECEIVED"
-            self._record(order, first, now)
+            self._record(order, "PUT ORDER REQ RECEIVED", now)
             self._record(order, "VALIDATION PENDING", now)
             required = self._required_margin(order, instrument)
             available = self.available_cash()
@@ -103,6 +102,7 @@ class OrderBook:
                 self._record(order, "REJECTED", now)
                 return order_id
             if variety == "amo":
+                self._record(order, "AMO REQ RECEIVED", now)  # rests until the next session opens
                 return order_id
             self._blocked[order_id] = required if order["transaction_type"] == "BUY" else 0.0
             self._record(order, "OPEN PENDING", now)
@@ -303,6 +303,7 @@ class OrderBook:
 
     def convert_position(self, params: dict) -> bool:
         with self._lock:
+            self.advance(self._clock())
             exchange, symbol = params.get("exchange"), params.get("tradingsymbol")
             old = params.get("old_product")
             new = _choice(params.get("new_product"), PRODUCTS, "new_product")

@@ -41,9 +41,14 @@ class Sandbox:
 
 
 def create_sandbox_app(
-    credentials: DemoCredentials, *, clock=now_ist, postback_url=None, exchange_command=DEFAULT_EXCHANGE_COMMAND
+    credentials: DemoCredentials,
+    *,
+    clock=now_ist,
+    postback_url=None,
+    exchange_command=DEFAULT_EXCHANGE_COMMAND,
+    enforce_rate_limits=True,
 ) -> Flask:
-    """The sandbox as a Flask app (serve it with waitress)."""
+    """The sandbox as a Flask app (serve it with waitress). Rate limits run on real time."""
     app = Flask(__name__)
     market = Market(clock)
     sender = PostbackSender(postback_url) if postback_url else None
@@ -68,7 +73,7 @@ def create_sandbox_app(
         if api_key != credentials.api_key or accounts.session_for(access_token) is None:
             raise TokenError("Incorrect `api_key` or `access_token`.")
         limit_class = _limit_class(request.endpoint, request.method)
-        if not limiter.hit(limits[limit_class], api_key, limit_class):
+        if enforce_rate_limits and not limiter.hit(limits[limit_class], api_key, limit_class):
             raise RateLimitedError("Too many requests")
         return None
 

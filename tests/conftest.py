@@ -17,6 +17,8 @@ from rate_limit import kite_limiters
 from session_store import Session, SessionStore
 from settings import load_settings
 
+pytest_plugins = ["sandbox_support"]
+
 MOCKS = Path(__file__).parent / "fixtures" / "kite_mocks"
 KITE_ROOT = "http://kite.test"
 ACCESS_CODE = "test-access-code-4711"

@@ -1,0 +1,74 @@
+"""Fixtures for the sandbox: a fresh demo account, a controllable clock, a logged-in client."""
+
+import re
+
+import pyotp
+import pytest
+
+from clock import IST
+from kite_sandbox.accounts import DemoCredentials
+from kite_sandbox.server import create_sandbox_app
+
+
+class Clock:
+    def __init__(self, start):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock():
+    from datetime import datetime
+
+    return Clock(datetime(2026, 11, 20, 10, 0, tzinfo=IST))
+
+
+@pytest.fixture
+def demo(tmp_path):
+    return DemoCredentials.load_or_create(tmp_path / "sandbox", "http://app.test/callback?x=1")
+
+
+@pytest.fixture
+def sandbox_app(demo, clock):
+    return create_sandbox_app(demo, clock=clock)
+
+
+@pytest.fixture
+def sandbox(sandbox_app):
+    return sandbox_app.test_client()
+
+
+def log_in(client, demo, redirect_params=None) -> str:
+    """Complete the login form as a browser would; returns the request_token."""
+    url = f"/connect/login?api_key={demo.api_key}&v=3" + (
+        f"&redirect_params={redirect_params}" if redirect_params else ""
+    )
+    form = {"user_id": demo.user_id, "password": demo.password, "twofa_value": pyotp.TOTP(demo.totp_secret).now()}
+    response = client.post(url, data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return re.search(r"request_token=([^&]+)", response.headers["Location"]).group(1)
+
+
+def exchange(client, demo, request_token):
+    import hashlib
+
+    checksum = hashlib.sha256((demo.api_key + request_token + demo.api_secret).encode()).hexdigest()
+    return client.post(
+        "/session/token",
+        data={"api_key": demo.api_key, "request_token": request_token, "checksum": checksum},
+        headers={"X-Kite-Version": "3"},
+    )
+
+
+@pytest.fixture
+def auth(sandbox, demo) -> dict:
+    """Headers of a logged-in Kite client."""
+    access_token = exchange(sandbox, demo, log_in(sandbox, demo)).get_json()["data"]["access_token"]
+    return {"X-Kite-Version": "3", "Authorization": f"token {demo.api_key}:{access_token}"}
