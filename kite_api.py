@@ -62,6 +62,10 @@ class KiteAPI:
             retry=retry,
         )
         self.kite.set_session_expiry_hook(self._on_token_rejected)
+        try:
+            self.ensure_session()  # so kite.kite.access_token is set before any direct call
+        except SessionError:
+            pass  # reported on the first call instead
 
     # -- session -------------------------------------------------------------------------
 
@@ -92,6 +96,12 @@ class KiteAPI:
     def session(self) -> Session:
         """The session in use (see ensure_session)."""
         return self.ensure_session()
+
+    def logout(self) -> bool:
+        """Invalidate the access token at Kite (ends the session for every script and the service)."""
+        session = self.ensure_session()
+        log.info("Logging out %s at Kite", session.user_id)
+        return self.kite.invalidate_access_token(session.access_token)
 
     def _on_token_rejected(self) -> None:
         with self._lock:

@@ -76,9 +76,10 @@ class SandboxMode:
     def walkthrough(self, app_url: str, access_code: str) -> str:
         creds = self.credentials
         totp_now = pyotp.TOTP(creds.totp_secret).now()
-        script = (
-            f"{ENV_FILE_VARIABLE}={self.env_file.relative_to(PROJECT_DIR)} .venv/bin/python examples/place_order.py"
-        )
+        env_file = self.env_file
+        if env_file.is_relative_to(PROJECT_DIR):
+            env_file = env_file.relative_to(PROJECT_DIR)
+        script = f"{ENV_FILE_VARIABLE}={env_file} .venv/bin/python examples/place_order.py"
         return "\n".join(
             [
                 "",

@@ -155,7 +155,10 @@ def _add_api_routes(app: Flask, sandbox: Sandbox) -> None:
         if params.get("api_key") != creds.api_key:
             raise InputError("Invalid `api_key`.")
         if request.method == "DELETE":
-            accounts.close_session(params.get("access_token", ""))
+            if not params.get("access_token"):
+                raise InputError("Missing `access_token`.")
+            if not accounts.close_session(params["access_token"]):
+                raise TokenError("Incorrect `api_key` or `access_token`.")
             return success(True)
         request_token = params.get("request_token", "")
         if not accounts.checksum_ok(creds.api_key, request_token, params.get("checksum", "")):

@@ -252,3 +252,21 @@ def test_kiteapi_is_safe_across_threads(kite, kite_api, logged_in):
     for thread in threads:
         thread.join()
     assert results == [10] * 8
+
+
+def test_logout_sends_the_stored_token_even_on_a_fresh_instance(kite, settings, logged_in):
+    kite.add(
+        responses.DELETE,
+        KITE_ROOT + "/session/token",
+        json=recorded("session_logout.json"),
+        match=[matchers.query_param_matcher({"api_key": API_KEY, "access_token": logged_in.access_token})],
+    )
+    fresh = KiteAPI(settings, retry=FAST_RETRY, limiters=kite_limiters())
+    assert fresh.kite.invalidate_access_token() is True
+    kite.add(
+        responses.DELETE,
+        KITE_ROOT + "/session/token",
+        json=recorded("session_logout.json"),
+        match=[matchers.query_param_matcher({"api_key": API_KEY, "access_token": logged_in.access_token})],
+    )
+    assert fresh.logout() is True

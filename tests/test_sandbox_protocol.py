@@ -166,3 +166,11 @@ def test_popular_instruments_have_kites_tokens(sandbox, auth):
         "NSE:NIFTY 50": 256265,
         "NSE:NIFTY BANK": 260105,
     }
+
+
+def test_logout_needs_a_live_token(sandbox, demo, auth):
+    missing = sandbox.delete(f"/session/token?api_key={demo.api_key}", headers=auth)
+    assert error_of(missing) == (400, "InputException")
+    unknown = sandbox.delete(f"/session/token?api_key={demo.api_key}&access_token=nope", headers=auth)
+    assert error_of(unknown) == (403, "TokenException")
+    assert sandbox.get("/user/profile", headers=auth).status_code == 200
