@@ -1,0 +1,97 @@
+"""The sandbox run alone, its postbacks, and its separation from the service."""
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
+
+from conftest import recorded
+from kite_sandbox.server import create_sandbox_app
+from sandbox_support import exchange, log_in
+from settings import PROJECT_DIR
+from test_entrypoint import free_port, wait_until_up
+
+
+def test_runs_alone_and_writes_its_credentials(tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kite_sandbox",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+            "--redirect-url",
+            "http://127.0.0.1:5001/api/callback",
+        ],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        response = wait_until_up(port, process)
+        assert response.status_code == 404 and response.json()["message"] == "Route not found"
+        process.send_signal(signal.SIGTERM)
+        stdout, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    creds = json.loads((tmp_path / "credentials.json").read_text())
+    assert set(creds) == {"api_key", "api_secret", "user_id", "password", "totp_secret", "redirect_url"}
+    assert creds["redirect_url"] == "http://127.0.0.1:5001/api/callback"
+    for value in (creds["api_key"], creds["api_secret"], creds["user_id"], creds["password"]):
+        assert value in stdout
+    assert (tmp_path / "credentials.json").stat().st_mode & 0o777 == 0o600
+
+
+class Receiver(BaseHTTPRequestHandler):
+    bodies: ClassVar[list] = []
+
+    def do_POST(self):
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_order_updates_are_posted_with_kites_checksum(demo, clock):
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.bodies = []
+    app = create_sandbox_app(demo, clock=clock, postback_url=f"http://127.0.0.1:{server.server_port}/postback")
+    sandbox = app.test_client()
+    token = exchange(sandbox, demo, log_in(sandbox, demo)).get_json()["data"]["access_token"]
+    auth = {"X-Kite-Version": "3", "Authorization": f"token {demo.api_key}:{token}"}
+    order = {
+        "exchange": "NSE",
+        "tradingsymbol": "INFY",
+        "transaction_type": "BUY",
+        "quantity": 1,
+        "product": "CNC",
+        "order_type": "MARKET",
+    }
+    sandbox.post("/orders/regular", data=order, headers=auth)
+    clock.advance(3)
+    sandbox.get("/orders", headers=auth)
+    app.extensions["kite_sandbox"].postbacks.wait_idle()
+    server.shutdown()
+    payloads = [json.loads(body) for body in Receiver.bodies]
+    assert [p["status"] for p in payloads] == ["OPEN", "COMPLETE"]
+    for payload in payloads:
+        expected = hashlib.sha256((payload["order_id"] + payload["order_timestamp"] + demo.api_secret).encode())
+        assert payload["checksum"] == expected.hexdigest()
+    assert set(payloads[-1]) == set(recorded("postback.json"))
+
+
+def test_the_service_does_not_import_the_sandbox():
+    code = "import sys, kite_app, kite_api, scheduler; print(any(m.startswith('kite_sandbox') for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
