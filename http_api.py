@@ -69,10 +69,14 @@ def token():
 
 
 def _request_token():
-    if request.method == "GET":
-        return request.args.get("request_token")
-    body = request.get_json(silent=True) if request.is_json else request.form
-    value = body.get("request_token") if isinstance(body, dict) or hasattr(body, "get") else None
+    """From a JSON body, a form body, or the query string (in that order)."""
+    if request.method == "POST" and request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get("request_token") if isinstance(body, dict) else None
+    elif request.method == "POST":
+        value = request.form.get("request_token")
+    else:
+        value = None
     return value if value is not None else request.args.get("request_token")
 
 

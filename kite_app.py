@@ -9,9 +9,12 @@ import logging
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
+from dotenv import dotenv_values
 from flask import Flask
 from flask_cors import CORS
 from waitress.server import create_server
@@ -25,7 +28,7 @@ from maintenance import Maintenance
 from order_watch import OrderWatcher
 from scheduler import SchedulerRunner, build_scheduler
 from session_store import SessionStore
-from settings import Credentials, Settings, load_credentials, load_settings
+from settings import Credentials, Settings, env_file, load_credentials, load_settings
 
 log = logging.getLogger("kite_app")
 
@@ -157,10 +160,6 @@ def serve(app: Flask, host: str | None, port: int | None, with_scheduler: bool) 
 
 def print_totp(sandbox_dir: Path | None) -> int:
     """Print the current 6-digit code for the person typing it into Kite's login page."""
-    import time
-
-    import pyotp
-
     try:
         if sandbox_dir is not None:
             path = sandbox_dir / "login_credentials.json"
@@ -179,10 +178,6 @@ def print_totp(sandbox_dir: Path | None) -> int:
 
 
 def _environment_values() -> dict:
-    from dotenv import dotenv_values
-
-    from settings import env_file
-
     return {**dotenv_values(env_file()), **os.environ}
 
 

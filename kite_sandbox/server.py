@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from clock import IST, now_ist
 
-from .accounts import Accounts, DemoCredentials
+from .accounts import DEMO_USER_NAME, Accounts, DemoCredentials
 from .kite_errors import InputError, KiteError, RateLimitedError, TokenError, failure, success
 from .login_page import error_page, landing_page, login_form
 from .market import Market
@@ -168,16 +168,8 @@ def _add_api_routes(app: Flask, sandbox: Sandbox) -> None:
         session = accounts.open_session()
         return success(
             {
-                "user_type": "individual",
-                "email": "sandbox@example.com",
-                "user_name": "Sandbox Trader",
-                "user_shortname": "Sandbox",
-                "broker": "ZERODHA",
-                "exchanges": ["NSE", "BSE", "NFO"],
-                "products": ["CNC", "NRML", "MIS", "BO", "CO"],
-                "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+                **_profile(creds),
                 "avatar_url": "",
-                "user_id": creds.user_id,
                 "api_key": creds.api_key,
                 "access_token": session.access_token,
                 "public_token": session.public_token,
@@ -185,27 +177,12 @@ def _add_api_routes(app: Flask, sandbox: Sandbox) -> None:
                 "refresh_token": "",
                 "silo": "",
                 "login_time": session.login_time.strftime("%Y-%m-%d %H:%M:%S"),
-                "meta": {"demat_consent": "physical"},
             }
         )
 
     @app.get("/user/profile", endpoint="profile")
     def profile():
-        return success(
-            {
-                "user_id": creds.user_id,
-                "user_type": "individual",
-                "email": "sandbox@example.com",
-                "user_name": "Sandbox Trader",
-                "user_shortname": "Sandbox",
-                "broker": "ZERODHA",
-                "exchanges": ["NSE", "BSE", "NFO"],
-                "products": ["CNC", "NRML", "MIS", "BO", "CO"],
-                "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
-                "avatar_url": None,
-                "meta": {"demat_consent": "physical"},
-            }
-        )
+        return success(_profile(creds))
 
     @app.get("/user/margins", endpoint="margins")
     def margins():
@@ -286,6 +263,23 @@ def _add_api_routes(app: Flask, sandbox: Sandbox) -> None:
         start, end = _parse_time(request.args.get("from"), "from"), _parse_time(request.args.get("to"), "to")
         candles = market.candles(instrument, interval, start, end, request.args.get("oi") == "1")
         return success({"candles": candles})
+
+
+def _profile(creds: DemoCredentials) -> dict:
+    """The demo user as /user/profile shows it; the session answer adds the tokens."""
+    return {
+        "user_id": creds.user_id,
+        "user_type": "individual",
+        "email": "sandbox@example.com",
+        "user_name": DEMO_USER_NAME,
+        "user_shortname": "Sandbox",
+        "broker": "ZERODHA",
+        "exchanges": ["NSE", "BSE", "NFO"],
+        "products": ["CNC", "NRML", "MIS", "BO", "CO"],
+        "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+        "avatar_url": None,
+        "meta": {"demat_consent": "physical"},
+    }
 
 
 def _parse_time(value, name) -> datetime:

@@ -72,3 +72,17 @@ def auth(sandbox, demo) -> dict:
     """Headers of a logged-in Kite client."""
     access_token = exchange(sandbox, demo, log_in(sandbox, demo)).get_json()["data"]["access_token"]
     return {"X-Kite-Version": "3", "Authorization": f"token {demo.api_key}:{access_token}"}
+
+
+def place(client, auth, variety="regular", **fields):
+    """POST an order (a market buy of 1 NSE:INFY for CNC unless told otherwise)."""
+    order = {
+        "exchange": "NSE",
+        "tradingsymbol": "INFY",
+        "transaction_type": "BUY",
+        "quantity": 1,
+        "product": "CNC",
+        "order_type": "MARKET",
+        **fields,
+    }
+    return client.post(f"/orders/{variety}", data=order, headers=auth)

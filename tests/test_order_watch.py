@@ -7,21 +7,9 @@ import responses
 
 from conftest import KITE_ROOT, ist, recorded
 from order_watch import OrderWatcher, describe_transition
+from sandbox_support import Clock
 
 ORDERS_URL = KITE_ROOT + "/orders"
-
-
-class Clock:
-    def __init__(self, start):
-        self.now = start
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        from datetime import timedelta
-
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

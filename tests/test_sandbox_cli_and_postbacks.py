@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from conftest import recorded
 from kite_sandbox.server import create_sandbox_app
-from sandbox_support import exchange, log_in
+from sandbox_support import exchange, log_in, place
 from settings import PROJECT_DIR
 from test_entrypoint import free_port, wait_until_up
 
@@ -70,15 +70,7 @@ def test_order_updates_are_posted_with_kites_checksum(demo, clock):
     sandbox = app.test_client()
     token = exchange(sandbox, demo, log_in(sandbox, demo)).get_json()["data"]["access_token"]
     auth = {"X-Kite-Version": "3", "Authorization": f"token {demo.api_key}:{token}"}
-    order = {
-        "exchange": "NSE",
-        "tradingsymbol": "INFY",
-        "transaction_type": "BUY",
-        "quantity": 1,
-        "product": "CNC",
-        "order_type": "MARKET",
-    }
-    sandbox.post("/orders/regular", data=order, headers=auth)
+    place(sandbox, auth)
     clock.advance(3)
     sandbox.get("/orders", headers=auth)
     app.extensions["kite_sandbox"].postbacks.wait_idle()

@@ -2,6 +2,8 @@
 
 import pytest
 
+from sandbox_support import place
+
 
 @pytest.fixture
 def book(sandbox_app):
@@ -11,19 +13,6 @@ def book(sandbox_app):
 @pytest.fixture
 def market(sandbox_app):
     return sandbox_app.extensions["kite_sandbox"].market
-
-
-def place(sandbox, auth, variety="regular", **fields):
-    order = {
-        "exchange": "NSE",
-        "tradingsymbol": "INFY",
-        "transaction_type": "BUY",
-        "quantity": 1,
-        "product": "CNC",
-        "order_type": "MARKET",
-        **fields,
-    }
-    return sandbox.post(f"/orders/{variety}", data=order, headers=auth)
 
 
 def statuses(sandbox, auth, order_id):
