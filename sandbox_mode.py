@@ -36,7 +36,8 @@ class SandboxMode:
     def start(self, app_url: str, access_code: str) -> dict:
         """Start the sandbox server; returns settings values for create_app()."""
         self.credentials = DemoCredentials.load_or_create(self.data_dir, redirect_url=None)
-        exchange = f'curl "{app_url}/api/token?code={access_code}&request_token=PASTE_IT_HERE"'
+        # The landing page is an HTTP response: it gets a placeholder, never the code itself.
+        exchange = f'curl "{app_url}/api/token?code=YOUR_ACCESS_CODE&request_token=PASTE_IT_HERE"'
         app = create_sandbox_app(self.credentials, exchange_command=exchange)
         try:
             self._server = start_in_background(app, self._host, self._port)

@@ -59,6 +59,8 @@ class Service:
         }
         redirect = requests.post(url, data=form, allow_redirects=False, timeout=5)
         assert redirect.status_code == 302
+        landing = requests.get(redirect.headers["Location"], timeout=5).text
+        assert "YOUR_ACCESS_CODE" in landing and CODE not in landing
         request_token = re.search(r"request_token=([^&]+)", redirect.headers["Location"]).group(1)
         answer = requests.get(
             f"{self.url}/api/token", params={"code": CODE, "request_token": request_token}, timeout=10
