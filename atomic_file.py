@@ -11,14 +11,18 @@ _WINDOWS_REPLACE_ATTEMPTS = 10
 
 
 def write_json_atomic(path: Path, data) -> None:
-    """Write `data` as JSON to `path` via temp file + fsync + os.replace; the file ends up 0600."""
+    """Write `data` as JSON to `path` atomically; the file ends up 0600."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` via temp file + fsync + os.replace; the file is 0600 from its first byte."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         _replace(tmp, path)

@@ -6,7 +6,6 @@ python kite_app.py --no-scheduler  serve only
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import time
@@ -14,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyotp
-from dotenv import dotenv_values
 from flask import Flask
 from flask_cors import CORS
 from waitress.server import create_server
@@ -28,7 +26,7 @@ from maintenance import Maintenance
 from order_watch import OrderWatcher
 from scheduler import SchedulerRunner, build_scheduler
 from session_store import SessionStore
-from settings import Credentials, Settings, env_file, load_credentials, load_settings
+from settings import Credentials, Settings, configured_values, load_credentials, load_settings
 
 log = logging.getLogger("kite_app")
 
@@ -107,11 +105,12 @@ def main(argv=None) -> int:
         if args.sandbox:
             from sandbox_mode import SANDBOX_DIR, SandboxMode, sandbox_access_code  # only in sandbox mode
 
-            settings = load_settings()
+            values = configured_values()
+            settings = load_settings(values)
             app_url = f"http://{args.host or settings.host}:{args.port or settings.port}"
             sandbox = SandboxMode(args.sandbox_dir or SANDBOX_DIR, port=args.sandbox_port)
-            code = sandbox_access_code(sandbox.data_dir)
-            app = create_app({**_environment_values(), **sandbox.start(app_url, code)})
+            code = sandbox_access_code(settings, sandbox.data_dir)
+            app = create_app({**values, **sandbox.start(app_url, code)})
             print(sandbox.walkthrough(app_url, code), flush=True)
         else:
             app = create_app()
@@ -175,10 +174,6 @@ def print_totp(sandbox_dir: Path | None) -> int:
     totp = pyotp.TOTP(twofa_key)
     print(f"{totp.now()}  (valid for {totp.interval - int(time.time()) % totp.interval} s)")
     return 0
-
-
-def _environment_values() -> dict:
-    return {**dotenv_values(env_file()), **os.environ}
 
 
 def _exit_on_sigterm(_signum, _frame):

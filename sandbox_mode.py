@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pyotp
 
-from atomic_file import write_json_atomic
+from atomic_file import write_json_atomic, write_text_atomic
 from errors import ConfigError
-from kite_sandbox.__main__ import start_in_background
 from kite_sandbox.accounts import DemoCredentials
-from kite_sandbox.server import create_sandbox_app
-from settings import ENV_FILE_VARIABLE, PROJECT_DIR, load_settings
+from kite_sandbox.server import create_sandbox_app, start_in_background
+from settings import ENV_FILE_VARIABLE, PROJECT_DIR, Settings
 
 SANDBOX_DIR = PROJECT_DIR / "sandbox_data"
 SANDBOX_PORT = 5002
@@ -71,8 +70,7 @@ class SandboxMode:
     def _write_env_file(self, values: dict) -> None:
         lines = ["# Written by `python kite_app.py --sandbox`: settings that point scripts at the sandbox."]
         lines += [f"{name}={value}" for name, value in values.items()]
-        self.env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self.env_file.chmod(0o600)
+        write_text_atomic(self.env_file, "\n".join(lines) + "\n")
 
     def walkthrough(self, app_url: str, access_code: str) -> str:
         creds = self.credentials
@@ -103,10 +101,9 @@ class SandboxMode:
         )
 
 
-def sandbox_access_code(data_dir: Path = SANDBOX_DIR) -> str:
+def sandbox_access_code(settings: Settings, data_dir: Path = SANDBOX_DIR) -> str:
     """The configured CODE if it is valid, else a generated one kept in the sandbox folder."""
     try:
-        settings = load_settings()
         settings.require_access_code()
         return settings.access_code
     except ConfigError:
@@ -115,7 +112,5 @@ def sandbox_access_code(data_dir: Path = SANDBOX_DIR) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     code = secrets.token_urlsafe(12)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(code + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    write_text_atomic(path, code + "\n")
     return code

@@ -92,10 +92,15 @@ def env_file() -> Path:
     return _path(os.environ.get(ENV_FILE_VARIABLE) or ".env")
 
 
+def configured_values() -> dict:
+    """The dotenv file's values overlaid by the environment (the environment wins)."""
+    return {**dotenv_values(env_file()), **os.environ}
+
+
 def load_settings(values: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from `values`, or from the dotenv file overlaid by the environment when None."""
+    """Build Settings from `values`, or from configured_values() when None."""
     if values is None:
-        values = {**dotenv_values(env_file()), **os.environ}
+        values = configured_values()
     merged = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
     return Settings(
         host=merged["HOST"],

@@ -3,7 +3,6 @@
 import argparse
 import signal
 import sys
-import threading
 from pathlib import Path
 
 import pyotp
@@ -11,13 +10,6 @@ from waitress.server import create_server
 
 from .accounts import DemoCredentials
 from .server import create_sandbox_app
-
-
-def start_in_background(app, host: str, port: int):
-    """Serve `app` with waitress on a daemon thread; returns the server (call .close() to stop)."""
-    server = create_server(app, host=host, port=port, threads=8)
-    threading.Thread(target=server.run, name="kite-sandbox", daemon=True).start()
-    return server
 
 
 def describe(credentials: DemoCredentials, root: str) -> str:

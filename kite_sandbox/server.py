@@ -1,6 +1,7 @@
 """The sandbox's HTTP face: Kite Connect v3 routes, envelopes, auth, rate limits, login page."""
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -9,6 +10,7 @@ from flask import Flask, Response, redirect, request
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
 from clock import IST, now_ist
@@ -25,7 +27,8 @@ log = logging.getLogger("kite_sandbox")
 # Kite's per-api_key limits (requests per second) and which endpoints count against which.
 RATE_LIMITS = {"quote": 1, "historical": 3, "order_placement": 10, "other": 10}
 ENDPOINT_LIMIT_CLASS = {"quote": "quote", "ohlc": "quote", "ltp": "quote", "historical": "historical"}
-PUBLIC_ENDPOINTS = {"login_page", "landing", "session_token", "static", "control"}
+BROWSER_ENDPOINTS = {"login_page", "landing", "static", "control"}  # not Kite API calls: no protocol checks
+SESSION_ENDPOINT = "session_token"  # a Kite API call, but made before there is an access token
 DEFAULT_EXCHANGE_COMMAND = 'curl "http://127.0.0.1:5001/api/token?code=YOUR_CODE&request_token=PASTE_IT_HERE"'
 
 
@@ -65,10 +68,12 @@ def create_sandbox_app(
 
     @app.before_request
     def check_protocol():
-        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        if request.endpoint in BROWSER_ENDPOINTS or request.endpoint is None:
             return None
         if request.headers.get("X-Kite-Version") != "3":
             raise InputError("Invalid or missing X-Kite-Version header: send X-Kite-Version: 3.")
+        if request.endpoint == SESSION_ENDPOINT:
+            return None
         api_key, _, access_token = request.headers.get("Authorization", "").removeprefix("token ").partition(":")
         if api_key != credentials.api_key or accounts.session_for(access_token) is None:
             raise TokenError("Incorrect `api_key` or `access_token`.")
@@ -149,8 +154,6 @@ def _add_api_routes(app: Flask, sandbox: Sandbox) -> None:
 
     @app.route("/session/token", methods=["POST", "DELETE"], endpoint="session_token")
     def session_token():
-        if request.headers.get("X-Kite-Version") != "3":
-            raise InputError("Invalid or missing X-Kite-Version header: send X-Kite-Version: 3.")
         params = request.form if request.method == "POST" else request.args
         if params.get("api_key") != creds.api_key:
             raise InputError("Invalid `api_key`.")
@@ -299,3 +302,10 @@ def _with_query(url: str, params: dict) -> str:
 
 def _html(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="text/html")
+
+
+def start_in_background(app, host: str, port: int):
+    """Serve `app` with waitress on a daemon thread; returns the server (call .close() to stop)."""
+    server = create_server(app, host=host, port=port, threads=8)
+    threading.Thread(target=server.run, name="kite-sandbox", daemon=True).start()
+    return server
