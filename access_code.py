@@ -32,24 +32,28 @@ def require_access_code(view):
 
     @wraps(view)
     def guarded(*args, **kwargs):
-        supplied = request.headers.get(HEADER) or request.args.get("code") or ""
-        expected = current_app.extensions["kite_app"].settings.access_code
-        if not supplied or not code_matches(supplied, expected):
-            log.warning(
-                "Rejected %s %s from %s: %s access code",
-                request.method,
-                request.path,
-                request.remote_addr,
-                "wrong" if supplied else "missing",
-            )
-            raise AccessDeniedError()
+        check_access_code(request.headers.get(HEADER) or request.args.get("code") or "")
         return view(*args, **kwargs)
 
     return guarded
 
 
-def throttle_failed_attempts(app, blueprint) -> Limiter:
-    """Count 401s per client across `blueprint`; past 10 in 15 minutes every attempt gets 429."""
+def check_access_code(supplied) -> None:
+    """Raise AccessDeniedError (and log it, without the value) unless `supplied` is the access code."""
+    expected = current_app.extensions["kite_app"].settings.access_code
+    if not isinstance(supplied, str) or not supplied or not code_matches(supplied, expected):
+        log.warning(
+            "Rejected %s %s from %s: %s access code",
+            request.method,
+            request.path,
+            request.remote_addr,
+            "wrong" if supplied else "missing",
+        )
+        raise AccessDeniedError()
+
+
+def throttle_failed_attempts(app, *blueprints) -> Limiter:
+    """Count 401s per client across `blueprints`; past 10 in 15 minutes every attempt gets 429."""
 
     # Registered before the limiter's own hook so that it runs after it (Flask runs them in reverse).
     @app.after_request
@@ -66,10 +70,12 @@ def throttle_failed_attempts(app, blueprint) -> Limiter:
         strategy="moving-window",
         headers_enabled=True,
     )
-    limiter.shared_limit(
+    failed_attempts = limiter.shared_limit(
         FAILED_ATTEMPTS_LIMIT,
         scope="access-code",
         deduct_when=lambda response: response.status_code == 401,
-    )(blueprint)
+    )
+    for blueprint in blueprints:
+        failed_attempts(blueprint)
 
     return limiter

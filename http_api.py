@@ -5,13 +5,16 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+import log_utils
 from access_code import AccessDeniedError, require_access_code
-from login import LoginError, exchange_request_token
+from login import LoginError, exchange_request_token, kite_login_url
+from postback import PostbackError, verify_postback
 
 log = logging.getLogger("kite_app.http")
 
 public = Blueprint("public", __name__)
 api = Blueprint("api", __name__, url_prefix="/api")
+kite_hooks = Blueprint("kite_hooks", __name__, url_prefix="/api")  # called by Kite: no access code
 
 
 def _context():
@@ -33,12 +36,59 @@ def index():
     return jsonify({"status": "up", "message": "Kite App is running"})
 
 
+@public.get("/health")
+def health():
+    """Liveness and readiness for monitors: no access code, no secrets, no user id."""
+    context = _context()
+    session = context.store.summary()
+    last = context.watcher.last_outcome
+    scheduler_running = context.runner.running
+    return jsonify(
+        {
+            "status": "up",
+            "ready": session["state"] == "valid" and scheduler_running,
+            "session": {"state": session["state"], "expires_at": session["expires_at"]},
+            "scheduler": {"running": scheduler_running},
+            "last_order_check": None
+            if last is None
+            else {"at": last.at.isoformat(timespec="seconds"), "ok": last.ok, "outcome": _outcome(last)},
+        }
+    )
+
+
+def _outcome(last) -> str:
+    if last.ok:
+        return "ok"
+    return "paused: no usable session" if last.detail == "no usable session" else "failed"
+
+
+@api.get("/status")
+@require_access_code
+def status():
+    """/health plus the user, order-watch counts and the notification backlog."""
+    context = _context()
+    body = health().get_json()
+    body["session"] = context.store.summary()
+    body["orders"] = {
+        "watched_today": context.events.watched_count,
+        "by_status": context.events.status_counts(),
+        "events_today": context.events.events_today,
+    }
+    body["notifications"] = {
+        "notifiers": [n.name for n in context.notifications.notifiers],
+        "pending": context.notifications.pending_count if context.notifications.notifiers else 0,
+    }
+    if context.watcher.last_outcome is not None and not context.watcher.last_outcome.ok:
+        body["last_order_check"]["detail"] = log_utils.redact(context.watcher.last_outcome.detail)
+    return jsonify(body)
+
+
 @api.get("/url")
 @require_access_code
 def login_url():
-    """The Kite login URL for this app's api_key."""
+    """The Kite login URL for this app's api_key, with a one-time state for /api/callback."""
     context = _context()
-    url = f"{context.settings.kite_login_url}?api_key={context.credentials.api_key}&v=3"
+    url = kite_login_url(context.settings, context.credentials, context.login_states.issue())
     return jsonify(
         {
             "status": "success",
@@ -66,6 +116,19 @@ def token():
             "expires_at": session.expires_at,
         }
     )
+
+
+@kite_hooks.post("/postback")
+def postback():
+    """Kite's order-update postback: checksum verified, then fed into the order events."""
+    context = _context()
+    try:
+        payload = verify_postback(request.get_data(cache=False), context.credentials.api_secret)
+    except PostbackError as exc:
+        log.warning("Postback refused (HTTP %d): %s", exc.status, exc)
+        return error(exc.status, str(exc))
+    events = context.events.observe([payload], source="postback")
+    return jsonify({"status": "success", "new_events": len(events)})
 
 
 def _request_token():

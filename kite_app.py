@@ -9,7 +9,6 @@ import logging
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyotp
@@ -19,14 +18,11 @@ from waitress.server import create_server
 
 import log_utils
 from access_code import throttle_failed_attempts
+from app_context import AppContext
 from errors import ConfigError
-from http_api import api, public, register_error_handlers
-from kite_api import KiteAPI
-from maintenance import Maintenance
-from order_watch import OrderWatcher
-from scheduler import SchedulerRunner, build_scheduler
-from session_store import SessionStore
-from settings import Credentials, Settings, configured_values, load_credentials, load_settings
+from http_api import api, kite_hooks, public, register_error_handlers
+from login_pages import browser
+from settings import configured_values, load_credentials, load_settings
 
 log = logging.getLogger("kite_app")
 
@@ -34,27 +30,20 @@ MAX_REQUEST_BYTES = 16 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-@dataclass(frozen=True)
-class AppContext:
-    """What the request handlers need, stored in app.extensions['kite_app']."""
-
-    settings: Settings
-    credentials: Credentials
-    store: SessionStore
-
-
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app. `test_config` replaces `.env` and the environment (for tests)."""
     settings = load_settings(test_config)
     settings.require_access_code()
     credentials = load_credentials(settings.credentials_file)
-    log_utils.register_secret(settings.access_code, credentials.api_secret, credentials.twofa_key)
+    log_utils.register_secret(
+        settings.access_code, credentials.api_secret, credentials.twofa_key, settings.telegram_bot_token
+    )
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False
-    app.extensions["kite_app"] = AppContext(settings, credentials, SessionStore(settings.session_file))
-    throttle_failed_attempts(app, api)
+    app.extensions["kite_app"] = AppContext.build(settings, credentials)
+    throttle_failed_attempts(app, api, browser)
     if settings.cors_origins:
         CORS(
             app,
@@ -63,20 +52,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             methods=["GET", "POST"],
             max_age=600,
         )
-    app.register_blueprint(public)
-    app.register_blueprint(api)
+    for blueprint in (public, api, kite_hooks, browser):
+        app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app
-
-
-def build_scheduler_runner(app: Flask):
-    """The order watcher and maintenance jobs for this app's settings (not started)."""
-    context = app.extensions["kite_app"]
-    settings = context.settings
-    watcher = OrderWatcher(KiteAPI(settings), settings.order_state_file, interval_seconds=settings.order_poll_seconds)
-    maintenance = Maintenance(settings, context.store, watcher)
-    scheduler = build_scheduler(watcher.poll, maintenance.run, settings.order_poll_seconds)
-    return SchedulerRunner(scheduler, settings.scheduler_lock_file)
 
 
 def parse_args(argv):
@@ -100,35 +79,42 @@ def main(argv=None) -> int:
 
             return print_totp(args.sandbox_dir or SANDBOX_DIR)
         return print_totp(None)
+    values = {**configured_values(), **_address_overrides(args)}
     sandbox = None
     try:
         if args.sandbox:
             from sandbox_mode import SANDBOX_DIR, SandboxMode, sandbox_access_code  # only in sandbox mode
 
-            values = configured_values()
             settings = load_settings(values)
-            app_url = f"http://{args.host or settings.host}:{args.port or settings.port}"
             sandbox = SandboxMode(args.sandbox_dir or SANDBOX_DIR, port=args.sandbox_port)
             code = sandbox_access_code(settings, sandbox.data_dir)
-            app = create_app({**values, **sandbox.start(app_url, code)})
-            print(sandbox.walkthrough(app_url, code), flush=True)
+            app = create_app({**values, **sandbox.start(settings.service_url, code)})
+            print(sandbox.walkthrough(settings.service_url, code), flush=True)
         else:
-            app = create_app()
+            app = create_app(values)
     except ConfigError as exc:
         print(f"kite_app: {exc}", file=sys.stderr)
         return 2
     try:
-        return serve(app, args.host, args.port, with_scheduler=not args.no_scheduler)
+        return serve(app, with_scheduler=not args.no_scheduler)
     finally:
         if sandbox is not None:
             sandbox.stop()
 
 
-def serve(app: Flask, host: str | None, port: int | None, with_scheduler: bool) -> int:
-    """Run waitress (and the scheduler) until Ctrl-C or SIGTERM."""
+def _address_overrides(args) -> dict:
+    overrides = {}
+    if args.host:
+        overrides["HOST"] = args.host
+    if args.port:
+        overrides["PORT"] = str(args.port)
+    return overrides
+
+
+def serve(app: Flask, with_scheduler: bool = True) -> int:
+    """Run waitress on HOST:PORT (and the scheduler) until Ctrl-C or SIGTERM."""
     settings = app.extensions["kite_app"].settings
-    host = host or settings.host
-    port = port or settings.port
+    host, port = settings.host, settings.port
     log_utils.setup_logging(settings.log_dir)
     if host not in LOOPBACK_HOSTS:
         log.warning("Listening on %s: reachable from other machines; keep the access code strong", host)
@@ -142,17 +128,15 @@ def serve(app: Flask, host: str | None, port: int | None, with_scheduler: bool) 
             exc.strerror,
         )
         return 1
-    runner = build_scheduler_runner(app) if with_scheduler else None
-    if runner is not None:
-        runner.start()
+    context = app.extensions["kite_app"]
+    context.start_background_work(with_scheduler)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    log.info("Kite App listening on http://%s:%s", host, port)
+    log.info("Kite App listening on http://%s:%s (log in at %s/login)", host, port, context.settings.service_url)
     try:
         server.run()  # returns on Ctrl-C or SystemExit from the SIGTERM handler
     finally:
-        if runner is not None:
-            runner.stop()
         server.close()
+        context.stop_background_work()
         log.info("Kite App stopped")
     return 0
 

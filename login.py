@@ -2,6 +2,7 @@
 
 import logging
 import re
+from urllib.parse import quote, urlencode
 
 from kiteconnect import exceptions as kite_errors
 
@@ -14,6 +15,12 @@ from session_store import Session
 log = logging.getLogger("kite_app.login")
 
 REQUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{6,128}$")
+
+
+def kite_login_url(settings, credentials, state: str) -> str:
+    """Kite's login page for this app, carrying `state` back to /api/callback in redirect_params."""
+    redirect_params = quote(urlencode({"state": state}), safe="")
+    return f"{settings.kite_login_url}?api_key={credentials.api_key}&v=3&redirect_params={redirect_params}"
 
 
 class LoginError(Exception):

@@ -50,7 +50,7 @@ class Maintenance:
             self._warned_for = session.expires_at
 
     def _prune_orders(self, now) -> None:
-        self._watcher.prune(now)
+        self._watcher.events.prune(now)
 
     def _heartbeat(self, now) -> None:
         state = self._store.state(now)
@@ -60,4 +60,4 @@ class Maintenance:
             if last is None
             else (f"last order check {'ok' if last.ok else 'failed'} at {last.at:%H:%M:%S}")
         )
-        log.info("Heartbeat: session %s; %d orders watched; %s", state, self._watcher.watched_count, poll)
+        log.info("Heartbeat: session %s; %d orders watched; %s", state, self._watcher.events.watched_count, poll)

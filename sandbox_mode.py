@@ -34,10 +34,13 @@ class SandboxMode:
 
     def start(self, app_url: str, access_code: str) -> dict:
         """Start the sandbox server; returns settings values for create_app()."""
-        self.credentials = DemoCredentials.load_or_create(self.data_dir, redirect_url=None)
+        # As registered in a Kite app's developer console: redirect and postback URLs at this service.
+        self.credentials = DemoCredentials.load_or_create(self.data_dir, redirect_url=f"{app_url}/api/callback")
         # The landing page is an HTTP response: it gets a placeholder, never the code itself.
         exchange = f'curl "{app_url}/api/token?code=YOUR_ACCESS_CODE&request_token=PASTE_IT_HERE"'
-        app = create_sandbox_app(self.credentials, exchange_command=exchange)
+        app = create_sandbox_app(
+            self.credentials, postback_url=f"{app_url}/api/postback", exchange_command=exchange
+        )
         try:
             self._server = start_in_background(app, self._host, self._port)
         except OSError as exc:
@@ -86,13 +89,12 @@ class SandboxMode:
                 "",
                 f"  Access code: {access_code}",
                 "",
-                "1. Get the login URL:",
-                f'     curl "{app_url}/api/url?code={access_code}"',
-                "2. Open it in a browser and log in with the demo user:",
+                f"1. Open {app_url}/login in a browser, enter the access code and press \"Log in with Kite\".",
+                "2. Log in at the sandbox's Kite page with the demo user:",
                 f"     user id {creds.user_id}   password {creds.password}",
                 f"     TOTP    {totp_now} (a fresh one any time: python kite_app.py --totp --sandbox)",
-                "3. The browser lands on a page whose address holds request_token=...; exchange it:",
-                f'     curl "{app_url}/api/token?code={access_code}&request_token=PASTE_IT_HERE"',
+                "3. The browser comes back to the login page, logged in; session.json is written.",
+                f'   (From a terminal, curl "{app_url}/api/url?code={access_code}" gives the same login link.)',
                 "4. Place an order from a script (KiteAPI reads the sandbox settings from that file):",
                 f"     {script}",
                 "5. Watch the order check log the order's status changes here and in logs/.",

@@ -7,6 +7,7 @@ folder never has two schedulers, whether from a second process or a reloader chi
 import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from filelock import FileLock, Timeout
 
@@ -16,10 +17,13 @@ log = logging.getLogger("kite_app.scheduler")
 
 ORDER_CHECK_JOB_ID = "order_status_check"
 MAINTENANCE_JOB_ID = "hourly_maintenance"
+LOGIN_REMINDER_JOB_ID = "login_reminder"
 
 
-def build_scheduler(order_check, maintenance, poll_seconds: float = 20) -> BackgroundScheduler:
-    """A configured, not yet started scheduler with both jobs."""
+def build_scheduler(
+    order_check, maintenance, poll_seconds: float = 20, login_reminder=None, reminder_time=None
+) -> BackgroundScheduler:
+    """A configured, not yet started scheduler: order check, maintenance and (optionally) the login reminder."""
     scheduler = BackgroundScheduler(
         timezone=IST,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 15},
@@ -40,6 +44,15 @@ def build_scheduler(order_check, maintenance, poll_seconds: float = 20) -> Backg
         replace_existing=True,
         misfire_grace_time=300,
     )
+    if login_reminder is not None and reminder_time is not None:
+        scheduler.add_job(
+            login_reminder,
+            CronTrigger(hour=reminder_time.hour, minute=reminder_time.minute, timezone=IST),
+            id=LOGIN_REMINDER_JOB_ID,
+            name="login reminder",
+            replace_existing=True,
+            misfire_grace_time=1800,
+        )
     return scheduler
 
 

@@ -105,10 +105,20 @@ class SessionStore:
 
     def state(self, now: datetime | None = None) -> str:
         """'valid', 'expired', 'missing' or 'unreadable'."""
+        return self.summary(now)["state"]
+
+    def summary(self, now: datetime | None = None) -> dict:
+        """State, user and expiry for status pages; never a token."""
+        now = now or now_ist()
         try:
             session = self.load()
         except SessionFileError:
-            return "unreadable"
+            return {"state": "unreadable", "user_id": None, "user_name": None, "expires_at": None}
         if session is None:
-            return "missing"
-        return "expired" if session.is_expired(now or now_ist()) else "valid"
+            return {"state": "missing", "user_id": None, "user_name": None, "expires_at": None}
+        return {
+            "state": "expired" if session.is_expired(now) else "valid",
+            "user_id": session.user_id,
+            "user_name": session.user_name,
+            "expires_at": session.expires_at,
+        }

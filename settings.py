@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -34,6 +35,13 @@ DEFAULTS = {
     "KITE_LOGIN_URL": "https://kite.zerodha.com/connect/login",
     "KITE_TIMEOUT": "7",
     "ORDER_POLL_SECONDS": "20",
+    "PUBLIC_URL": "",
+    "ORDER_WEBHOOK_URL": "",
+    "TELEGRAM_BOT_TOKEN": "",
+    "TELEGRAM_CHAT_ID": "",
+    "TELEGRAM_API_BASE": "https://api.telegram.org",
+    "LOGIN_REMINDER_TIME": "08:45",
+    "MARKET_HOLIDAYS": "",
 }
 
 
@@ -53,6 +61,22 @@ class Settings:
     kite_login_url: str
     kite_timeout: float
     order_poll_seconds: float
+    public_url: str = ""
+    order_webhook_url: str = ""
+    telegram_bot_token: str = field(default="", repr=False)
+    telegram_chat_id: str = ""
+    telegram_api_base: str = "https://api.telegram.org"
+    login_reminder_time: time | None = None
+    market_holidays: frozenset = frozenset()
+
+    @property
+    def service_url(self) -> str:
+        """Where a browser reaches this service: PUBLIC_URL, else http://HOST:PORT."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def notifications_outbox_file(self) -> Path:
+        return self.data_dir / "notifications.json"
 
     @property
     def data_dir(self) -> Path:
@@ -102,6 +126,8 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
     if values is None:
         values = configured_values()
     merged = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
+    if bool(merged["TELEGRAM_BOT_TOKEN"].strip()) != bool(merged["TELEGRAM_CHAT_ID"].strip()):
+        raise ConfigError("Telegram needs both TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID (or neither).")
     return Settings(
         host=merged["HOST"],
         port=_int(merged, "PORT", low=1, high=65535),
@@ -115,6 +141,13 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         kite_login_url=merged["KITE_LOGIN_URL"],
         kite_timeout=_float(merged, "KITE_TIMEOUT", low=0.1),
         order_poll_seconds=_float(merged, "ORDER_POLL_SECONDS", low=0.1),
+        public_url=merged["PUBLIC_URL"].strip().rstrip("/"),
+        order_webhook_url=merged["ORDER_WEBHOOK_URL"].strip(),
+        telegram_bot_token=merged["TELEGRAM_BOT_TOKEN"].strip(),
+        telegram_chat_id=merged["TELEGRAM_CHAT_ID"].strip(),
+        telegram_api_base=merged["TELEGRAM_API_BASE"].strip().rstrip("/"),
+        login_reminder_time=_time_of_day(merged, "LOGIN_REMINDER_TIME"),
+        market_holidays=_dates(merged, "MARKET_HOLIDAYS"),
     )
 
 
@@ -151,6 +184,28 @@ def _is_base32(value) -> bool:
     except (binascii.Error, ValueError):
         return False
     return True
+
+
+def _time_of_day(values, name) -> time | None:
+    text = values[name].strip()
+    if not text:
+        return None
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a time like 08:45 (IST), or empty to turn it off.") from None
+
+
+def _dates(values, name) -> frozenset:
+    days = set()
+    for text in (part.strip() for part in values[name].split(",")):
+        if not text:
+            continue
+        try:
+            days.add(date.fromisoformat(text))
+        except ValueError:
+            raise ConfigError(f"{name} must list dates like 2026-12-25, separated by commas.") from None
+    return frozenset(days)
 
 
 def _path(value: str) -> Path:

@@ -1,4 +1,5 @@
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -24,13 +25,17 @@ def test_root_says_up(client):
     assert client.get("/").get_json() == {"status": "up", "message": "Kite App is running"}
 
 
-def test_login_url_carries_api_key_and_version(client):
+def test_login_url_carries_api_key_version_and_a_one_time_state(client):
     body = client.get(f"/api/url?code={ACCESS_CODE}").get_json()
-    assert body == {
-        "status": "success",
-        "url": f"http://login.test/connect/login?api_key={API_KEY}&v=3",
-        "message": "Use this URL to complete the authentication process",
-    }
+    assert body["status"] == "success"
+    assert body["message"] == "Use this URL to complete the authentication process"
+    url = urlsplit(body["url"])
+    assert f"{url.scheme}://{url.netloc}{url.path}" == "http://login.test/connect/login"
+    query = parse_qs(url.query)
+    assert query["api_key"] == [API_KEY] and query["v"] == ["3"]
+    [state] = parse_qs(query["redirect_params"][0])["state"]  # Kite hands redirect_params back to the callback
+    second = client.get(f"/api/url?code={ACCESS_CODE}").get_json()["url"]
+    assert state not in second  # a fresh state for every login link
 
 
 def test_access_code_in_header_works(client):

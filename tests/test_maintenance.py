@@ -2,15 +2,19 @@ import pytest
 
 from conftest import ist, make_session
 from maintenance import Maintenance
+from order_events import OrderEvents
 from order_watch import OrderWatcher
 
 
 class StubWatcher:
+    """A watcher whose event stream knows 3 orders and records prune calls."""
+
     watched_count = 3
     last_outcome = None
 
     def __init__(self):
         self.pruned = []
+        self.events = self
 
     def prune(self, now):
         self.pruned.append(now)
@@ -52,7 +56,7 @@ def test_heartbeat_deletes_old_logs_and_prunes_orders(settings, store, caplog):
 
 
 def test_one_failing_step_does_not_stop_the_others(settings, store, caplog, kite_api):
-    watcher = OrderWatcher(kite_api, settings.order_state_file)
+    watcher = OrderWatcher(kite_api, OrderEvents(settings.order_state_file))
     store.path.parent.mkdir(parents=True, exist_ok=True)
     store.path.write_text("{broken")
     Maintenance(settings, store, watcher, clock=lambda: ist(2026, 11, 21, 12, 0)).run()

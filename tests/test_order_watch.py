@@ -6,7 +6,8 @@ import requests
 import responses
 
 from conftest import KITE_ROOT, ist, recorded
-from order_watch import OrderWatcher, describe_transition
+from order_events import OrderEvents, describe_transition
+from order_watch import OrderWatcher
 from sandbox_support import Clock
 
 ORDERS_URL = KITE_ROOT + "/orders"
@@ -28,7 +29,7 @@ def api(settings, store, clock, kite_api):
 
 @pytest.fixture
 def watcher(api, settings, clock):
-    return OrderWatcher(api, settings.order_state_file, clock=clock)
+    return OrderWatcher(api, OrderEvents(settings.order_state_file, clock=clock), clock=clock)
 
 
 def order(order_id="1001", status="OPEN", filled=0, quantity=10, **extra):
@@ -87,8 +88,8 @@ def test_recorded_order_book_is_announced_once(kite, watcher):
 def test_restart_does_not_reannounce(kite, api, settings, clock):
     serve(kite, order(status="OPEN"))
     serve(kite, order(status="OPEN"), order("1002", status="CANCELLED"))
-    assert len(OrderWatcher(api, settings.order_state_file, clock=clock).poll()) == 1
-    restarted = OrderWatcher(api, settings.order_state_file, clock=clock)
+    assert len(OrderWatcher(api, OrderEvents(settings.order_state_file, clock=clock), clock=clock).poll()) == 1
+    restarted = OrderWatcher(api, OrderEvents(settings.order_state_file, clock=clock), clock=clock)
     [line] = restarted.poll()
     assert "1002" in line and "CANCELLED" in line
 
@@ -97,12 +98,12 @@ def test_previous_days_state_is_dropped(kite, api, settings, clock, watcher):
     serve(kite, order(status="OPEN"))
     watcher.poll()
     clock.now = ist(2026, 11, 21, 5, 30)
-    watcher.prune(clock.now)
+    watcher.events.prune(clock.now)
     assert json.loads(settings.order_state_file.read_text()) == {"date": "2026-11-21", "orders": {}}
 
 
 def test_no_session_means_no_call_and_one_log_line(kite, settings, clock, caplog, kite_api):
-    watcher = OrderWatcher(kite_api, settings.order_state_file, clock=clock)
+    watcher = OrderWatcher(kite_api, OrderEvents(settings.order_state_file, clock=clock), clock=clock)
     for _ in range(5):
         watcher.poll()
         clock.advance(20)

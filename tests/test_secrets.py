@@ -17,6 +17,7 @@ from conftest import (
 )
 from kite_api import KiteAPI
 from maintenance import Maintenance
+from order_events import OrderEvents
 from order_watch import OrderWatcher
 from rate_limit import kite_limiters
 from scheduler import SchedulerRunner, build_scheduler
@@ -73,7 +74,7 @@ def test_no_planted_secret_reaches_logs_or_responses(app, client, kite, settings
 
     # Jobs: the order check in success, Kite failure, network failure and an unexpected traceback.
     api = KiteAPI(settings, retry=FAST_RETRY, limiters=kite_limiters())
-    watcher = OrderWatcher(api, settings.order_state_file)
+    watcher = OrderWatcher(api, OrderEvents(settings.order_state_file))
     kite.add(responses.GET, KITE_ROOT + "/orders", json=recorded("orders.json"))
     watcher.poll()
     kite.add(

@@ -1,0 +1,71 @@
+"""Everything the service is made of, built once per app and started only by the entry point."""
+
+from dataclasses import dataclass
+
+from kite_api import KiteAPI
+from login_state import LoginStates
+from maintenance import Maintenance
+from notifications import Notifications
+from notifiers import TelegramNotifier, WebhookNotifier
+from order_events import OrderEvents
+from order_watch import OrderWatcher
+from reminder import LoginReminder
+from scheduler import SchedulerRunner, build_scheduler
+from session_store import SessionStore
+from settings import Credentials, Settings
+
+
+@dataclass
+class AppContext:
+    """What the request handlers and jobs share; stored in app.extensions['kite_app']."""
+
+    settings: Settings
+    credentials: Credentials
+    store: SessionStore
+    login_states: LoginStates
+    notifications: Notifications
+    events: OrderEvents
+    watcher: OrderWatcher
+    reminder: LoginReminder
+    runner: SchedulerRunner
+
+    @classmethod
+    def build(cls, settings: Settings, credentials: Credentials) -> "AppContext":
+        """Wire the parts together; nothing starts, nothing touches the network."""
+        store = SessionStore(settings.session_file)
+        notifications = Notifications(_notifiers(settings), settings.notifications_outbox_file)
+        publish = notifications.publish if notifications.notifiers else None
+        events = OrderEvents(settings.order_state_file, publish=publish)
+        watcher = OrderWatcher(KiteAPI(settings), events, interval_seconds=settings.order_poll_seconds)
+        reminder = LoginReminder(settings, store, publish=publish)
+        scheduler = build_scheduler(
+            watcher.poll,
+            Maintenance(settings, store, watcher).run,
+            settings.order_poll_seconds,
+            login_reminder=reminder.run,
+            reminder_time=settings.login_reminder_time,
+        )
+        runner = SchedulerRunner(scheduler, settings.scheduler_lock_file)
+        return cls(settings, credentials, store, LoginStates(), notifications, events, watcher, reminder, runner)
+
+    def start_background_work(self, with_scheduler: bool = True) -> None:
+        """Start notification delivery and (unless told not to) the scheduler."""
+        self.notifications.start()
+        if with_scheduler:
+            self.runner.start()
+
+    def stop_background_work(self) -> None:
+        """Wait for running jobs, then stop notification delivery (undelivered ones stay in the outbox)."""
+        self.runner.stop()
+        self.notifications.stop()
+
+
+def _notifiers(settings: Settings) -> list:
+    notifiers = []
+    if settings.order_webhook_url:
+        notifiers.append(WebhookNotifier(settings.order_webhook_url))
+    if settings.telegram_bot_token:
+        notifiers.append(
+            TelegramNotifier(settings.telegram_bot_token, settings.telegram_chat_id, settings.telegram_api_base)
+        )
+    return notifiers

@@ -1,0 +1,95 @@
+"""The browser side of the daily login: the /login page and the /api/callback that Kite redirects to.
+
+Server-rendered HTML that works without JavaScript. The access code travels in a POST body, never
+in a URL; the callback is accepted only with a state this service issued (login_state.py).
+"""
+
+import logging
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from access_code import AccessDeniedError, check_access_code
+from login import LoginError, exchange_request_token, kite_login_url
+from login_state import InvalidStateError
+
+log = logging.getLogger("kite_app.login")
+
+browser = Blueprint("browser", __name__)
+
+
+def _context():
+    return current_app.extensions["kite_app"]
+
+
+@browser.get("/login")
+def login_page():
+    """The session state and the "Log in with Kite" form."""
+    return _login_page(200, done=request.args.get("done") == "1")
+
+
+@browser.post("/login")
+def start_login():
+    """Check the access code, then send the browser to Kite with a fresh one-time state."""
+    context = _context()
+    try:
+        check_access_code(request.form.get("code", ""))
+    except AccessDeniedError:
+        return _login_page(401, error="That access code is wrong. Try again.")
+    url = kite_login_url(context.settings, context.credentials, context.login_states.issue())
+    return redirect(url, code=303)
+
+
+@browser.get("/api/callback")
+def callback():
+    """Kite's redirect after a login: check the state, then exchange the request_token."""
+    context = _context()
+    try:
+        context.login_states.redeem(request.args.get("state"))
+    except InvalidStateError as exc:
+        log.warning("Login callback refused: %s", exc)
+        return _refused(403, str(exc))
+    if request.args.get("status") != "success":
+        log.warning("Login callback refused: Kite reported status %r", request.args.get("status"))
+        return _refused(400, "Kite did not report a successful login, so nothing was changed.")
+    try:
+        exchange_request_token(request.args.get("request_token"), context.settings, context.credentials, context.store)
+    except LoginError as exc:
+        log.warning("Login failed (HTTP %d): %s", exc.status, exc)
+        return _refused(exc.status, str(exc))
+    return redirect(url_for("browser.login_page", done="1"), code=303)
+
+
+def _login_page(status: int, error: str | None = None, done: bool = False):
+    session = _context().store.summary()
+    expires = _readable_time(session["expires_at"])
+    html = render_template("login.html", session=session, expires=expires, error=error, done=done)
+    return _page(html, status)
+
+
+def _refused(status: int, reason: str):
+    return _page(render_template("login_refused.html", reason=reason), status)
+
+
+def _page(html: str, status: int):
+    response = current_app.response_class(html, status=status, mimetype="text/html")
+    kite_origin = "{0.scheme}://{0.netloc}".format(urlsplit(_context().settings.kite_login_url))
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {kite_origin}; frame-ancestors 'none'"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _readable_time(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    return f"{datetime.fromisoformat(iso):%H:%M IST on %a %d %b %Y}"
+
+
+@browser.errorhandler(429)
+def _too_many_attempts(_exc):
+    return _refused(429, "Too many wrong access codes from this address; wait 15 minutes and try again.")
