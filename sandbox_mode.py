@@ -38,9 +38,7 @@ class SandboxMode:
         self.credentials = DemoCredentials.load_or_create(self.data_dir, redirect_url=f"{app_url}/api/callback")
         # The landing page is an HTTP response: it gets a placeholder, never the code itself.
         exchange = f'curl "{app_url}/api/token?code=YOUR_ACCESS_CODE&request_token=PASTE_IT_HERE"'
-        app = create_sandbox_app(
-            self.credentials, postback_url=f"{app_url}/api/postback", exchange_command=exchange
-        )
+        app = create_sandbox_app(self.credentials, postback_url=f"{app_url}/api/postback", exchange_command=exchange)
         try:
             self._server = start_in_background(app, self._host, self._port)
         except OSError as exc:
@@ -89,7 +87,7 @@ class SandboxMode:
                 "",
                 f"  Access code: {access_code}",
                 "",
-                f"1. Open {app_url}/login in a browser, enter the access code and press \"Log in with Kite\".",
+                f'1. Open {app_url}/login in a browser, enter the access code and press "Log in with Kite".',
                 "2. Log in at the sandbox's Kite page with the demo user:",
                 f"     user id {creds.user_id}   password {creds.password}",
                 f"     TOTP    {totp_now} (a fresh one any time: python kite_app.py --totp --sandbox)",

@@ -83,3 +83,14 @@ def test_bad_credentials_name_file_and_field(tmp_path, content, message):
 def test_missing_credentials_file_says_what_to_do(tmp_path):
     with pytest.raises(ConfigError, match=r"login_credentials\.example\.json"):
         load_credentials(tmp_path / "login_credentials.json")
+
+
+def test_telegram_needs_both_token_and_chat(config):
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID"):
+        load_settings({**config, "TELEGRAM_BOT_TOKEN": "123:abc"})
+
+
+@pytest.mark.parametrize(("name", "value"), [("LOGIN_REMINDER_TIME", "8.45am"), ("MARKET_HOLIDAYS", "25/12/2026")])
+def test_bad_reminder_settings_name_the_setting(config, name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({**config, name: value})

@@ -1,0 +1,65 @@
+"""GET /health (public, no secrets) and GET /api/status (behind the code)."""
+
+from datetime import datetime
+
+from conftest import ACCESS_CODE, API_SECRET, ist, make_session
+from order_watch import PollOutcome
+
+
+def test_health_needs_no_code_and_reports_a_missing_session(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "up",
+        "ready": False,
+        "session": {"state": "missing", "expires_at": None},
+        "scheduler": {"running": False},
+        "last_order_check": None,
+    }
+
+
+def test_health_reports_session_expiry_and_the_last_order_check_without_the_user(app, client, logged_in):
+    context = app.extensions["kite_app"]
+    context.watcher.last_outcome = PollOutcome(ist(2026, 11, 20, 10, 0, 20), True, "3 orders")
+    body = client.get("/health").get_json()
+    assert body["session"] == {"state": "valid", "expires_at": logged_in.expires_at}
+    assert body["last_order_check"] == {"at": "2026-11-20T10:00:20+05:30", "ok": True, "outcome": "ok"}
+    text = client.get("/health").get_data(as_text=True)
+    assert logged_in.user_id not in text and logged_in.access_token not in text
+
+
+def test_health_is_ready_only_with_a_valid_session_and_a_running_scheduler(app, client, logged_in):
+    runner = app.extensions["kite_app"].runner
+    assert client.get("/health").get_json()["ready"] is False
+    runner.start()
+    try:
+        assert client.get("/health").get_json()["ready"] is True
+        assert client.get("/health").get_json()["scheduler"] == {"running": True}
+    finally:
+        runner.stop()
+
+
+def test_health_says_expired(client, store):
+    store.save(make_session(login_time=datetime(2026, 1, 5, 9, 0)))
+    assert client.get("/health").get_json()["session"]["state"] == "expired"
+
+
+def test_status_needs_the_code(client):
+    assert client.get("/api/status").status_code == 401
+
+
+def test_status_adds_user_order_counts_and_notifications(app, client, logged_in):
+    context = app.extensions["kite_app"]
+    context.events.observe(
+        [{"order_id": "1", "status": "OPEN"}, {"order_id": "2", "status": "REJECTED", "status_message": "No margin"}],
+        source="poll",
+    )
+    context.watcher.last_outcome = PollOutcome(ist(2026, 11, 20, 10, 0), False, f"TokenException: {API_SECRET}")
+    body = client.get("/api/status", headers={"X-Access-Code": ACCESS_CODE}).get_json()
+    assert body["session"]["user_id"] == logged_in.user_id and body["session"]["state"] == "valid"
+    assert body["orders"] == {"watched_today": 2, "by_status": {"OPEN": 1, "REJECTED": 1}, "events_today": 2}
+    assert body["notifications"] == {"notifiers": [], "pending": 0}
+    assert body["last_order_check"]["outcome"] == "failed"
+    assert body["last_order_check"]["detail"].startswith("TokenException: ")
+    text = client.get("/api/status", headers={"X-Access-Code": ACCESS_CODE}).get_data(as_text=True)
+    assert API_SECRET not in text and logged_in.access_token not in text and ACCESS_CODE not in text
