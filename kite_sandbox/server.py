@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -41,6 +42,7 @@ class Sandbox:
     market: Market
     book: OrderBook
     postbacks: PostbackSender | None
+    delays: dict  # path -> seconds to wait before answering (set through /sandbox/control/delay)
 
 
 def create_sandbox_app(
@@ -61,7 +63,8 @@ def create_sandbox_app(
         if sender and order["status"] in POSTBACK_STATUSES:
             sender.send(postback_payload(order, credentials.user_id, credentials.api_key, credentials.api_secret))
 
-    sandbox = Sandbox(credentials, accounts, market, OrderBook(market, credentials.user_id, clock, on_update), sender)
+    book = OrderBook(market, credentials.user_id, clock, on_update)
+    sandbox = Sandbox(credentials, accounts, market, book, sender, delays={})
     app.extensions["kite_sandbox"] = sandbox
     limiter = MovingWindowRateLimiter(MemoryStorage())
     limits = {name: RateLimitItemPerSecond(rate) for name, rate in RATE_LIMITS.items()}
@@ -70,6 +73,8 @@ def create_sandbox_app(
     def check_protocol():
         if request.endpoint in BROWSER_ENDPOINTS or request.endpoint is None:
             return None
+        if request.path in sandbox.delays:
+            time.sleep(sandbox.delays[request.path])
         if request.headers.get("X-Kite-Version") != "3":
             raise InputError("Invalid or missing X-Kite-Version header: send X-Kite-Version: 3.")
         if request.endpoint == SESSION_ENDPOINT:
@@ -134,7 +139,9 @@ def _add_login_routes(app: Flask, sandbox: Sandbox, exchange_command: str) -> No
 
     @app.post("/sandbox/control/<action>", endpoint="control")
     def control(action):
-        """Test hooks: pin a price, or end all sessions as 06:00 IST would. Needs the api_secret."""
+        """Test hooks: pin a price, end all sessions as 06:00 IST would, or slow down one path.
+
+        Needs the api_secret."""
         body = request.get_json(silent=True) or {}
         if body.get("api_secret") != creds.api_secret:
             raise TokenError("Sandbox control needs the sandbox api_secret.")
@@ -146,6 +153,12 @@ def _add_login_routes(app: Flask, sandbox: Sandbox, exchange_command: str) -> No
             return success(True)
         if action == "expire-sessions":
             return success(sandbox.accounts.expire_all())
+        if action == "delay":
+            seconds = body.get("seconds")
+            if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 60:
+                raise InputError("delay needs 'path' and 'seconds' between 0 and 60.")
+            sandbox.delays[str(body.get("path"))] = seconds
+            return success(True)
         raise InputError(f"Unknown control action: {action}")
 
 
