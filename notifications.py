@@ -14,7 +14,7 @@ from pathlib import Path
 
 from atomic_file import read_json, write_json_atomic
 from clock import now_ist
-from notifiers import NotifierError
+from notifiers import SEND_TIMEOUT_SECONDS, NotifierError
 
 log = logging.getLogger("kite_app.notify")
 
@@ -84,7 +84,7 @@ class Notifications:
         self._thread = threading.Thread(target=self._run, name="kite-app-notifications", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = 2 * SEND_TIMEOUT_SECONDS) -> None:
         """Stop after the delivery in progress; undelivered notifications stay in the outbox file."""
         if self._thread is None:
             return

@@ -25,3 +25,23 @@ def test_example_credentials_have_the_expected_fields():
 
     example = json.loads((PROJECT_DIR / "login_credentials.example.json").read_text())
     assert set(example) == {"api_key", "api_secret", "twofa_key"}
+
+
+def test_systemd_unit_restarts_keeps_files_private_and_outwaits_the_longest_job():
+    import configparser
+
+    from kite_client import DEFAULT_RETRY
+    from notifiers import SEND_TIMEOUT_SECONDS
+    from settings import load_settings
+
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.optionxform = str
+    unit.read_string((PROJECT_DIR / "deploy" / "kite-app.service").read_text())
+    service = unit["Service"]
+    assert service["Restart"] == "on-failure" and service["UMask"] == "0077"
+    assert service["ExecStart"].endswith("kite_app.py")  # binds 127.0.0.1 unless HOST says otherwise
+    attempts = DEFAULT_RETRY.retries + 1
+    longest_poll = attempts * load_settings({}).kite_timeout + DEFAULT_RETRY.retries * DEFAULT_RETRY.max_delay
+    waitress_grace = 5
+    notifier_send = 2 * SEND_TIMEOUT_SECONDS
+    assert int(service["TimeoutStopSec"]) > longest_poll + waitress_grace + notifier_send
