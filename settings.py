@@ -21,6 +21,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 EXAMPLE_ACCESS_CODE = "change-me-to-a-long-random-code"
 MIN_ACCESS_CODE_LENGTH = 8
 ENV_FILE_VARIABLE = "KITE_APP_ENV_FILE"
+MIN_TOTP_SECRET_BITS = 112  # pyotp refuses shorter secrets (RFC 4226 asks for 128 bits)
 
 DEFAULTS = {
     "HOST": "127.0.0.1",
@@ -169,7 +170,7 @@ def load_credentials(path: Path) -> Credentials:
             raise ConfigError(f"{path}: field '{name}' is missing or empty.")
     twofa_key = data.get("twofa_key") or None
     if twofa_key is not None and not _is_base32(twofa_key):
-        raise ConfigError(f"{path}: field 'twofa_key' is not a base32 TOTP secret.")
+        raise ConfigError(f"{path}: field 'twofa_key' is not a base32 TOTP secret of at least 23 characters.")
     return Credentials(data["api_key"].strip(), data["api_secret"].strip(), twofa_key)
 
 
@@ -180,10 +181,10 @@ def _is_base32(value) -> bool:
     if not text:
         return False
     try:
-        base64.b32decode(text + "=" * (-len(text) % 8))
+        decoded = base64.b32decode(text + "=" * (-len(text) % 8))
     except (binascii.Error, ValueError):
         return False
-    return True
+    return len(decoded) * 8 >= MIN_TOTP_SECRET_BITS
 
 
 def _time_of_day(values, name) -> time | None:

@@ -24,7 +24,7 @@ KITE_ROOT = "http://kite.test"
 ACCESS_CODE = "test-access-code-4711"
 API_KEY = "testapikey1"
 API_SECRET = "test-api-secret-0815"
-TWOFA_KEY = "JBSWY3DPEHPK3PXP"
+TWOFA_KEY = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 FAST_RETRY = RetryPolicy(retries=2, base_delay=0, max_delay=0)
 
 

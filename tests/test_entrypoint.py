@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -150,3 +151,35 @@ def test_session_file_untouched_by_start_and_stop(env):
     finally:
         process.kill()
     assert json.loads(session_file.read_text()) == {"keep": "me"}
+
+
+def test_totp_prints_the_current_code_and_seconds_left(env):
+    import pyotp
+
+    from conftest import TWOFA_KEY
+
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "kite_app.py"), "--totp"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    code, seconds = re.fullmatch(r"(\d{6})  \(valid for (\d+) s\)\n", result.stdout).groups()
+    totp = pyotp.TOTP(TWOFA_KEY)
+    assert totp.verify(code, valid_window=1)
+    assert 1 <= int(seconds) <= totp.interval
+
+
+def test_totp_without_twofa_key_says_what_to_add(env, tmp_path):
+    credentials = tmp_path / "no_totp.json"
+    credentials.write_text(json.dumps({"api_key": "k", "api_secret": "s"}))
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "kite_app.py"), "--totp"],
+        env={**env, "CREDENTIALS_FILE": str(credentials)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "has no twofa_key" in result.stderr and "Traceback" not in result.stderr

@@ -174,3 +174,11 @@ def test_logout_needs_a_live_token(sandbox, demo, auth):
     unknown = sandbox.delete(f"/session/token?api_key={demo.api_key}&access_token=nope", headers=auth)
     assert error_of(unknown) == (403, "TokenException")
     assert sandbox.get("/user/profile", headers=auth).status_code == 200
+
+
+def test_delay_control_needs_the_secret_and_sane_seconds(sandbox, demo):
+    assert sandbox.post("/sandbox/control/delay", json={"path": "/orders", "seconds": 1}).status_code == 403
+    bad = sandbox.post("/sandbox/control/delay", json={"api_secret": demo.api_secret, "path": "/x", "seconds": 600})
+    assert bad.status_code == 400 and bad.get_json()["error_type"] == "InputException"
+    good = {"api_secret": demo.api_secret, "path": "/user/profile", "seconds": 0.3}
+    assert sandbox.post("/sandbox/control/delay", json=good).get_json() == {"status": "success", "data": True}

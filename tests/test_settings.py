@@ -57,8 +57,10 @@ def write(tmp_path, content) -> str:
 
 
 def test_credentials_load(tmp_path):
-    creds = load_credentials(write(tmp_path, {"api_key": "k1", "api_secret": "s1", "twofa_key": "JBSWY3DPEHPK3PXP"}))
-    assert (creds.api_key, creds.api_secret, creds.twofa_key) == ("k1", "s1", "JBSWY3DPEHPK3PXP")
+    creds = load_credentials(
+        write(tmp_path, {"api_key": "k1", "api_secret": "s1", "twofa_key": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"})
+    )
+    assert (creds.api_key, creds.api_secret, creds.twofa_key) == ("k1", "s1", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
     assert "s1" not in repr(creds) and "JBSWY3DP" not in repr(creds)
 
 
@@ -70,6 +72,7 @@ def test_credentials_load(tmp_path):
         ({"api_secret": "s"}, "'api_key'"),
         ({"api_key": "k", "api_secret": ""}, "'api_secret'"),
         ({"api_key": "k", "api_secret": "s", "twofa_key": "not base32!"}, "'twofa_key'"),
+        ({"api_key": "k", "api_secret": "s", "twofa_key": "JBSWY3DPEHPK3PXP"}, "at least 23 characters"),
     ],
 )
 def test_bad_credentials_name_file_and_field(tmp_path, content, message):
