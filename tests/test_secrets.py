@@ -1,6 +1,7 @@
 """Plant known secret values, drive every endpoint and job through success and failure, then
 search every log file and response for them."""
 
+import json
 import threading
 
 import requests
@@ -127,3 +128,53 @@ def test_no_planted_secret_reaches_logs_or_responses(app, client, kite, settings
     everything = text + "\n".join(bodies)
     leaks = [secret for secret in SECRETS if secret in everything]
     assert leaks == []
+
+
+def test_no_secret_leaks_from_login_pages_postbacks_status_or_notifiers(config, kite, log_file, tmp_path):
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from kite_app import create_app
+    from postback import expected_checksum
+
+    bot_token = "424242:planted-telegram-bot-token"
+    telegram = "http://telegram.test"
+    config.update(TELEGRAM_BOT_TOKEN=bot_token, TELEGRAM_CHAT_ID="7", TELEGRAM_API_BASE=telegram)
+    app = create_app(config)
+    client = app.test_client()
+    context = app.extensions["kite_app"]
+    texts = []
+
+    def keep(response):
+        texts.append(response.get_data(as_text=True) + str(response.headers))
+        return response
+
+    keep(client.get("/login"))
+    keep(client.post("/login", data={"code": ACCESS_CODE + "-wrong"}))
+    started = keep(client.post("/login", data={"code": ACCESS_CODE}))
+    [state] = parse_qs(parse_qs(urlsplit(started.headers["Location"]).query)["redirect_params"][0])["state"]
+    kite.add(
+        responses.POST,
+        KITE_ROOT + "/session/token",
+        body=session_response(ACCESS_TOKEN),
+        content_type="application/json",
+    )
+    query = {"request_token": REQUEST_TOKENS[0], "status": "success", "state": state}
+    keep(client.get("/api/callback?" + urlencode(query)))
+    keep(client.get("/api/callback?" + urlencode({**query, "request_token": REQUEST_TOKENS[1]})))  # replay
+    keep(client.get("/login?done=1"))
+    keep(client.get("/health"))
+    keep(client.get("/api/status", headers={"X-Access-Code": ACCESS_CODE}))
+
+    payload = {**recorded("postback.json"), "order_id": "777", "status": "COMPLETE"}
+    checksum = expected_checksum("777", payload["order_timestamp"], API_SECRET)
+    keep(client.post("/api/postback", data=json.dumps({**payload, "checksum": checksum})))
+    keep(client.post("/api/postback", data=json.dumps({**payload, "order_id": "778", "checksum": checksum})))
+
+    kite.add(responses.POST, f"{telegram}/bot{bot_token}/sendMessage", body=requests.ConnectionError(bot_token))
+    context.notifications.deliver_due()
+    files = [p.read_text() for p in context.settings.data_dir.glob("*.json") if p.name != "session.json"]
+
+    everything = log_file() + "\n".join(texts + files)
+    assert "Postback refused (HTTP 401)" in everything and "Notification via telegram failed" in everything
+    planted = [*SECRETS, bot_token, checksum]
+    assert [secret for secret in planted if secret in everything] == []
