@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from atomic_file import remove_stale_temp_files
 from kite_api import KiteAPI
 from login_state import LoginStates
 from maintenance import Maintenance
@@ -49,7 +50,8 @@ class AppContext:
         return cls(settings, credentials, store, LoginStates(), notifications, events, watcher, reminder, runner)
 
     def start_background_work(self, with_scheduler: bool = True) -> None:
-        """Start notification delivery and (unless told not to) the scheduler."""
+        """Tidy up after a crash, then start notification delivery and (unless told not to) the scheduler."""
+        remove_stale_temp_files(self.settings.data_dir)
         self.notifications.start()
         if with_scheduler:
             self.runner.start()

@@ -33,6 +33,18 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def remove_stale_temp_files(folder: Path, older_than_seconds: float = 60) -> list:
+    """Delete temp files left by a writer that was killed mid-write (they may hold secrets)."""
+    removed = []
+    cutoff = time.time() - older_than_seconds
+    for candidate in Path(folder).glob(".*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            if candidate.stat().st_mtime <= cutoff:
+                candidate.unlink()
+                removed.append(candidate.name)
+    return removed
+
+
 def read_json(path: Path):
     """Parse the JSON file at `path` (FileNotFoundError and ValueError pass through)."""
     with open(path, encoding="utf-8") as handle:

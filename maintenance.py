@@ -3,6 +3,7 @@
 import logging
 from datetime import timedelta
 
+from atomic_file import remove_stale_temp_files
 from clock import now_ist
 from log_utils import purge_old_logs
 
@@ -23,7 +24,8 @@ class Maintenance:
 
     def run(self) -> None:
         now = self._clock()
-        for step in (self._purge_logs, self._warn_before_expiry, self._prune_orders, self._heartbeat):
+        steps = (self._purge_logs, self._remove_stale_temp_files, self._warn_before_expiry, self._prune_orders)
+        for step in (*steps, self._heartbeat):
             try:
                 step(now)
             except Exception:
@@ -33,6 +35,11 @@ class Maintenance:
         removed = purge_old_logs(self._settings.log_dir, self._settings.log_retention_days, now.date())
         if removed:
             log.info("Deleted %d log file(s) older than %d days", len(removed), self._settings.log_retention_days)
+
+    def _remove_stale_temp_files(self, _now) -> None:
+        removed = remove_stale_temp_files(self._settings.data_dir)
+        if removed:
+            log.warning("Removed %d temp file(s) left by an interrupted write", len(removed))
 
     def _warn_before_expiry(self, now) -> None:
         session = self._store.load()

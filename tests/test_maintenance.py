@@ -56,6 +56,7 @@ def test_heartbeat_deletes_old_logs_and_prunes_orders(settings, store, caplog):
 
 
 def test_one_failing_step_does_not_stop_the_others(settings, store, caplog, kite_api):
+    caplog.set_level("INFO")
     watcher = OrderWatcher(kite_api, OrderEvents(settings.order_state_file))
     store.path.parent.mkdir(parents=True, exist_ok=True)
     store.path.write_text("{broken")
@@ -63,3 +64,17 @@ def test_one_failing_step_does_not_stop_the_others(settings, store, caplog, kite
     messages = [r.getMessage() for r in caplog.records]
     assert any("Maintenance step warn_before_expiry failed" in m for m in messages)
     assert any(m.startswith("Heartbeat: session unreadable") for m in messages)
+
+
+def test_temp_files_of_interrupted_writes_are_removed_once_stale(settings, store):
+    import os
+    import time
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stale = settings.data_dir / ".session.json.abc123.tmp"
+    fresh = settings.data_dir / ".session.json.def456.tmp"
+    stale.write_text('{"access_token": "half-writ')
+    fresh.write_text("{")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    Maintenance(settings, store, StubWatcher(), clock=lambda: ist(2026, 11, 21, 12, 0)).run()
+    assert not stale.exists() and fresh.exists()  # a write in progress is left alone
