@@ -83,7 +83,9 @@ class KiteClient(KiteConnect):
 
     def _wait_before_retry(self, route, method, exc, attempt) -> int:
         delay = self.retry.delay(attempt)
-        log.warning(
+        # DEBUG: the caller reports a failure that outlasts the retries, once (a poll during an outage
+        # would otherwise add two lines per attempt).
+        log.debug(
             "Kite %s %s failed (%s); retry %d of %d in %.1f s",
             method,
             route,

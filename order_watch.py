@@ -16,7 +16,7 @@ from order_events import OrderEvents
 
 log = logging.getLogger("kite_app.orders")
 
-MAX_BACKOFF_SECONDS = 120
+MAX_BACKOFF_SECONDS = 60  # at most 3 polls missed: a fill is reported at most a minute after Kite is back
 
 
 @dataclass

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from clock import IST, now_ist
 
 from .accounts import DEMO_USER_NAME, Accounts, DemoCredentials
+from .faults import FAULT_KINDS, Faults
 from .kite_errors import InputError, KiteError, RateLimitedError, TokenError, failure, success
 from .login_page import error_page, landing_page, login_form
 from .market import Market
@@ -43,6 +44,7 @@ class Sandbox:
     book: OrderBook
     postbacks: PostbackSender | None
     delays: dict  # path -> seconds to wait before answering (set through /sandbox/control/delay)
+    faults: Faults  # injected failures (set through /sandbox/control/fault)
 
 
 def create_sandbox_app(
@@ -64,7 +66,7 @@ def create_sandbox_app(
             sender.send(postback_payload(order, credentials.user_id, credentials.api_key, credentials.api_secret))
 
     book = OrderBook(market, credentials.user_id, clock, on_update)
-    sandbox = Sandbox(credentials, accounts, market, book, sender, delays={})
+    sandbox = Sandbox(credentials, accounts, market, book, sender, delays={}, faults=Faults())
     app.extensions["kite_sandbox"] = sandbox
     limiter = MovingWindowRateLimiter(MemoryStorage())
     limits = {name: RateLimitItemPerSecond(rate) for name, rate in RATE_LIMITS.items()}
@@ -75,6 +77,9 @@ def create_sandbox_app(
             return None
         if request.path in sandbox.delays:
             time.sleep(sandbox.delays[request.path])
+        fault = sandbox.faults.take(request.path)
+        if fault is not None:
+            return fault
         if request.headers.get("X-Kite-Version") != "3":
             raise InputError("Invalid or missing X-Kite-Version header: send X-Kite-Version: 3.")
         if request.endpoint == SESSION_ENDPOINT:
@@ -139,7 +144,7 @@ def _add_login_routes(app: Flask, sandbox: Sandbox, exchange_command: str) -> No
 
     @app.post("/sandbox/control/<action>", endpoint="control")
     def control(action):
-        """Test hooks: pin a price, end all sessions as 06:00 IST would, or slow down one path.
+        """Test hooks: pin a price, end all sessions as 06:00 IST would, slow down or break one path.
 
         Needs the api_secret."""
         body = request.get_json(silent=True) or {}
@@ -158,6 +163,12 @@ def _add_login_routes(app: Flask, sandbox: Sandbox, exchange_command: str) -> No
             if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 60:
                 raise InputError("delay needs 'path' and 'seconds' between 0 and 60.")
             sandbox.delays[str(body.get("path"))] = seconds
+            return success(True)
+        if action == "fault":
+            kind, times = body.get("kind"), body.get("times", 1)
+            if (kind is not None and kind not in FAULT_KINDS) or not isinstance(times, int):
+                raise InputError(f"fault needs 'path', 'kind' (one of {', '.join(FAULT_KINDS)} or null) and 'times'.")
+            sandbox.faults.set(str(body.get("path")), kind, times)
             return success(True)
         raise InputError(f"Unknown control action: {action}")
 

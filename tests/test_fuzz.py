@@ -13,9 +13,9 @@ import re
 import pytest
 import responses
 import schemathesis
-from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from conftest import ACCESS_CODE, API_KEY, KITE_ROOT, TWOFA_KEY, make_session
 from kite_app import create_app
