@@ -75,6 +75,17 @@ class KiteClient(KiteConnect):
                     f"{type(exc).__name__}: {log_utils.redact(str(exc))}",
                     timed_out=isinstance(exc, requests.Timeout),
                 ) from None
+            except (KeyError, TypeError) as exc:
+                # kiteconnect reads r.headers["content-type"] and the JSON envelope without checks.
+                unreadable = kite_errors.DataException(
+                    f"Kite's answer to {method} {self._routes[route]} was unreadable "
+                    f"(no Content-Type or an unexpected body: {type(exc).__name__} {exc})",
+                    code=502,
+                )
+                if attempt < retries:
+                    attempt = self._wait_before_retry(route, method, unreadable, attempt)
+                    continue
+                raise unreadable from None
             except kite_errors.KiteException as exc:
                 if attempt < retries and is_transient(exc):
                     attempt = self._wait_before_retry(route, method, exc, attempt)

@@ -16,6 +16,7 @@ from order_events import OrderEvents
 
 log = logging.getLogger("kite_app.orders")
 
+MAX_CAUSE_LENGTH = 300
 MAX_BACKOFF_SECONDS = 60  # at most 3 polls missed: a fill is reported at most a minute after Kite is back
 
 
@@ -83,6 +84,8 @@ class OrderWatcher:
     def _record_failure(self, now: datetime, exc: Exception) -> None:
         self._failures += 1
         cause = f"{type(exc).__name__}: {exc}"
+        if len(cause) > MAX_CAUSE_LENGTH:  # an HTML error page is not worth a 10 kB log line
+            cause = cause[:MAX_CAUSE_LENGTH] + "..."
         backoff = min(self._interval * 2 ** (self._failures - 1), max(MAX_BACKOFF_SECONDS, self._interval))
         self._next_attempt = now + timedelta(seconds=backoff) - timedelta(seconds=self._interval / 2)
         if cause != self._failure_cause:

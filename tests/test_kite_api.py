@@ -270,3 +270,12 @@ def test_logout_sends_the_stored_token_even_on_a_fresh_instance(kite, settings, 
         match=[matchers.query_param_matcher({"api_key": API_KEY, "access_token": logged_in.access_token})],
     )
     assert fresh.logout() is True
+
+
+def test_an_answer_without_content_type_is_a_clear_kite_error(kite, kite_api, logged_in):
+    from kiteconnect import exceptions as kite_errors
+
+    for _ in range(3):  # first try and two retries
+        kite.add(responses.GET, KITE_ROOT + "/user/profile", body='{"status": "success"}', content_type=None)
+    with pytest.raises(kite_errors.DataException, match="no Content-Type or an unexpected body"):
+        kite_api.get_profile()
