@@ -2,6 +2,8 @@
 
 import json
 import logging
+import os
+import socket
 from datetime import datetime
 from pathlib import Path
 
@@ -124,6 +126,20 @@ def log_file(settings):
     yield read
     logging.getLogger().removeHandler(handler)
     handler.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def env(config):
+    """Environment for `python kite_app.py` as a process: the test settings, a free port, no Kite."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("CODE", "PORT", "HOST")}
+    environment.update(config, PORT=str(free_port()), KITE_API_ROOT="http://127.0.0.1:9", ORDER_POLL_SECONDS="1")
+    return environment
 
 
 def ist(*args) -> datetime:

@@ -10,9 +10,10 @@ import pyotp
 import requests
 from dotenv import dotenv_values
 
+from conftest import free_port
 from kite_api import KiteAPI
 from settings import PROJECT_DIR, load_settings
-from test_entrypoint import free_port, wait_until_up
+from test_entrypoint import wait_until_up
 
 CODE = "e2e-access-code-2468"
 

@@ -1,7 +1,6 @@
 """`python kite_app.py` as a real process: refusal to start, serving, clean SIGTERM."""
 
 import json
-import os
 import re
 import signal
 import socket
@@ -13,21 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ACCESS_CODE
+from conftest import ACCESS_CODE, free_port
 from settings import PROJECT_DIR
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def env(config):
-    environment = {k: v for k, v in os.environ.items() if k not in ("CODE", "PORT", "HOST")}
-    environment.update(config, PORT=str(free_port()), KITE_API_ROOT="http://127.0.0.1:9", ORDER_POLL_SECONDS="1")
-    return environment
 
 
 def start(env, *args):

@@ -9,11 +9,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
-from conftest import recorded
+from conftest import free_port, recorded
 from kite_sandbox.server import create_sandbox_app
 from sandbox_support import exchange, log_in, place
 from settings import PROJECT_DIR
-from test_entrypoint import free_port, wait_until_up
+from test_entrypoint import wait_until_up
 
 
 def test_runs_alone_and_writes_its_credentials(tmp_path):
