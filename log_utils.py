@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import threading
+from collections import deque
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -19,6 +20,7 @@ from clock import IST
 LOG_PREFIX = "kite_app_"
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 REDACTED = "***"
+MAX_SHORT_LIVED = 64
 MIN_SECRET_LENGTH = 6
 _LOG_NAME = re.compile(rf"^{LOG_PREFIX}(\d{{4}}-\d{{2}}-\d{{2}})\.log$")
 
@@ -63,18 +65,30 @@ _AUTHORIZATION = re.compile(r"""(?i)(authorization['"]?\s*[:=]\s*['"]?(?:token|b
 
 
 class SecretRegistry:
-    """The literal secret values known to this process; every occurrence is redacted."""
+    """The literal secret values known to this process; every occurrence is redacted.
+
+    Long-lived secrets (keys, access tokens, the code) stay for the life of the process.
+    Short-lived ones (request tokens: single use, minutes) are kept for the last
+    MAX_SHORT_LIVED of them, so a flood of made-up tokens cannot grow the list without end.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
+        self._lasting: set = set()
+        self._short_lived: deque = deque(maxlen=MAX_SHORT_LIVED)
         self._values: tuple = ()
 
-    def add(self, *values) -> None:
+    def add(self, *values, short_lived: bool = False) -> None:
         with self._lock:
-            known = set(self._values)
             for value in values:
                 if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-                    known.update({value, quote(value, safe="")})
+                    if short_lived:
+                        if value not in self._short_lived:
+                            self._short_lived.append(value)
+                    else:
+                        self._lasting.add(value)
+            known = self._lasting | set(self._short_lived)
+            known |= {quote(value, safe="") for value in known}
             # Longest first, so a secret containing another is replaced whole.
             self._values = tuple(sorted(known, key=len, reverse=True))
 
@@ -85,9 +99,9 @@ class SecretRegistry:
 _registry = SecretRegistry()
 
 
-def register_secret(*values) -> None:
+def register_secret(*values, short_lived: bool = False) -> None:
     """Add secret values (tokens, keys, codes) that must never appear in a log line."""
-    _registry.add(*values)
+    _registry.add(*values, short_lived=short_lived)
 
 
 def _redact_key_value(match: re.Match) -> str:

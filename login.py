@@ -37,7 +37,7 @@ def exchange_request_token(request_token, settings, credentials, store, clock=no
         raise LoginError(400, "request_token is missing: pass the request_token from the Kite redirect URL.")
     if not REQUEST_TOKEN_PATTERN.match(request_token):
         raise LoginError(400, "request_token is malformed: copy it exactly from the Kite redirect URL.")
-    log_utils.register_secret(request_token)
+    log_utils.register_secret(request_token, short_lived=True)
     kite = KiteClient(credentials.api_key, root=settings.kite_api_root, timeout=settings.kite_timeout, retry=NO_RETRY)
     try:
         data = kite.generate_session(request_token, api_secret=credentials.api_secret)
@@ -55,6 +55,8 @@ def exchange_request_token(request_token, settings, credentials, store, clock=no
         raise LoginError(502, f"Kite is unreachable at {settings.kite_api_root}; try again later.") from None
     except (KeyError, TypeError, ValueError):
         raise LoginError(502, "Kite's answer had no usable session in it; try logging in again.") from None
+    finally:
+        kite.reqsession.close()  # a client per login: release its connection now, not at garbage collection
     try:
         store.save(session)
     except SessionFileError as exc:

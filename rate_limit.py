@@ -44,22 +44,38 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._calls = deque()
-        self._lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
 
     def acquire(self) -> float:
-        """Wait for a free slot and take it; returns the seconds waited."""
+        """Wait for a free slot and take it; returns the seconds waited.
+
+        Callers are served in arrival order (a ticket each), so under contention none of them
+        starves; only the caller at the head of the line sleeps until a slot frees.
+        """
+        with self._turn:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._turn.wait()
         waited = 0.0
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._calls and self._calls[0] <= now - self.period:
-                    self._calls.popleft()
-                if len(self._calls) < self.rate:
-                    self._calls.append(now)
-                    return waited
-                delay = self._calls[0] + self.period - now
-            self._sleep(delay)
-            waited += delay
+        try:
+            while True:
+                with self._turn:
+                    now = self._clock()
+                    while self._calls and self._calls[0] <= now - self.period:
+                        self._calls.popleft()
+                    if len(self._calls) < self.rate:
+                        self._calls.append(now)
+                        return waited
+                    delay = self._calls[0] + self.period - now
+                self._sleep(delay)
+                waited += delay
+        finally:
+            with self._turn:
+                self._serving += 1
+                self._turn.notify_all()
 
 
 def kite_limiters(margin: float = SAFETY_MARGIN_SECONDS) -> dict:

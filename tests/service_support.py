@@ -84,9 +84,13 @@ class Service:
     def stop(self) -> str:
         """SIGTERM, then wait; returns stderr after checking for a clean exit."""
         self.process.terminate()
-        _, stderr = self.process.communicate(timeout=30)
+        self.process.wait(timeout=30)
+        stderr = self.stderr()
         assert self.process.returncode == 0 and "Traceback" not in stderr, stderr
         return stderr
+
+    def stderr(self) -> str:
+        return (self.tmp / "stderr.txt").read_text()
 
 
 def start_service(tmp, extra_env=None) -> Service:
@@ -114,9 +118,14 @@ def start_service(tmp, extra_env=None) -> Service:
             str(tmp / "sandbox"),
         ],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        # Files, not pipes: an undrained pipe fills up and then blocks every thread that logs.
+        stdout=(tmp / "stdout.txt").open("w"),
+        stderr=(tmp / "stderr.txt").open("w"),
         text=True,
     )
-    wait_until_up(port, process)
+    try:
+        wait_until_up(port, process)
+    except AssertionError:
+        process.kill()
+        raise AssertionError((tmp / "stderr.txt").read_text()) from None
     return Service(tmp, process, port, sandbox_port)

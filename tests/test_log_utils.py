@@ -7,7 +7,7 @@ import pytest
 
 import log_utils
 from conftest import ist
-from log_utils import DailyFileHandler, RedactingFormatter, SecretRegistry, purge_old_logs, redact
+from log_utils import MAX_SHORT_LIVED, DailyFileHandler, RedactingFormatter, SecretRegistry, purge_old_logs, redact
 
 
 @pytest.mark.parametrize(
@@ -105,3 +105,13 @@ def test_setup_routes_third_party_loggers_through_redaction(settings, log_file):
     assert "Job raised: ***" in text and "access_token=***" in text
     assert "third-party-secret-value" not in text and "abcdefgh12345" not in text
     assert "debug lines are quiet" not in text
+
+
+def test_short_lived_secrets_are_bounded_but_the_recent_ones_redacted():
+    registry = SecretRegistry()
+    registry.add("lasting-secret-value")
+    for n in range(1000):
+        registry.add(f"request-token-{n:04d}", short_lived=True)
+    assert len(registry.values()) <= 2 * (MAX_SHORT_LIVED + 1)
+    text = redact("a lasting-secret-value b request-token-0999 c", registry)
+    assert "lasting-secret-value" not in text and "request-token-0999" not in text

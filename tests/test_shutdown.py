@@ -28,7 +28,8 @@ def leftover_temp_files(service) -> list:
 def terminate(service) -> float:
     started = time.monotonic()
     service.process.send_signal(signal.SIGTERM)
-    _, stderr = service.process.communicate(timeout=60)
+    service.process.wait(timeout=60)
+    stderr = service.stderr()
     assert service.process.returncode == 0 and "Traceback" not in stderr, stderr
     return time.monotonic() - started
 
