@@ -56,6 +56,17 @@ def build_scheduler(
     return scheduler
 
 
+class SkippedRunsFilter(logging.Filter):
+    """Drops APScheduler's warning for each run skipped while the previous one still runs.
+
+    A slow order check (Kite timing out) would otherwise add a warning every interval on top of
+    the one line the order check itself logs for the fault.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
 class SchedulerRunner:
     """Starts the scheduler at most once per data folder and stops it cleanly."""
 
@@ -76,6 +87,9 @@ class SchedulerRunner:
         except Timeout:
             log.warning("Another Kite App scheduler is already running on this data folder; not starting a second")
             return False
+        apscheduler_log = logging.getLogger("apscheduler.scheduler")
+        if not any(isinstance(f, SkippedRunsFilter) for f in apscheduler_log.filters):
+            apscheduler_log.addFilter(SkippedRunsFilter())
         self.scheduler.start()
         log.info("Scheduler started: order check every %s, maintenance hourly", _interval(self.scheduler))
         return True

@@ -100,3 +100,19 @@ def test_importing_starts_nothing_and_writes_nothing(tmp_path, module):
         env={"PYTHONPATH": str(__import__("settings").PROJECT_DIR), "PATH": ""},
     )
     assert result.stdout.strip() == "clean", result.stderr
+
+
+def test_runs_skipped_behind_a_slow_check_are_not_logged(tmp_path, caplog):
+    import threading
+    import time
+
+    release = threading.Event()
+    runner = SchedulerRunner(build_scheduler(lambda: release.wait(5), lambda: None, 0.1), tmp_path / "s.lock")
+    caplog.set_level("WARNING", logger="apscheduler")
+    runner.start()
+    try:
+        time.sleep(0.6)  # five runs come due while the first one hangs
+    finally:
+        release.set()
+        runner.stop()
+    assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
