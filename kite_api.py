@@ -13,11 +13,10 @@ import logging
 import threading
 from datetime import datetime
 
-from kiteconnect import exceptions as kite_errors
-
 from clock import now_ist
 from errors import NoSessionError, SessionError, SessionExpiredError
 from kite_client import DEFAULT_RETRY, KiteClient
+from kite_sdk import kite_errors
 from session_store import Session, SessionStore
 from settings import Settings, load_credentials, load_settings
 

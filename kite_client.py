@@ -11,11 +11,10 @@ import time
 from dataclasses import dataclass
 
 import requests
-from kiteconnect import KiteConnect
-from kiteconnect import exceptions as kite_errors
 
 import log_utils
 from errors import KiteUnavailableError
+from kite_sdk import KiteConnect, kite_errors
 from rate_limit import endpoint_class, shared_limiters
 
 log = logging.getLogger(__name__)

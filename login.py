@@ -4,12 +4,11 @@ import logging
 import re
 from urllib.parse import quote, urlencode
 
-from kiteconnect import exceptions as kite_errors
-
 import log_utils
 from clock import now_ist
 from errors import KiteUnavailableError, SessionFileError
 from kite_client import NO_RETRY, KiteClient
+from kite_sdk import kite_errors
 from session_store import Session
 
 log = logging.getLogger("kite_app.login")

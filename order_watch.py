@@ -8,10 +8,9 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kiteconnect import exceptions as kite_errors
-
 from clock import now_ist
 from errors import KiteAppError, SessionError
+from kite_sdk import kite_errors
 from order_events import OrderEvents
 
 log = logging.getLogger("kite_app.orders")

@@ -1,0 +1,114 @@
+"""What the benchmarks share: a logged-in sandbox on loopback, settings for KiteAPI, HTTP counters."""
+
+import re
+import socket
+import statistics
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyotp
+import requests
+import urllib3
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from atomic_file import write_json_atomic  # noqa: E402
+from kite_sandbox.accounts import DemoCredentials  # noqa: E402
+from kite_sandbox.server import create_sandbox_app, start_in_background  # noqa: E402
+from login import exchange_request_token  # noqa: E402
+from session_store import SessionStore  # noqa: E402
+from settings import load_credentials, load_settings  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LoggedInSandbox:
+    """The sandbox served by waitress on loopback in this process, with a session in session.json."""
+
+    def __init__(self, enforce_rate_limits: bool = True):
+        self.dir = Path(tempfile.mkdtemp(prefix="kite-bench-"))
+        self.demo = DemoCredentials.load_or_create(self.dir / "sandbox", redirect_url=None)
+        self.app = create_sandbox_app(self.demo, enforce_rate_limits=enforce_rate_limits)
+        self.port = free_port()
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.server = start_in_background(self.app, "127.0.0.1", self.port)
+        credentials = self.dir / "login_credentials.json"
+        write_json_atomic(credentials, {"api_key": self.demo.api_key, "api_secret": self.demo.api_secret})
+        self.values = {
+            "CODE": "bench-access-code",
+            "CREDENTIALS_FILE": str(credentials),
+            "SESSION_FILE": str(self.dir / "session.json"),
+            "LOG_DIR": str(self.dir / "logs"),
+            "KITE_API_ROOT": self.root,
+            "KITE_LOGIN_URL": f"{self.root}/connect/login",
+        }
+        self.settings = load_settings(self.values)
+        self.session = self._log_in()
+
+    @property
+    def book(self):
+        return self.app.extensions["kite_sandbox"].book
+
+    def _log_in(self):
+        form = {
+            "user_id": self.demo.user_id,
+            "password": self.demo.password,
+            "twofa_value": pyotp.TOTP(self.demo.totp_secret).now(),
+        }
+        answer = requests.post(
+            f"{self.root}/connect/login?api_key={self.demo.api_key}&v=3", data=form, allow_redirects=False, timeout=5
+        )
+        request_token = re.search(r"request_token=([^&]+)", answer.headers["Location"]).group(1)
+        credentials = load_credentials(self.settings.credentials_file)
+        return exchange_request_token(
+            request_token, self.settings, credentials, SessionStore(self.settings.session_file)
+        )
+
+    def close(self):
+        self.server.close()
+
+
+class HttpCounter:
+    """Counts HTTP requests and new TCP connections made through urllib3 (so by requests and kiteconnect)."""
+
+    def __init__(self):
+        self.requests = 0
+        self.connections = 0
+
+    @contextmanager
+    def counting(self):
+        original_urlopen = urllib3.connectionpool.HTTPConnectionPool.urlopen
+        original_connect = urllib3.connection.HTTPConnection.connect
+        counter = self
+
+        def urlopen(pool, *args, **kwargs):
+            counter.requests += 1
+            return original_urlopen(pool, *args, **kwargs)
+
+        def connect(connection, *args, **kwargs):
+            counter.connections += 1
+            return original_connect(connection, *args, **kwargs)
+
+        urllib3.connectionpool.HTTPConnectionPool.urlopen = urlopen
+        urllib3.connection.HTTPConnection.connect = connect
+        try:
+            yield self
+        finally:
+            urllib3.connectionpool.HTTPConnectionPool.urlopen = original_urlopen
+            urllib3.connection.HTTPConnection.connect = original_connect
+
+
+def percentile(samples: list, fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def median(samples: list) -> float:
+    return statistics.median(samples)
