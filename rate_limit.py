@@ -55,6 +55,8 @@ class RateLimiter:
         starves; only the caller at the head of the line sleeps until a slot frees.
         """
         with self._turn:
+            if self._serving == self._next_ticket and self._has_room(self._clock()):
+                return 0.0  # nobody waiting and a free slot: the common case, one lock round-trip
             ticket = self._next_ticket
             self._next_ticket += 1
             while ticket != self._serving:
@@ -64,10 +66,7 @@ class RateLimiter:
             while True:
                 with self._turn:
                     now = self._clock()
-                    while self._calls and self._calls[0] <= now - self.period:
-                        self._calls.popleft()
-                    if len(self._calls) < self.rate:
-                        self._calls.append(now)
+                    if self._has_room(now):
                         return waited
                     delay = self._calls[0] + self.period - now
                 self._sleep(delay)
@@ -76,6 +75,15 @@ class RateLimiter:
             with self._turn:
                 self._serving += 1
                 self._turn.notify_all()
+
+    def _has_room(self, now: float) -> bool:
+        """Take a slot at `now` if the window has one (call with the lock held)."""
+        while self._calls and self._calls[0] <= now - self.period:
+            self._calls.popleft()
+        if len(self._calls) < self.rate:
+            self._calls.append(now)
+            return True
+        return False
 
 
 def kite_limiters(margin: float = SAFETY_MARGIN_SECONDS) -> dict:

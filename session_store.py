@@ -59,6 +59,7 @@ class SessionStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = FileLock(str(self.path) + ".lock", timeout=10)
+        self._cache: tuple = (None, None)  # (file version, Session) of the last read
 
     def save(self, session: Session) -> None:
         """Replace the stored session in one step."""
@@ -70,7 +71,19 @@ class SessionStore:
             raise SessionFileError(f"Could not write {self.path}: {exc.strerror or exc}.") from None
 
     def load(self) -> Session | None:
-        """The stored session, or None when there is none; SessionFileError if it is unreadable."""
+        """The stored session, or None when there is none; SessionFileError if it is unreadable.
+
+        The file is parsed again only when it was replaced (a stat, not a read, per call).
+        """
+        version = self.version()
+        cached_version, cached = self._cache
+        if version is not None and version == cached_version:
+            return cached
+        session = self._read()
+        self._cache = (version, session)
+        return session
+
+    def _read(self) -> Session | None:
         try:
             data = read_json(self.path)
         except FileNotFoundError:

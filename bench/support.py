@@ -1,26 +1,27 @@
 """What the benchmarks share: a logged-in sandbox on loopback, settings for KiteAPI, HTTP counters."""
 
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))  # the project's modules
+
 import re
 import socket
 import statistics
-import sys
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 
 import pyotp
 import requests
 import urllib3
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
-
-from atomic_file import write_json_atomic  # noqa: E402
-from kite_sandbox.accounts import DemoCredentials  # noqa: E402
-from kite_sandbox.server import create_sandbox_app, start_in_background  # noqa: E402
-from login import exchange_request_token  # noqa: E402
-from session_store import SessionStore  # noqa: E402
-from settings import load_credentials, load_settings  # noqa: E402
+from atomic_file import write_json_atomic
+from kite_sandbox.accounts import DemoCredentials
+from kite_sandbox.server import create_sandbox_app, start_in_background
+from login import exchange_request_token
+from session_store import SessionStore
+from settings import load_credentials, load_settings
 
 
 def free_port() -> int:

@@ -164,7 +164,7 @@ def test_failures_back_off_and_recovery_is_logged(kite, watcher, clock, caplog):
 
 
 def test_unexpected_errors_never_escape(kite, watcher, monkeypatch):
-    monkeypatch.setattr(watcher._api, "get_orders", lambda: 1 / 0)
+    monkeypatch.setattr(watcher._api, "get_order_statuses", lambda if_changed: 1 / 0)
     assert watcher.poll() == []
     assert not watcher.last_outcome.ok and "ZeroDivisionError" in watcher.last_outcome.detail
 
@@ -177,3 +177,33 @@ def test_describe_covers_each_kind():
     assert "CANCELLED" in describe_transition(cancelled, {"status": "OPEN"}) and "3/10" in describe_transition(
         cancelled, None
     )
+
+
+def test_an_unchanged_order_book_is_not_parsed_or_compared_again(kite, watcher, monkeypatch):
+    serve(kite, order(status="OPEN"))
+    serve(kite, order(status="OPEN"))
+    serve(kite, order(status="COMPLETE", filled=10))
+    observed = []
+    original = watcher.events.observe
+    monkeypatch.setattr(
+        watcher.events, "observe", lambda orders, source: observed.append(1) or original(orders, source)
+    )
+    assert len(watcher.poll()) == 1
+    assert watcher.poll() == [] and watcher.last_outcome.ok  # same bytes: one request, no comparison
+    assert len(watcher.poll()) == 1  # changed bytes: compared, the fill is announced
+    assert len(kite.calls) == 3 and len(observed) == 2
+
+
+def test_a_failed_comparison_makes_the_next_poll_compare_again(kite, watcher, monkeypatch):
+    serve(kite, order(status="OPEN"))
+    serve(kite, order(status="OPEN"))
+    original = watcher.events.observe
+
+    def fail_once(orders, source):
+        monkeypatch.setattr(watcher.events, "observe", original)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(watcher.events, "observe", fail_once)
+    with pytest.raises(OSError):
+        watcher.poll()
+    assert len(watcher.poll()) == 1  # the same bytes again, but compared this time

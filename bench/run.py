@@ -1,0 +1,562 @@
+"""Kite App benchmarks: the cost of every layer, as ratios taken in one run against the sandbox.
+
+    .venv/bin/python bench/run.py            every benchmark (about 4 minutes); writes docs/performance.md
+    .venv/bin/python bench/run.py 3 4        only sections 3 and 4, printed
+
+Prints one table (metric, ours, reference, ratio, target, pass/fail) and writes it, with the
+machine and the versions, to docs/performance.md. No timing assertion lives in the test suite.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's modules
+
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from importlib import metadata
+
+import requests
+
+import load
+import log_utils
+from kite_api import KiteAPI
+from kite_client import NO_RETRY
+from kite_sdk import KiteConnect, kite_errors
+from order_events import OrderEvents
+from order_watch import OrderWatcher
+from rate_limit import KITE_RATE_LIMITS, RateLimiter
+from support import PROJECT_DIR, HttpCounter, LoggedInSandbox, free_port, median, percentile
+
+UNTHROTTLED = {name: RateLimiter(10**6) for name in KITE_RATE_LIMITS}  # limiter code runs, never waits
+
+
+@dataclass
+class Row:
+    metric: str
+    ours: str
+    reference: str
+    ratio: float | None
+    target: str
+    passed: bool | None
+
+    def cells(self) -> list:
+        verdict = "—" if self.passed is None else ("pass" if self.passed else "FAIL")
+        ratio = "—" if self.ratio is None else f"{self.ratio:.3f}"
+        return [self.metric, self.ours, self.reference, ratio, self.target, verdict]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+# -- 1. wrapper overhead ------------------------------------------------------------------------------
+
+
+def wrapper_overhead(rounds: int = 600) -> list:
+    sandbox = LoggedInSandbox(enforce_rate_limits=False)
+    counter = HttpCounter()
+    connections = [0, 0]  # new TCP connections opened by ours, by bare, over their whole use
+    order = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "quantity": 1, "product": "CNC"}
+    try:
+        with counter.counting():
+            ours = KiteAPI(sandbox.settings, limiters=UNTHROTTLED)
+            bare = KiteConnect(sandbox.demo.api_key, access_token=sandbox.session.access_token, root=sandbox.root)
+            for _ in range(20):
+                ours.place_order(**order, order_type="LIMIT", price=1000)
+            connections[0] = counter.connections
+            calls = {
+                "profile": (ours.get_profile, bare.profile),
+                "orders": (ours.get_orders, bare.orders),
+                "positions": (ours.get_positions, bare.positions),
+                "ltp": (lambda: ours.ltp("NSE:INFY"), lambda: bare.ltp("NSE:INFY")),
+            }
+            samples = {name: ([], []) for name in calls}
+            for round_number in range(rounds + 20):
+                for name, pair in calls.items():
+                    for side in (0, 1) if round_number % 2 else (1, 0):  # alternate who goes first
+                        before = counter.connections
+                        started = time.perf_counter()
+                        pair[side]()
+                        took = time.perf_counter() - started
+                        connections[side] += counter.connections - before
+                        if round_number >= 20:  # after the warm-up
+                            samples[name][side].append(took)
+    finally:
+        sandbox.close()
+    rows = []
+    for name, (our_times, bare_times) in samples.items():
+        ratio = median(our_times) / median(bare_times)
+        rows.append(
+            Row(
+                f"KiteAPI.{name} median latency",
+                ms(median(our_times)),
+                ms(median(bare_times)),
+                ratio,
+                "≤ 1.03",
+                ratio <= 1.03,
+            )
+        )
+    ours_p99 = sum(percentile(s[0], 0.99) for s in samples.values())
+    bare_p99 = sum(percentile(s[1], 0.99) for s in samples.values())
+    rows.append(
+        Row(
+            "KiteAPI p99 latency (sum of the 4 calls)",
+            ms(ours_p99),
+            ms(bare_p99),
+            ours_p99 / bare_p99,
+            "≤ 1.03",
+            ours_p99 / bare_p99 <= 1.03,
+        )
+    )
+    total_calls = (rounds + 20) * len(calls) + 20
+    rows.append(
+        Row(
+            f"TCP connections opened for {total_calls} calls",
+            str(connections[0]),
+            str(connections[1]),
+            None,
+            "1 (reused)",
+            connections[0] == 1,
+        )
+    )
+    return rows
+
+
+# -- 2. rate-limit efficiency ---------------------------------------------------------------------------
+
+
+def _bulk(call, apis: list, count: int, threads: int) -> tuple:
+    """Run `call(api)` count times over `threads` threads, one KiteAPI each; returns (finish times, 429s).
+
+    Finish times, not start times: a call starts before the limiter lets it through.
+    """
+    finishes, rate_limited, lock = [], [0], threading.Lock()
+    per_thread = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]
+
+    def work(n, api):
+        for _ in range(n):
+            try:
+                call(api)
+            except kite_errors.NetworkException as exc:
+                if exc.code != 429:
+                    raise
+                rate_limited[0] += 1
+            with lock:
+                finishes.append(time.perf_counter())
+
+    workers = [threading.Thread(target=work, args=(n, apis[i])) for i, n in enumerate(per_thread)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sorted(finishes), rate_limited[0]
+
+
+def rate_limit_efficiency() -> list:
+    sandbox = LoggedInSandbox(enforce_rate_limits=True)
+    rows = []
+    try:
+        apis = [KiteAPI(sandbox.settings, retry=NO_RETRY) for _ in range(4)]  # one shared limiter per api_key
+        order_id = apis[0].place_order(
+            variety="regular",
+            exchange="NSE",
+            tradingsymbol="INFY",
+            transaction_type="BUY",
+            quantity=1,
+            product="CNC",
+            order_type="MARKET",
+        )
+        time.sleep(1.1)
+        today = dt.date.today()
+        cases = [
+            (
+                "historical (3/s)",
+                3,
+                lambda api: api.historical_data(408065, today - dt.timedelta(days=60), today, "day"),
+            ),
+            ("quote (1/s)", 1, lambda api: api.quote("NSE:INFY")),
+            ("order history (10/s)", 10, lambda api: api.get_order_history(order_id)),
+        ]
+        for name, limit, call in cases:
+            for threads in (1, 4):
+                count = limit * 8 + 1  # 8 seconds' worth after the first call
+                starts, rate_limited = _bulk(call, apis, count, threads)
+                time.sleep(1.1)  # let the window empty before the next case
+                achieved = (len(starts) - 1) / (starts[-1] - starts[0])
+                ratio = achieved / limit
+                rows.append(
+                    Row(
+                        f"{name}, {threads} thread{'s' if threads > 1 else ''}: rate, 429s",
+                        f"{achieved:.2f}/s, {rate_limited}",
+                        f"{limit}/s, 0",
+                        ratio,
+                        "≥ 0.97, 0 429s",
+                        ratio >= 0.97 and rate_limited == 0,
+                    )
+                )
+    finally:
+        sandbox.close()
+    return rows
+
+
+# -- 3. order watch cost ---------------------------------------------------------------------------------
+
+
+def order_watch_cost() -> list:
+    sandbox = LoggedInSandbox(enforce_rate_limits=False)
+    rows = []
+    try:
+        api = KiteAPI(sandbox.settings, limiters=UNTHROTTLED)
+        placed = 0
+        for size in (10, 1000, 5000):
+            while placed < size:
+                last_id = sandbox.book.place(
+                    "regular",
+                    {
+                        "exchange": "NSE",
+                        "tradingsymbol": "INFY",
+                        "transaction_type": "BUY",
+                        "quantity": "1",
+                        "product": "CNC",
+                        "order_type": "LIMIT",
+                        "price": "1",
+                    },
+                )
+                placed += 1
+            state = Path(tempfile.mkdtemp()) / "order_state.json"
+            watcher = OrderWatcher(api, OrderEvents(state), interval_seconds=20)
+            counter = HttpCounter()
+            with counter.counting():
+                started = time.thread_time()
+                watcher.poll()  # the first poll announces every order
+                first_cpu = time.thread_time() - started
+                cpu, polls = [], 20
+                before = counter.requests
+                for _ in range(polls):
+                    started = time.thread_time()
+                    watcher.poll()
+                    cpu.append(time.thread_time() - started)
+                per_poll = (counter.requests - before) / polls
+                sandbox.book.cancel("regular", last_id)  # one order changes: the whole book is read again
+                started = time.thread_time()
+                watcher.poll()
+                changed_cpu = time.thread_time() - started
+            rows.append(
+                Row(
+                    f"order watch, {size} orders: requests per poll",
+                    f"{per_poll:g}",
+                    "1",
+                    per_poll,
+                    "exactly 1",
+                    per_poll == 1,
+                )
+            )
+            target = 0.020 if size == 5000 else None
+            rows.append(
+                Row(
+                    f"order watch, {size} orders: CPU per poll (after one change; first poll)",
+                    f"{ms(median(cpu))} ({ms(changed_cpu)}; {ms(first_cpu)})",
+                    "20 ms" if target else "—",
+                    median(cpu) / 0.020 if target else None,
+                    "≤ 20 ms" if target else "—",
+                    median(cpu) <= target if target else None,
+                )
+            )
+    finally:
+        sandbox.close()
+    return rows
+
+
+# -- 4. logging ------------------------------------------------------------------------------------------------
+
+
+def logging_cost(records: int = 20000, rounds: int = 5) -> list:
+    logging.disable(logging.NOTSET)  # main() silences the service's warnings; here records must flow
+    folder = Path(tempfile.mkdtemp())
+    registry = log_utils.SecretRegistry()
+    planted = ["api-secret-0a1b2c3d4e5f", "access-token-9f8e7d6c5b4a", "public-token-1122334455", "code-55667788"]
+    registry.add(*planted)
+    registry.add(*[f"reqtoken{n:06d}" for n in range(8)], short_lived=True)
+    ours = log_utils.DailyFileHandler(folder / "ours")
+    ours.setFormatter(log_utils.RedactingFormatter(registry=registry))
+    (folder / "plain").mkdir()
+    plain = logging.FileHandler(folder / "plain" / "plain.log", encoding="utf-8")
+    plain.setFormatter(logging.Formatter(log_utils.LOG_FORMAT))
+    messages = {
+        "without secrets": ("Order %s COMPLETE: BUY 10 NSE:SBIN filled 10/10 @ %s", ("250117800776785", 812.45)),
+        "with secrets": (
+            "Kite GET /orders failed: access_token=%s api_secret=%s Authorization: token key:%s",
+            (planted[1], planted[0], planted[2]),
+        ),
+    }
+    rows = []
+    for kind, (message, args) in messages.items():
+        timings = {"ours": [], "plain": []}
+        for _ in range(rounds):
+            for name, handler in (("ours", ours), ("plain", plain)):
+                logger = logging.getLogger(f"bench.{name}")
+                logger.propagate, logger.handlers = False, [handler]
+                logger.setLevel(logging.INFO)
+                started = time.perf_counter()
+                for _ in range(records):
+                    logger.info(message, *args)
+                timings[name].append((time.perf_counter() - started) / records)
+        ratio = min(timings["ours"]) / min(timings["plain"])
+        rows.append(
+            Row(
+                f"log record {kind}",
+                f"{min(timings['ours']) * 1e6:.1f} µs",
+                f"{min(timings['plain']) * 1e6:.1f} µs",
+                ratio,
+                "≤ 1.5",
+                ratio <= 1.5,
+            )
+        )
+    ours.close()
+    plain.close()
+    logging.disable(logging.WARNING)
+    written = "".join(p.read_text() for p in (folder / "ours").glob("*.log"))
+    leaked = [secret for secret in planted if secret in written]
+    rows.append(Row("planted secrets left in the redacted log", str(len(leaked)), "0", None, "0", not leaked))
+    return rows
+
+
+# -- 5. the service under load ------------------------------------------------------------------------------
+
+
+def _start(command: list, env: dict, port: int) -> tuple:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.perf_counter()
+    while True:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process, time.perf_counter() - started
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"{command} exited with {process.returncode}")
+        time.sleep(0.005)
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _service_env(sandbox: LoggedInSandbox, port: int, poll_seconds: str = "20") -> dict:
+    return {
+        **{k: v for k, v in os.environ.items() if k not in ("CODE", "PORT", "HOST")},
+        **sandbox.values,
+        "PORT": str(port),
+        "ORDER_POLL_SECONDS": poll_seconds,
+        "LOGIN_REMINDER_TIME": "",
+        "KITE_APP_ENV_FILE": os.devnull,
+    }
+
+
+def service_throughput(seconds: float = 4.0) -> list:
+    sandbox = LoggedInSandbox(enforce_rate_limits=False)
+    code = sandbox.values["CODE"]
+    ours_port, bare_port = free_port(), free_port()
+    ours, _ = _start(
+        [sys.executable, str(PROJECT_DIR / "kite_app.py"), "--no-scheduler"],
+        _service_env(sandbox, ours_port),
+        ours_port,
+    )
+    health = requests.get(f"http://127.0.0.1:{ours_port}/health", timeout=5).json()
+    url = requests.get(f"http://127.0.0.1:{ours_port}/api/url", headers={"X-Access-Code": code}, timeout=5).json()
+    bare, _ = _start(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "bare_app.py"),
+            str(bare_port),
+            json.dumps(health),
+            json.dumps(url),
+        ],
+        dict(os.environ),
+        bare_port,
+    )
+    rows = []
+    try:
+        for path in ("/health", "/api/url"):
+            results = {"ours": [], "bare": []}
+            for _ in range(3):  # interleaved, best of three
+                for name, port in (("ours", ours_port), ("bare", bare_port)):
+                    results[name].append(load.run(port, path, {"X-Access-Code": code}, clients=8, seconds=seconds))
+            best = {name: max(runs, key=lambda r: r["rps"]) for name, runs in results.items()}
+            ratio = best["ours"]["rps"] / best["bare"]["rps"]
+            rows.append(
+                Row(
+                    f"{path}: requests/s, 8 clients",
+                    f"{best['ours']['rps']:.0f}",
+                    f"{best['bare']['rps']:.0f}",
+                    ratio,
+                    "≥ 0.8",
+                    ratio >= 0.8,
+                )
+            )
+            rows.append(
+                Row(
+                    f"{path}: p99 latency",
+                    ms(best["ours"]["p99"]),
+                    ms(best["bare"]["p99"]),
+                    best["ours"]["p99"] / best["bare"]["p99"],
+                    "—",
+                    None,
+                )
+            )
+    finally:
+        for process in (ours, bare):
+            process.terminate()
+            process.wait(30)
+        sandbox.close()
+    return rows
+
+
+# -- 6. start-up and footprint ---------------------------------------------------------------------------
+
+
+def startup_and_footprint() -> list:
+    sandbox = LoggedInSandbox(enforce_rate_limits=False)
+    order = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "quantity": "1", "product": "CNC"}
+    try:
+        for _ in range(20):
+            sandbox.book.place("regular", {**order, "order_type": "LIMIT", "price": "1"})
+        times, rss_start, bare_times, bare_rss = [], [], [], []
+        rss_after = None
+        for round_number in range(3):
+            port = free_port()
+            env = _service_env(sandbox, port, poll_seconds="0.1")
+            process, took = _start([sys.executable, str(PROJECT_DIR / "kite_app.py")], env, port)
+            times.append(took)
+            rss_start.append(_rss_kb(process.pid))
+            if round_number == 0:
+                time.sleep(180 * 0.1 + 1)  # 180 order checks: an hour's worth at the default 20 s
+                rss_after = _rss_kb(process.pid)
+            process.terminate()
+            process.wait(30)
+            port = free_port()
+            bare_app = [sys.executable, str(Path(__file__).parent / "bare_app.py"), str(port), "{}", "{}"]
+            process, took = _start(bare_app, dict(os.environ), port)
+            bare_times.append(took)
+            bare_rss.append(_rss_kb(process.pid))
+            process.terminate()
+            process.wait(30)
+    finally:
+        sandbox.close()
+    ratio = median(times) / median(bare_times)
+    rows = [
+        Row(
+            "start-up: `python kite_app.py` to first /health",
+            ms(median(times)),
+            ms(median(bare_times)),
+            ratio,
+            "≤ 3.0 (bare Flask app)",
+            ratio <= 3.0,
+        ),
+        Row(
+            "resident memory after start",
+            f"{median(rss_start) / 1024:.1f} MB",
+            f"{median(bare_rss) / 1024:.1f} MB",
+            median(rss_start) / median(bare_rss),
+            "≤ 2.0 (bare Flask app)",
+            median(rss_start) / median(bare_rss) <= 2.0,
+        ),
+    ]
+    growth = rss_after - rss_start[0]
+    rows.append(
+        Row(
+            "resident memory after 180 order checks (an hour's worth)",
+            f"{rss_after / 1024:.1f} MB",
+            f"{rss_start[0] / 1024:.1f} MB",
+            rss_after / rss_start[0],
+            "growth ≤ 2 MB",
+            growth <= 2048,
+        )
+    )
+    return rows
+
+
+# -- the table -------------------------------------------------------------------------------------------------
+
+SECTIONS = [
+    ("1. Wrapper overhead (KiteAPI vs bare KiteConnect, same sandbox)", wrapper_overhead),
+    ("2. Rate-limit efficiency (through KiteAPI, sandbox enforcing Kite's limits)", rate_limit_efficiency),
+    ("3. Order watch cost", order_watch_cost),
+    ("4. Logging (redacting daily handler vs plain FileHandler, same format)", logging_cost),
+    ("5. Service (waitress, 8 concurrent keep-alive clients) vs a bare Flask app", service_throughput),
+    ("6. Start-up and footprint", startup_and_footprint),
+]
+HEADER = ["metric", "ours", "reference", "ratio", "target", "result"]
+
+
+def markdown(sections: list) -> str:
+    lines = []
+    for title, rows in sections:
+        lines += [f"### {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    packages = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("flask", "waitress", "kiteconnect", "requests", "apscheduler", "limits", "orjson")
+    )
+    return (
+        f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, "
+        f"Python {platform.python_version()}; {packages}"
+    )
+
+
+def main(argv: list) -> int:
+    """Run every section (or the numbered ones given) and print the table; a full run writes the report."""
+    logging.disable(logging.WARNING)  # the service's own warnings (e.g. "Order placed") are not the subject
+    chosen = [SECTIONS[int(n) - 1] for n in argv] or SECTIONS
+    results = []
+    for title, benchmark in chosen:
+        print(f"{title} ...", flush=True)
+        rows = benchmark()
+        results.append((title, rows))
+        for row in rows:
+            print("   " + " | ".join(row.cells()), flush=True)
+    table = markdown(results)
+    failed = sum(1 for _, rows in results for row in rows if row.passed is False)
+    print("\n" + table)
+    print(f"{failed} target(s) missed")
+    if chosen == SECTIONS:
+        write_report(table, failed)
+    return 1 if failed else 0
+
+
+def write_report(table: str, failed: int) -> None:
+    report = PROJECT_DIR / "docs" / "performance.md"
+    intro = report.read_text().split("<!-- results -->")[0] if report.exists() else "# Performance\n\n"
+    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    report.write_text(
+        f"{intro}<!-- results -->\n\nMeasured {stamp} on {machine()}.\n{failed} target(s) missed.\n\n{table}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
