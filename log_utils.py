@@ -64,13 +64,13 @@ _KEY_VALUE = re.compile(
 )
 _KEY_VALUE_LOWERCASE = re.compile(
     rf"""(?x)
-    (?P<key>{_SECRET_FIELD_NAMES})(?P<close>['"]?)
-    (?P<sep>\s*(?:=|:|%3d)\s*)
+    (?P<key>{_SECRET_FIELD_NAMES}|authorization)(?P<close>['"]?)
+    (?P<sep>\s*(?:=|:|%3d)\s*)(?:(?:token|bearer|basic)\s+)?
     (?:(?P<quote>['"])(?P<quoted>.*?)(?P=quote)|(?P<bare>[^'"&\s,;}}\])]+))
     """
-)
-# Every key that _KEY_VALUE looks for contains one of these.
-_SECRET_KEY_HINTS = ("token", "secret", "twofa", "totp", "password", "checksum", "code")
+)  # _KEY_VALUE and _AUTHORIZATION in one pass, for lowercased text
+# Every key that the patterns look for contains one of these.
+_SECRET_KEY_HINT = re.compile("token|secret|twofa|totp|password|checksum|code|authorization")
 # Groups that did not take part (an unquoted value has no quote) are replaced by nothing.
 _KEY_VALUE_REPLACEMENT = rf"\g<key>\g<close>\g<sep>\g<quote>{REDACTED}\g<quote>"
 _AUTHORIZATION = re.compile(r"""(?i)(authorization['"]?\s*[:=]\s*['"]?(?:token|bearer|basic)\s+)[^'"\s,}]+""")
@@ -121,20 +121,17 @@ def redact(text: str, registry: SecretRegistry | None = None) -> str:
     for value in (registry or _registry).values():
         if value in text:
             text = text.replace(value, REDACTED)
-    lowered = text.lower()  # cheap first looks, so that most lines skip the patterns below
-    if "authorization" in lowered:
-        text = _AUTHORIZATION.sub(rf"\1{REDACTED}", text)
-        lowered = text.lower()
-    if any(hint in lowered for hint in _SECRET_KEY_HINTS):
+    lowered = text.lower()  # a cheap first look, so that most lines skip the patterns below
+    if _SECRET_KEY_HINT.search(lowered):
         text = _redact_key_values(text, lowered)
     return text
 
 
 def _redact_key_values(text: str, lowered: str) -> str:
-    """_KEY_VALUE's job, done on the lowercased copy: a case-sensitive pattern that starts with the
-    key names lets the regex engine skip ahead, about twice as fast as the case-insensitive one."""
+    """The job of _AUTHORIZATION and _KEY_VALUE, done in one pass over the lowercased copy: a
+    case-sensitive pattern that starts with the key names lets the regex engine skip ahead."""
     if len(lowered) != len(text):  # lowercasing changed the length (rare non-ASCII): offsets differ
-        return _KEY_VALUE.sub(_KEY_VALUE_REPLACEMENT, text)
+        return _KEY_VALUE.sub(_KEY_VALUE_REPLACEMENT, _AUTHORIZATION.sub(rf"\1{REDACTED}", text))
     pieces, done, position = [], 0, 0
     while (match := _KEY_VALUE_LOWERCASE.search(lowered, position)) is not None:
         start = match.start()
