@@ -41,25 +41,9 @@ def health():
     """Liveness and readiness for monitors: no access code, no secrets, no user id."""
     context = _context()
     session = context.store.summary()
-    last = context.watcher.last_outcome
-    scheduler_running = context.runner.running
-    return jsonify(
-        {
-            "status": "up",
-            "ready": session["state"] == "valid" and scheduler_running,
-            "session": {"state": session["state"], "expires_at": session["expires_at"]},
-            "scheduler": {"running": scheduler_running},
-            "last_order_check": None
-            if last is None
-            else {"at": last.at.isoformat(timespec="seconds"), "ok": last.ok, "outcome": _outcome(last)},
-        }
-    )
-
-
-def _outcome(last) -> str:
-    if last.ok:
-        return "ok"
-    return "paused: no usable session" if last.detail == "no usable session" else "failed"
+    body = _health(context, session)
+    body["session"] = {"state": session["state"], "expires_at": session["expires_at"]}
+    return jsonify(body)
 
 
 @api.get("/status")
@@ -67,8 +51,7 @@ def _outcome(last) -> str:
 def status():
     """/health plus the user, order-watch counts and the notification backlog."""
     context = _context()
-    body = health().get_json()
-    body["session"] = context.store.summary()
+    body = _health(context, context.store.summary())
     body["orders"] = {
         "watched_today": context.events.watched_count,
         "by_status": context.events.status_counts(),
@@ -78,9 +61,30 @@ def status():
         "notifiers": [n.name for n in context.notifications.notifiers],
         "pending": context.notifications.pending_count if context.notifications.notifiers else 0,
     }
-    if context.watcher.last_outcome is not None and not context.watcher.last_outcome.ok:
-        body["last_order_check"]["detail"] = log_utils.redact(context.watcher.last_outcome.detail)
+    last = context.watcher.last_outcome
+    if last is not None and not last.ok:
+        body["last_order_check"]["detail"] = log_utils.redact(last.detail)
     return jsonify(body)
+
+
+def _health(context, session: dict) -> dict:
+    last = context.watcher.last_outcome
+    scheduler_running = context.runner.running
+    return {
+        "status": "up",
+        "ready": session["state"] == "valid" and scheduler_running,
+        "session": session,
+        "scheduler": {"running": scheduler_running},
+        "last_order_check": None
+        if last is None
+        else {"at": last.at.isoformat(timespec="seconds"), "ok": last.ok, "outcome": _outcome(last)},
+    }
+
+
+def _outcome(last) -> str:
+    if last.ok:
+        return "ok"
+    return "paused: no usable session" if last.detail == "no usable session" else "failed"
 
 
 @api.get("/url")
