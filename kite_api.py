@@ -11,7 +11,6 @@ and retries failed reads (never orders). `kite.kite` is the underlying KiteConne
 
 import logging
 import threading
-import time
 from datetime import datetime
 
 from clock import now_ist
@@ -89,8 +88,7 @@ class KiteAPI:
                     f"{self._store.path} belongs to another api_key than {self.settings.credentials_file}; "
                     "log in again with this app."
                 )
-            now = time.time() if self._clock is now_ist else self._clock().timestamp()
-            if now >= self._session_expires:
+            if self._clock().timestamp() >= self._session_expires:
                 raise SessionExpiredError(f"it ended at {session.expires:%Y-%m-%d %H:%M} IST")
             if session.access_token == self._rejected_token:
                 raise SessionExpiredError("Kite rejected the access token (logged out, or logged in elsewhere)")
