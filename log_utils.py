@@ -54,26 +54,25 @@ _SECRET_FIELD_NAMES = "|".join(
         "code",
     )
 )
-# key=value, key: value, 'key': 'value', "key": "value", key%3Dvalue (quoted or bare values)
-_KEY_VALUE = re.compile(
-    rf"""(?ix)
-    (?<![\w-])(?P<key>{_SECRET_FIELD_NAMES})(?P<close>['"]?)
-    (?P<sep>\s*(?:=|:|%3D)\s*)
-    (?:(?P<quote>['"])(?P<quoted>.*?)(?P=quote)|(?P<bare>[^'"&\s,;}}\])]+))
+# key=value, key: value, 'key': 'value', "key": "value", key%3dvalue, Authorization: token value.
+# Written for lowercased text: a case-sensitive pattern lets the regex engine skip ahead, where
+# IGNORECASE would make it try every position. The value is the last group that took part.
+# A value that is exactly *** (a known secret, replaced just before) is not matched: most lines
+# with secrets are of that kind, and replacing *** with *** would only cost time.
+_KEY_VALUE_PATTERN = rf"""(?x)
+    (?<![\w-])(?:{_SECRET_FIELD_NAMES}|authorization)['"]?
+    \s*(?:=|:|%3d)\s*(?:(?:token|bearer|basic)\s+)?+
+    (?:
+        (['"])(?!\*\*\*\1)(.*?)\1
+      | (?!\*\*\*(?:['"&\s,;}}\])]|$))([^'"&\s,;}}\])]+)
+    )
     """
-)
-_KEY_VALUE_LOWERCASE = re.compile(
-    rf"""(?x)
-    (?P<key>{_SECRET_FIELD_NAMES}|authorization)(?P<close>['"]?)
-    (?P<sep>\s*(?:=|:|%3d)\s*)(?:(?:token|bearer|basic)\s+)?
-    (?:(?P<quote>['"])(?P<quoted>.*?)(?P=quote)|(?P<bare>[^'"&\s,;}}\])]+))
-    """
-)  # _KEY_VALUE and _AUTHORIZATION in one pass, for lowercased text
-# Every key that the patterns look for contains one of these.
+_KEY_VALUE = re.compile(_KEY_VALUE_PATTERN)
+_KEY_VALUE_ANY_CASE = re.compile(_KEY_VALUE_PATTERN, re.IGNORECASE)  # for the rare text that lower() resizes
+# Every key that the pattern looks for contains one of these, at most 9 characters in
+# (x-access-code), so no key starts earlier than 9 characters before the first hint.
 _SECRET_KEY_HINT = re.compile("token|secret|twofa|totp|password|checksum|code|authorization")
-# Groups that did not take part (an unquoted value has no quote) are replaced by nothing.
-_KEY_VALUE_REPLACEMENT = rf"\g<key>\g<close>\g<sep>\g<quote>{REDACTED}\g<quote>"
-_AUTHORIZATION = re.compile(r"""(?i)(authorization['"]?\s*[:=]\s*['"]?(?:token|bearer|basic)\s+)[^'"\s,}]+""")
+_LONGEST_KEY_BEFORE_HINT = len("x-access-")
 
 
 class SecretRegistry:
@@ -122,25 +121,22 @@ def redact(text: str, registry: SecretRegistry | None = None) -> str:
         if value in text:
             text = text.replace(value, REDACTED)
     lowered = text.lower()  # a cheap first look, so that most lines skip the patterns below
-    if _SECRET_KEY_HINT.search(lowered):
-        text = _redact_key_values(text, lowered)
+    if hint := _SECRET_KEY_HINT.search(lowered):
+        text = _redact_key_values(text, lowered, max(0, hint.start() - _LONGEST_KEY_BEFORE_HINT))
     return text
 
 
-def _redact_key_values(text: str, lowered: str) -> str:
-    """The job of _AUTHORIZATION and _KEY_VALUE, done in one pass over the lowercased copy: a
-    case-sensitive pattern that starts with the key names lets the regex engine skip ahead."""
-    if len(lowered) != len(text):  # lowercasing changed the length (rare non-ASCII): offsets differ
-        return _KEY_VALUE.sub(_KEY_VALUE_REPLACEMENT, _AUTHORIZATION.sub(rf"\1{REDACTED}", text))
-    pieces, done, position = [], 0, 0
-    while (match := _KEY_VALUE_LOWERCASE.search(lowered, position)) is not None:
-        start = match.start()
-        if start and (lowered[start - 1].isalnum() or lowered[start - 1] in "_-"):
-            position = start + 1  # part of a longer word: not a key (the lookbehind of _KEY_VALUE)
-            continue
-        value_start, value_end = match.span("quoted" if match.group("quote") else "bare")
-        pieces += [text[done:value_start], REDACTED]
-        done = position = max(value_end, start + 1)
+def _redact_key_values(text: str, lowered: str, first_key_at: int = 0) -> str:
+    """Replace the value of every secret-named key in `text`, found in its lowercased copy."""
+    if len(lowered) == len(text):
+        matches = _KEY_VALUE.finditer(lowered, first_key_at)
+    else:  # lowercasing changed the length (some non-ASCII letters): offsets would not line up
+        matches = _KEY_VALUE_ANY_CASE.finditer(text)
+    pieces, done = [], 0
+    for match in matches:
+        value_start, value_end = match.span(match.lastindex)
+        pieces += (text[done:value_start], REDACTED)
+        done = value_end
     if not pieces:
         return text
     pieces.append(text[done:])
@@ -156,6 +152,19 @@ class RedactingFormatter(logging.Formatter):
     def __init__(self, fmt=LOG_FORMAT, registry: SecretRegistry | None = None):
         super().__init__(fmt)
         self._registry = registry
+        self._uses_time = self.usesTime()
+        self._second_text = (None, "")  # one tuple, so that threads never see a half-updated pair
+
+    def formatTime(self, record, datefmt=None) -> str:  # noqa: N802 (stdlib name)
+        if datefmt:
+            return super().formatTime(record, datefmt)
+        # Most records share their second with the one before: its text is built once.
+        second = int(record.created)
+        cached_second, text = self._second_text
+        if second != cached_second:
+            text = time.strftime(self.default_time_format, self.converter(second))
+            self._second_text = (second, text)
+        return f"{text},{int(record.msecs):03d}"
 
     def formatException(self, ei) -> str:  # noqa: N802 (stdlib name)
         # The result is cached on the record as exc_text, so it must already be clean.
@@ -168,7 +177,7 @@ class RedactingFormatter(logging.Formatter):
         # logging.Formatter.format, with the message and the traceback redacted before they are
         # placed in the line: the time, level and logger name around them hold no secrets.
         record.message = redact(record.getMessage(), self._registry)
-        if self.usesTime():
+        if self._uses_time:
             record.asctime = self.formatTime(record, self.datefmt)
         line = self.formatMessage(record)
         if record.exc_info and not record.exc_text:
@@ -195,14 +204,24 @@ class DailyFileHandler(logging.FileHandler):
         return self.log_dir / f"{LOG_PREFIX}{day.isoformat()}.log"
 
     def emit(self, record: logging.LogRecord) -> None:
-        day_number = int((record.created + IST_OFFSET_SECONDS) // 86400)  # days since 1970-01-01, IST
-        if day_number != self._day:
-            if self.stream is not None:
-                self.stream.close()
-                self.stream = None
-            self._day = day_number
-            self.baseFilename = os.fspath(self.path_for(_EPOCH + timedelta(days=day_number)))
-        super().emit(record)
+        # FileHandler.emit and StreamHandler.emit in one method, after choosing the day's file:
+        # this runs for every record, and the two extra layers cost a tenth of a plain record.
+        try:
+            day_number = int((record.created + IST_OFFSET_SECONDS) // 86400)  # days since 1970-01-01, IST
+            if day_number != self._day:
+                if self.stream is not None:
+                    self.stream.close()
+                    self.stream = None
+                self._day = day_number
+                self.baseFilename = os.fspath(self.path_for(_EPOCH + timedelta(days=day_number)))
+            if self.stream is None:
+                self.stream = self._open()
+            self.stream.write(self.format(record) + self.terminator)
+            self.stream.flush()
+        except RecursionError:
+            raise
+        except Exception:  # noqa: BLE001 (logging reports it through handleError, like the stdlib)
+            self.handleError(record)
 
     def _open(self):
         self.log_dir.mkdir(parents=True, exist_ok=True)

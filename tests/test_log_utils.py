@@ -2,6 +2,7 @@ import logging
 import os
 import stat
 from datetime import date
+from unittest import mock
 
 import pytest
 
@@ -24,11 +25,24 @@ from log_utils import MAX_SHORT_LIVED, DailyFileHandler, RedactingFormatter, Sec
         ('{"api_secret": "SECRET 9 with spaces"}', "SECRET 9"),
         ("password: SECRET-PASS-10", "SECRET-PASS-10"),
         ("request_token%3DSECRET-RT-11", "SECRET-RT-11"),
+        ("status_code=access_token=SECRET-12", "SECRET-12"),  # a secret after a key that is not one
+        ("Authorization: Bearer ***SECRET-13", "SECRET-13"),
+        ("headers: X-Access-Code: SECRET-CODE-14", "SECRET-CODE-14"),  # the key starts 9 before its hint
+        ("refresh_token=SECRET-RT-15", "SECRET-RT-15"),
+        ("ACCESS_TOKEN=SECRET-TOKEN-12 Api_Secret: SECRET-13", "SECRET-TOKEN-12"),
+        ("ACCESS_TOKEN=SECRET-TOKEN-12 Api_Secret: SECRET-13", "SECRET-13"),
     ],
 )
 def test_secret_shapes_are_redacted(text, secret):
     assert secret not in redact(text, SecretRegistry())
     assert log_utils.REDACTED in redact(text, SecretRegistry())
+
+
+def test_text_that_lowercasing_resizes_is_redacted_exactly():
+    # "İ".lower() is two characters long, so the lowercased copy no longer lines up with the text.
+    text = "İstanbul İİ access_token=SECRET-TOKEN-14 ok; AUTHORIZATION: Bearer SECRET-15, done"
+    expected = "İstanbul İİ access_token=*** ok; AUTHORIZATION: Bearer ***, done"
+    assert redact(text, SecretRegistry()) == expected
 
 
 def test_known_values_are_redacted_anywhere_including_url_encoded():
@@ -37,6 +51,13 @@ def test_known_values_are_redacted_anywhere_including_url_encoded():
     text = redact("said my code/with+chars and my%20code%2Fwith%2Bchars and tiny", registry)
     assert "my code" not in text and "my%20code" not in text
     assert "tiny" in text  # too short to register: would redact ordinary words
+
+
+def test_a_known_secret_inside_a_longer_value_takes_the_whole_value_with_it():
+    registry = SecretRegistry()
+    registry.add("KNOWN-SECRET")
+    text = "access_token=KNOWN-SECRET-and-more, {'api_secret': 'xKNOWN-SECRET'}, password=KNOWN-SECRET"
+    assert redact(text, registry) == "access_token=***, {'api_secret': '***'}, password=***"
 
 
 def test_ordinary_text_is_left_alone():
@@ -85,6 +106,32 @@ def test_file_name_is_the_ist_date_and_switches_at_ist_midnight(tmp_path):
     assert "early" in (tmp_path / "kite_app_2026-11-21.log").read_text()
     assert stat.S_IMODE(os.stat(tmp_path / "kite_app_2026-11-21.log").st_mode) == 0o600
     assert "2026-11-21 00:00:01" in (tmp_path / "kite_app_2026-11-21.log").read_text()  # IST timestamps
+
+
+def test_a_log_folder_that_cannot_be_written_never_breaks_the_caller(tmp_path, capsys):
+    blocked = tmp_path / "logs"
+    blocked.write_text("a file where the folder should be")
+    logger, handler = make_logger(blocked, SecretRegistry())
+    logger.info("order check done")  # must not raise into the order check
+    handler.close()
+    assert "order check done" in capsys.readouterr().err  # logging's own report of the failed record
+
+
+def test_timestamps_are_ist_with_milliseconds_across_and_within_seconds():
+    formatter = RedactingFormatter(fmt="%(asctime)s %(message)s")
+    start = ist(2026, 11, 21, 9, 15, 0).timestamp()
+    lines = []
+    for offset in (0.25, 0.75, 1.5, 0.5, 86400.0):  # later, earlier and next-day records alike
+        with mock.patch("time.time", return_value=start + offset):
+            record = logging.LogRecord("t", logging.INFO, __file__, 1, "m", (), None)
+        lines.append(formatter.format(record))
+    assert lines == [
+        "2026-11-21 09:15:00,250 m",
+        "2026-11-21 09:15:00,750 m",
+        "2026-11-21 09:15:01,500 m",
+        "2026-11-21 09:15:00,500 m",
+        "2026-11-22 09:15:00,000 m",
+    ]
 
 
 def test_purge_keeps_recent_and_foreign_files(tmp_path):
