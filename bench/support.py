@@ -9,7 +9,9 @@ sys.path.insert(0, str(PROJECT_DIR))  # the project's modules
 import re
 import socket
 import statistics
+import subprocess
 import tempfile
+import time
 from contextlib import contextmanager
 
 import pyotp
@@ -31,15 +33,31 @@ def free_port() -> int:
 
 
 class LoggedInSandbox:
-    """The sandbox served by waitress on loopback in this process, with a session in session.json."""
+    """The sandbox served by waitress on loopback, with a session in session.json.
 
-    def __init__(self, enforce_rate_limits: bool = True):
+    In this process (its order book at hand), or with own_process=True in a process of its own
+    (bench/sandbox_process.py, without rate limits), so that timing a client measures the client.
+    """
+
+    def __init__(self, enforce_rate_limits: bool = True, own_process: bool = False):
         self.dir = Path(tempfile.mkdtemp(prefix="kite-bench-"))
         self.demo = DemoCredentials.load_or_create(self.dir / "sandbox", redirect_url=None)
-        self.app = create_sandbox_app(self.demo, enforce_rate_limits=enforce_rate_limits)
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
-        self.server = start_in_background(self.app, "127.0.0.1", self.port)
+        self.app = self.server = self.process = None
+        if own_process:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(PROJECT_DIR / "bench" / "sandbox_process.py"),
+                    str(self.dir / "sandbox"),
+                    str(self.port),
+                ]
+            )
+            _wait_for_port(self.port)
+        else:
+            self.app = create_sandbox_app(self.demo, enforce_rate_limits=enforce_rate_limits)
+            self.server = start_in_background(self.app, "127.0.0.1", self.port)
         credentials = self.dir / "login_credentials.json"
         write_json_atomic(credentials, {"api_key": self.demo.api_key, "api_secret": self.demo.api_secret})
         self.values = {
@@ -73,7 +91,23 @@ class LoggedInSandbox:
         )
 
     def close(self):
-        self.server.close()
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        else:
+            self.server.close()
+
+
+def _wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class HttpCounter:

@@ -1,0 +1,57 @@
+import pytest
+import requests
+
+from kite_client import FastJSONSession
+
+KITE = "https://api.kite.trade/orders"
+LOCAL = "http://127.0.0.1:5002/orders"
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {},
+        {"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": "127.0.0.1,localhost"},
+        {"https_proxy": "http://proxy.example:3128", "http_proxy": "http://plain.example:8080"},
+        {"ALL_PROXY": "socks5://proxy.example:1080", "REQUESTS_CA_BUNDLE": "/etc/ssl/corporate.pem"},
+        {"HTTPS_PROXY": "http://proxy.example:3128", "CURL_CA_BUNDLE": "/etc/ssl/curl.pem"},
+    ],
+)
+def test_proxies_and_ca_bundle_from_the_environment_apply_as_in_requests(monkeypatch, environment):
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    ours, reference = FastJSONSession(), requests.Session()
+    for url in (KITE, LOCAL, KITE):  # the second call to a host is answered from what the first read
+        for verify in (True, False, None):
+            assert ours.merge_environment_settings(url, {}, None, verify, None) == (
+                reference.merge_environment_settings(url, {}, None, verify, None)
+            )
+
+
+def test_the_proxy_is_used_for_kite_and_no_proxy_hosts_go_direct(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    session = FastJSONSession()
+    assert session.merge_environment_settings(KITE, {}, None, True, None)["proxies"]["https"] == (
+        "http://proxy.example:3128"
+    )
+    assert session.merge_environment_settings("https://127.0.0.1:5002/orders", {}, None, True, None)["proxies"] == {}
+
+
+def test_explicit_proxies_win_over_the_environment(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    explicit = {"https": "http://mine.example:9000"}
+    settings = FastJSONSession().merge_environment_settings(KITE, dict(explicit), None, True, None)
+    assert settings["proxies"]["https"] == "http://mine.example:9000"
+
+
+def test_a_session_told_not_to_trust_the_environment_ignores_it(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
+    session = FastJSONSession()
+    session.trust_env = False
+    settings = session.merge_environment_settings(KITE, {}, None, True, None)
+    assert settings["proxies"] == {} and settings["verify"] is True
