@@ -48,16 +48,23 @@ def require_access_code(view):
 
 
 def check_access_code(supplied) -> None:
-    """Raise AccessDeniedError (and log it, without the value) unless `supplied` is the access code."""
+    """Raise AccessDeniedError (counted, and logged without the value) unless `supplied` is the
+    access code; TooManyRequests instead while this client is blocked for too many wrong ones."""
+    client = request.remote_addr or "unknown"
+    attempts = current_app.extensions["failed_access_attempts"]
+    retry_after = attempts.seconds_blocked(client)
+    if retry_after:
+        raise TooManyRequests(retry_after=retry_after)  # even the right code waits: no guessing through
     expected = current_app.extensions["kite_app"].settings.access_code
     if not isinstance(supplied, str) or not supplied or not code_matches(supplied, expected):
         log.warning(
             "Rejected %s %s from %s: %s access code",
             request.method,
             request.path,
-            request.remote_addr,
+            client,
             "wrong" if supplied else "missing",
         )
+        attempts.record_failure(client)
         raise AccessDeniedError()
 
 
@@ -92,23 +99,12 @@ class FailedAttempts:
         self._limiter.hit(self._item, client)
 
 
-def throttle_failed_attempts(app, *blueprints) -> FailedAttempts:
-    """Count 401s per client across `blueprints`; past 10 in 15 minutes every attempt there gets 429."""
+def throttle_failed_attempts(app) -> FailedAttempts:
+    """Count wrong codes per client; past 10 in 15 minutes every code check answers 429.
+
+    The count lives in the code check itself (the API's decorator and the login form), so
+    requests that take no code, such as /health, pay nothing for it.
+    """
     attempts = FailedAttempts()
-    guarded = {blueprint.name for blueprint in blueprints}
-
-    @app.before_request
-    def _refuse_while_blocked():
-        if request.blueprint in guarded:
-            retry_after = attempts.seconds_blocked(request.remote_addr or "unknown")
-            if retry_after:
-                raise TooManyRequests(retry_after=retry_after)
-
-    @app.after_request
-    def _count_failure(response):
-        if response.status_code == 401 and request.blueprint in guarded:
-            attempts.record_failure(request.remote_addr or "unknown")
-        return response
-
     app.extensions["failed_access_attempts"] = attempts
     return attempts

@@ -43,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False
     app.extensions["kite_app"] = AppContext.build(settings, credentials)
-    throttle_failed_attempts(app, api, browser)
+    throttle_failed_attempts(app)
     if settings.cors_origins:
         CORS(
             app,
