@@ -12,6 +12,11 @@ from postback import PostbackError, verify_postback
 
 log = logging.getLogger("kite_app.http")
 
+# How old the session state in /health and /api/status may be when another process changed
+# session.json: monitors may poll these many times a second, and a stat per poll under load costs
+# a thread switch each. This process's own logins and logouts show at once.
+HEALTH_SESSION_MAX_AGE_SECONDS = 1.0
+
 public = Blueprint("public", __name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 kite_hooks = Blueprint("kite_hooks", __name__, url_prefix="/api")  # called by Kite: no access code
@@ -40,7 +45,7 @@ def index():
 def health():
     """Liveness and readiness for monitors: no access code, no secrets, no user id."""
     context = _context()
-    session = context.store.summary()
+    session = context.store.summary(max_age=HEALTH_SESSION_MAX_AGE_SECONDS)
     body = _health(context, session)
     body["session"] = {"state": session["state"], "expires_at": session["expires_at"]}
     return jsonify(body)
@@ -51,7 +56,7 @@ def health():
 def status():
     """/health plus the user, order-watch counts and the notification backlog."""
     context = _context()
-    body = _health(context, context.store.summary())
+    body = _health(context, context.store.summary(max_age=HEALTH_SESSION_MAX_AGE_SECONDS))
     body["orders"] = {
         "watched_today": context.events.watched_count,
         "by_status": context.events.status_counts(),

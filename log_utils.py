@@ -33,6 +33,9 @@ QUIET_LOGGERS = {
     "apscheduler": logging.WARNING,
     "flask_cors": logging.WARNING,
     "filelock": logging.WARNING,
+    # One warning per request that waits for a free worker thread: under a burst, a line every
+    # few milliseconds that says nothing the caller did not already notice.
+    "waitress.queue": logging.ERROR,
 }
 
 _SECRET_FIELD_NAMES = "|".join(

@@ -1,7 +1,9 @@
 """session.json: what scripts need to call Kite, written atomically under a cross-process lock."""
 
 import logging
+import math
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -59,7 +61,7 @@ class SessionStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = FileLock(str(self.path) + ".lock", timeout=10)
-        self._cache: tuple = (None, None)  # (file version, Session) of the last read
+        self._cache: tuple = (None, None, -math.inf)  # (file version, Session, monotonic time of the check)
 
     def save(self, session: Session) -> None:
         """Replace the stored session in one step."""
@@ -67,21 +69,31 @@ class SessionStore:
         try:
             with self._lock:
                 write_json_atomic(self.path, asdict(session))
+                self._forget_check()
         except OSError as exc:
             raise SessionFileError(f"Could not write {self.path}: {exc.strerror or exc}.") from None
 
-    def load(self) -> Session | None:
+    def load(self, max_age: float = 0.0) -> Session | None:
         """The stored session, or None when there is none; SessionFileError if it is unreadable.
 
-        The file is parsed again only when it was replaced (a stat, not a read, per call).
+        The file is parsed again only when it was replaced (a stat, not a read, per call). With
+        `max_age`, an answer checked less than that many seconds ago is reused without the stat:
+        for status pages that monitors poll. This store's own writes are seen at once.
         """
+        cached_version, cached, checked_at = self._cache
+        now = time.monotonic()
+        if cached_version is not None and now - checked_at < max_age:
+            return cached
         version = self.version()
-        cached_version, cached = self._cache
         if version is not None and version == cached_version:
+            self._cache = (version, cached, now)
             return cached
         session = self._read()
-        self._cache = (version, session)
+        self._cache = (version, session, now)
         return session
+
+    def _forget_check(self) -> None:
+        self._cache = (None, None, -math.inf)
 
     def _read(self) -> Session | None:
         try:
@@ -107,6 +119,7 @@ class SessionStore:
                 self.path.unlink()
             except FileNotFoundError:
                 pass
+            self._forget_check()
 
     def version(self):
         """A cheap fingerprint that changes whenever the file is replaced; None when absent."""
@@ -120,11 +133,11 @@ class SessionStore:
         """'valid', 'expired', 'missing' or 'unreadable'."""
         return self.summary(now)["state"]
 
-    def summary(self, now: datetime | None = None) -> dict:
-        """State, user and expiry for status pages; never a token."""
+    def summary(self, now: datetime | None = None, max_age: float = 0.0) -> dict:
+        """State, user and expiry for status pages; never a token. `max_age` as in load()."""
         now = now or now_ist()
         try:
-            session = self.load()
+            session = self.load(max_age)
         except SessionFileError:
             return {"state": "unreadable", "user_id": None, "user_name": None, "expires_at": None}
         if session is None:

@@ -100,3 +100,25 @@ def test_concurrent_logins_never_mix_files(store):
     assert final.access_token.endswith("-0049")
     assert reads > 0
     assert isinstance(final, Session)
+
+
+def test_status_reads_may_reuse_a_recent_answer_but_see_own_writes_at_once(store, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("session_store.time.monotonic", lambda: clock[0])
+    other_process = SessionStore(store.path)  # writes the file the way a second process would
+    store.save(make_session("token-one-1111"))
+    assert store.load(max_age=1.0).access_token == "token-one-1111"
+
+    other_process.save(make_session("token-two-2222"))
+    clock[0] += 0.5
+    assert store.load(max_age=1.0).access_token == "token-one-1111"  # checked 0.5 s ago: not looked at again
+    assert store.load().access_token == "token-two-2222"  # without max_age every call looks
+    other_process.save(make_session("token-three-3333"))
+    clock[0] += 1.0
+    assert store.load(max_age=1.0).access_token == "token-three-3333"  # older than max_age: looked at again
+
+    store.save(make_session("token-four-4444"))
+    assert store.load(max_age=1.0).access_token == "token-four-4444"  # its own login: at once
+    store.clear()
+    assert store.load(max_age=1.0) is None  # its own logout: at once
+    assert store.summary(max_age=1.0)["state"] == "missing"
