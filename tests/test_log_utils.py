@@ -154,6 +154,14 @@ def test_setup_routes_third_party_loggers_through_redaction(settings, log_file):
     assert "debug lines are quiet" not in text
 
 
+def test_a_burst_of_requests_does_not_flood_the_log(settings, log_file):
+    for depth in range(1, 50):
+        logging.getLogger("waitress.queue").warning("Task queue depth is %d", depth)
+    logging.getLogger("waitress").warning("a real waitress warning")
+    text = log_file()
+    assert "Task queue depth" not in text and "a real waitress warning" in text
+
+
 def test_short_lived_secrets_are_bounded_but_the_recent_ones_redacted():
     registry = SecretRegistry()
     registry.add("lasting-secret-value")
