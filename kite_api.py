@@ -49,7 +49,7 @@ class KiteAPI:
         self._store = SessionStore(self.settings.session_file)
         self._clock = clock
         self._lock = threading.Lock()
-        self._order_book_memo = {}  # digest of the last order book (get_order_statuses(if_changed=True))
+        self._order_book_memo = {}  # the last order book's bytes (get_order_statuses(if_changed=True))
         self._session: Session | None = None
         self._session_version = None
         self._session_expires = None

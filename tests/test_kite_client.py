@@ -1,7 +1,11 @@
+import json
+import socket
+import threading
+
 import pytest
 import requests
 
-from kite_client import FastJSONSession
+from kite_client import BODY_PIECE_BYTES, FastJSONSession
 
 KITE = "https://api.kite.trade/orders"
 LOCAL = "http://127.0.0.1:5002/orders"
@@ -55,3 +59,51 @@ def test_a_session_told_not_to_trust_the_environment_ignores_it(monkeypatch):
     session.trust_env = False
     settings = session.merge_environment_settings(KITE, {}, None, True, None)
     assert settings["proxies"] == {} and settings["verify"] is True
+
+
+class OneAnswerServer:
+    """A loopback server that answers every connection with `head` and `body` bytes, then closes."""
+
+    def __init__(self, head: bytes, body: bytes):
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/orders"
+        self._answer = head + body
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(self._answer)
+
+    def close(self):
+        self._socket.close()
+
+
+def answer_head(length: int) -> bytes:
+    return f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode()
+
+
+def test_a_big_answer_is_read_whole_across_pieces():
+    orders = [{"order_id": f"{n:015d}", "status": "OPEN", "tag": "x" * 200} for n in range(12_000)]
+    body = json.dumps({"status": "success", "data": orders}).encode()
+    assert len(body) > 2.5 * BODY_PIECE_BYTES
+    server = OneAnswerServer(answer_head(len(body)), body)
+    try:
+        assert FastJSONSession().get(server.url, timeout=10).json()["data"] == orders
+    finally:
+        server.close()
+
+
+def test_an_answer_cut_short_is_a_requests_error_so_reads_are_retried():
+    body = b'{"status": "success", "data": [' + b" " * (2 * BODY_PIECE_BYTES)
+    server = OneAnswerServer(answer_head(len(body) + 1000), body)  # promises more than it sends
+    try:
+        with pytest.raises(requests.RequestException):
+            FastJSONSession().get(server.url, timeout=10)
+    finally:
+        server.close()
