@@ -26,7 +26,9 @@ class LoginStates:
     """Issues and redeems login states; thread-safe."""
 
     def __init__(self, key: bytes | None = None, clock=time.time, lifetime: float = STATE_LIFETIME_SECONDS):
-        self._key = key or secrets.token_bytes(32)
+        # Keyed once and copied per state: a fresh HMAC (hmac.new, hmac.digest) looks the digest up
+        # in OpenSSL every time, which under concurrent requests took more than the rest of /api/url.
+        self._keyed_mac = hmac.new(key or secrets.token_bytes(32), digestmod=hashlib.sha256)
         self._clock = clock
         self._lifetime = lifetime
         self._outstanding: OrderedDict[str, float] = OrderedDict()  # nonce -> expiry
@@ -64,7 +66,9 @@ class LoginStates:
 
     def _sign(self, nonce: str, expiry: int) -> str:
         message = f"{nonce}.{expiry}".encode("utf-8", "replace")
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        mac = self._keyed_mac.copy()
+        mac.update(message)
+        return mac.hexdigest()
 
     def _forget_expired(self) -> None:
         now = self._clock()
