@@ -1,6 +1,6 @@
 """Kite App benchmarks: the cost of every layer, as ratios taken in one run against the sandbox.
 
-    .venv/bin/python bench/run.py            every benchmark (about 4 minutes); writes docs/performance.md
+    .venv/bin/python bench/run.py            every benchmark (about 7 minutes); writes docs/performance.md
     .venv/bin/python bench/run.py 3 4        only sections 3 and 4, printed
 
 Prints one table (metric, ours, reference, ratio, target, pass/fail) and writes it, with the
