@@ -41,3 +41,16 @@ class KiteUnavailableError(KiteAppError):
     def __init__(self, message, timed_out=False):
         super().__init__(message)
         self.timed_out = timed_out
+
+
+class OrderCapError(KiteAppError):
+    """Kite's order cap per minute or per day is reached: the order was not sent (and never is later)."""
+
+    def __init__(self, cap: str, resets: str):
+        super().__init__(
+            f"Not sent: Kite accepts at most {cap}, and this process has reached it. Kite would refuse the "
+            f"order (HTTP 429). The cap resets {resets}; place the order again yourself then if it still "
+            "makes sense (Kite App never retries orders)."
+        )
+        self.cap = cap
+        self.resets = resets

@@ -23,6 +23,8 @@ from settings import Settings, load_credentials, load_settings
 log = logging.getLogger(__name__)
 
 VARIETY_REGULAR = "regular"
+# Since April 2026 Kite refuses these order types from the API unless they carry market_protection.
+PROTECTED_ORDER_TYPES = ("MARKET", "SL-M")
 
 
 class _SessionBoundClient(KiteClient):
@@ -43,7 +45,9 @@ class _SessionBoundClient(KiteClient):
 class KiteAPI:
     """Kite calls for scripts, bound to the session in session.json."""
 
-    def __init__(self, settings: Settings | None = None, *, clock=now_ist, retry=DEFAULT_RETRY, limiters=None):
+    def __init__(
+        self, settings: Settings | None = None, *, clock=now_ist, retry=DEFAULT_RETRY, limiters=None, order_caps=None
+    ):
         self.settings = settings or load_settings()
         credentials = load_credentials(self.settings.credentials_file)
         self._store = SessionStore(self.settings.session_file)
@@ -60,6 +64,7 @@ class KiteAPI:
             root=self.settings.kite_api_root,
             timeout=self.settings.kite_timeout,
             limiters=limiters,
+            order_caps=order_caps,
             retry=retry,
         )
         self.kite.set_session_expiry_hook(self._on_token_rejected)
@@ -151,14 +156,22 @@ class KiteAPI:
         return self.kite.order_trades(order_id) if order_id else self.kite.trades()
 
     def place_order(self, *, variety: str = VARIETY_REGULAR, **params) -> str:
-        """Place an order (kiteconnect's place_order parameters); returns the order_id. Never retried."""
+        """Place an order (kiteconnect's place_order parameters); returns the order_id. Never retried.
+
+        MARKET and SL-M orders get market_protection=MARKET_PROTECTION (default -1, Kite's automatic
+        protection) unless you pass your own: Kite refuses them without it. Beyond Kite's caps of
+        400 orders a minute or 5,000 a day, raises OrderCapError and sends nothing."""
+        params = self._with_market_protection(params)
         log.info("Placing %s order: %s", variety, _order_summary(params))
         order_id = self.kite.place_order(variety=variety, **params)
         log.info("Order %s accepted by Kite", order_id)
         return order_id
 
     def modify_order(self, order_id: str, *, variety: str = VARIETY_REGULAR, **changes) -> str:
-        """Modify an open order; returns the order_id. Never retried."""
+        """Modify an open order; returns the order_id. Never retried.
+
+        A change to MARKET or SL-M gets market_protection as place_order does."""
+        changes = self._with_market_protection(changes)
         log.info("Modifying order %s: %s", order_id, changes)
         return self.kite.modify_order(variety=variety, order_id=order_id, **changes)
 
@@ -166,6 +179,11 @@ class KiteAPI:
         """Cancel an open order; returns the order_id. Never retried."""
         log.info("Cancelling order %s", order_id)
         return self.kite.cancel_order(variety=variety, order_id=order_id, parent_order_id=parent_order_id)
+
+    def _with_market_protection(self, params: dict) -> dict:
+        if params.get("order_type") in PROTECTED_ORDER_TYPES and params.get("market_protection") is None:
+            return {**params, "market_protection": self.settings.market_protection}
+        return params
 
     # -- portfolio -----------------------------------------------------------------------
 
@@ -205,5 +223,15 @@ class KiteAPI:
 
 
 def _order_summary(params: dict) -> str:
-    keys = ("transaction_type", "quantity", "exchange", "tradingsymbol", "order_type", "price", "product")
+    keys = (
+        "transaction_type",
+        "quantity",
+        "exchange",
+        "tradingsymbol",
+        "order_type",
+        "price",
+        "trigger_price",
+        "product",
+        "market_protection",
+    )
     return " ".join(f"{k}={params[k]}" for k in keys if params.get(k) is not None)

@@ -66,6 +66,11 @@ def parse_args(argv):
     parser.add_argument("--sandbox", action="store_true", help="run against the built-in Kite sandbox (no account)")
     parser.add_argument("--sandbox-port", type=int, default=5002, help="sandbox port (default 5002)")
     parser.add_argument("--sandbox-dir", type=Path, help="sandbox data folder (default sandbox_data/)")
+    parser.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="sandbox: turn off Kite's rate limits and order caps per minute and day (for fast test suites)",
+    )
     parser.add_argument("--totp", action="store_true", help="print the current TOTP code from twofa_key and exit")
     return parser.parse_args(argv)
 
@@ -86,7 +91,9 @@ def main(argv=None) -> int:
             from sandbox_mode import SANDBOX_DIR, SandboxMode, sandbox_access_code  # only in sandbox mode
 
             settings = load_settings(values)
-            sandbox = SandboxMode(args.sandbox_dir or SANDBOX_DIR, port=args.sandbox_port)
+            sandbox = SandboxMode(
+                args.sandbox_dir or SANDBOX_DIR, port=args.sandbox_port, enforce_rate_limits=not args.no_rate_limits
+            )
             code = sandbox_access_code(settings, sandbox.data_dir)
             app = create_app({**values, **sandbox.start(settings.service_url, code)})
             print(sandbox.walkthrough(settings.service_url, code), flush=True)

@@ -20,7 +20,7 @@ from requests.sessions import merge_setting
 import log_utils
 from errors import KiteUnavailableError
 from kite_sdk import KiteConnect, kite_errors
-from rate_limit import endpoint_class, shared_limiters
+from rate_limit import ORDER_PLACEMENT, endpoint_class, shared_limiters, shared_order_caps
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +128,21 @@ class FastJSONSession(requests.Session):
 class KiteClient(KiteConnect):
     """A KiteConnect that throttles per endpoint class, retries failed GETs and decodes JSON faster."""
 
-    def __init__(self, api_key, *, root=None, timeout=None, limiters=None, retry=DEFAULT_RETRY, sleep=time.sleep):
+    def __init__(
+        self,
+        api_key,
+        *,
+        root=None,
+        timeout=None,
+        limiters=None,
+        order_caps=None,
+        retry=DEFAULT_RETRY,
+        sleep=time.sleep,
+    ):
         super().__init__(api_key, root=root, timeout=timeout)
         self.reqsession = FastJSONSession()
         self.limiters = limiters if limiters is not None else shared_limiters(api_key)
+        self.order_caps = order_caps if order_caps is not None else shared_order_caps(api_key)
         self.retry = retry
         self._sleep = sleep
 
@@ -145,7 +156,10 @@ class KiteClient(KiteConnect):
             _unchanged_check.memo = None
 
     def _request(self, route, method, *args, **kwargs):
-        limiter = self.limiters[endpoint_class(route)]
+        limit_class = endpoint_class(route)
+        limiter = self.limiters[limit_class]
+        if limit_class == ORDER_PLACEMENT:
+            self.order_caps.take()  # beyond Kite's minute or day cap: refused here, not sent
         retries = self.retry.retries if method == "GET" else 0
         attempt = 0
         while True:

@@ -1,4 +1,4 @@
-"""Client-side throttling to Kite's per-api_key limits, shared by every thread of a process.
+"""Client-side throttling to Kite's per-api_key limits and its order caps, shared by every thread of a process.
 
 A sliding window (at most `rate` calls in any `period` seconds) rather than a fixed spacing:
 bursts up to the limit go out at once, and the window can never hold one call too many.
@@ -9,6 +9,10 @@ flask-limiter's engine) or built around shared storage; this needs ~30 lines of 
 import threading
 import time
 from collections import deque
+from datetime import timedelta
+
+from clock import now_ist
+from errors import OrderCapError
 
 QUOTE = "quote"
 HISTORICAL = "historical"
@@ -86,12 +90,50 @@ class RateLimiter:
         return False
 
 
+# Kite's order caps per user (2026): beyond them Kite answers HTTP 429 instead of placing the order.
+ORDERS_PER_MINUTE = 400
+ORDERS_PER_DAY = 5000
+
+
+class OrderCaps:
+    """Counts order placements against Kite's minute and day caps; refuses (never delays) beyond them.
+
+    A sliding 60-second window, so no calendar minute can hold more than the cap either; the day is
+    the IST calendar day. Counted per process: scripts running side by side each count their own."""
+
+    def __init__(self, per_minute=ORDERS_PER_MINUTE, per_day=ORDERS_PER_DAY, clock=now_ist):
+        self.per_minute = per_minute
+        self.per_day = per_day
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._minute = deque()
+        self._day = None
+        self._day_count = 0
+
+    def take(self) -> None:
+        """Count one placement, or raise OrderCapError (counting nothing) if a cap is reached."""
+        with self._lock:
+            now = self._clock()
+            if now.date() != self._day:
+                self._day, self._day_count = now.date(), 0
+            while self._minute and self._minute[0] <= now - timedelta(minutes=1):
+                self._minute.popleft()
+            if self._day_count >= self.per_day:
+                raise OrderCapError(f"{self.per_day:,} orders a day", "at 00:00 IST")
+            if len(self._minute) >= self.per_minute:
+                resets = self._minute[0] + timedelta(minutes=1)
+                raise OrderCapError(f"{self.per_minute} orders a minute", f"at {resets:%H:%M:%S} IST")
+            self._minute.append(now)
+            self._day_count += 1
+
+
 def kite_limiters(margin: float = SAFETY_MARGIN_SECONDS) -> dict:
     """A fresh set of limiters, one per Kite endpoint class."""
     return {name: RateLimiter(rate, 1.0 + margin) for name, rate in KITE_RATE_LIMITS.items()}
 
 
 _shared: dict = {}
+_shared_caps: dict = {}
 _shared_lock = threading.Lock()
 
 
@@ -101,3 +143,11 @@ def shared_limiters(api_key: str) -> dict:
         if api_key not in _shared:
             _shared[api_key] = kite_limiters()
         return _shared[api_key]
+
+
+def shared_order_caps(api_key: str) -> OrderCaps:
+    """The process-wide order caps for `api_key` (Kite counts per user)."""
+    with _shared_lock:
+        if api_key not in _shared_caps:
+            _shared_caps[api_key] = OrderCaps()
+        return _shared_caps[api_key]

@@ -21,8 +21,16 @@ SANDBOX_PORT = 5002
 class SandboxMode:
     """Starts the sandbox and provides the settings that point the service at it."""
 
-    def __init__(self, data_dir: Path = SANDBOX_DIR, host: str = "127.0.0.1", port: int = SANDBOX_PORT):
+    def __init__(
+        self,
+        data_dir: Path = SANDBOX_DIR,
+        host: str = "127.0.0.1",
+        port: int = SANDBOX_PORT,
+        *,
+        enforce_rate_limits: bool = True,
+    ):
         self.data_dir = Path(data_dir)
+        self.enforce_rate_limits = enforce_rate_limits
         self.root = f"http://{host}:{port}"
         self._host, self._port = host, port
         self.credentials = None
@@ -38,7 +46,12 @@ class SandboxMode:
         self.credentials = DemoCredentials.load_or_create(self.data_dir, redirect_url=f"{app_url}/api/callback")
         # The landing page is an HTTP response: it gets a placeholder, never the code itself.
         exchange = f'curl "{app_url}/api/token?code=YOUR_ACCESS_CODE&request_token=PASTE_IT_HERE"'
-        app = create_sandbox_app(self.credentials, postback_url=f"{app_url}/api/postback", exchange_command=exchange)
+        app = create_sandbox_app(
+            self.credentials,
+            postback_url=f"{app_url}/api/postback",
+            exchange_command=exchange,
+            enforce_rate_limits=self.enforce_rate_limits,
+        )
         try:
             self._server = start_in_background(app, self._host, self._port)
         except OSError as exc:
@@ -84,6 +97,11 @@ class SandboxMode:
             [
                 "",
                 "Kite App is running on the built-in Kite sandbox (no Zerodha account involved).",
+                *(
+                    []
+                    if self.enforce_rate_limits
+                    else ["Rate limits are OFF (--no-rate-limits): a real Kite account would refuse some calls."]
+                ),
                 "",
                 f"  Access code: {access_code}",
                 "",

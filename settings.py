@@ -43,6 +43,7 @@ DEFAULTS = {
     "TELEGRAM_API_BASE": "https://api.telegram.org",
     "LOGIN_REMINDER_TIME": "08:45",
     "MARKET_HOLIDAYS": "",
+    "MARKET_PROTECTION": "-1",
 }
 
 
@@ -69,6 +70,7 @@ class Settings:
     telegram_api_base: str = "https://api.telegram.org"
     login_reminder_time: time | None = None
     market_holidays: frozenset = frozenset()
+    market_protection: float = -1  # sent with MARKET and SL-M orders that name none (Kite requires it)
 
     @property
     def service_url(self) -> str:
@@ -149,6 +151,7 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         telegram_api_base=merged["TELEGRAM_API_BASE"].strip().rstrip("/"),
         login_reminder_time=_time_of_day(merged, "LOGIN_REMINDER_TIME"),
         market_holidays=_dates(merged, "MARKET_HOLIDAYS"),
+        market_protection=_market_protection(merged, "MARKET_PROTECTION"),
     )
 
 
@@ -207,6 +210,21 @@ def _dates(values, name) -> frozenset:
         except ValueError:
             raise ConfigError(f"{name} must list dates like 2026-12-25, separated by commas.") from None
     return frozenset(days)
+
+
+def _market_protection(values, name) -> float:
+    """-1 (Kite's automatic protection) or a percentage above 0 up to 100."""
+    text = values[name].strip()
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is None or not (number == -1 or 0 < number <= 100):
+        raise ConfigError(
+            f"{name} must be -1 (Kite's automatic market protection) or a percentage above 0 up to 100, "
+            f"not {text[:20]!r}: since April 2026 Kite refuses MARKET and SL-M orders without it."
+        )
+    return int(number) if number.is_integer() else number
 
 
 def _path(value: str) -> Path:

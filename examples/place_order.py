@@ -1,4 +1,4 @@
-"""Place a market order and a limit order with KiteAPI, then show orders and positions.
+"""Place a market order (with market protection) and a limit order with KiteAPI, then show orders and positions.
 
 python examples/place_order.py            (uses .env, i.e. your real Kite account: careful)
 KITE_APP_ENV_FILE=sandbox_data/sandbox.env python examples/place_order.py   (the sandbox)
@@ -16,8 +16,17 @@ from kite_api import KiteAPI
 def main() -> int:
     kite = KiteAPI()
     try:
+        # Kite refuses MARKET and SL-M orders without market protection (since April 2026). KiteAPI adds
+        # MARKET_PROTECTION (default -1, Kite's automatic protection) when an order names none; this one
+        # names it to show where it goes: -1, or a percentage above 0 up to 100.
         market_id = kite.place_order(
-            tradingsymbol="INFY", exchange="NSE", transaction_type="BUY", quantity=1, product="CNC", order_type="MARKET"
+            tradingsymbol="INFY",
+            exchange="NSE",
+            transaction_type="BUY",
+            quantity=1,
+            product="CNC",
+            order_type="MARKET",
+            market_protection=-1,
         )
         last = kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"]
         limit_id = kite.place_order(

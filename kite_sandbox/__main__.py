@@ -9,6 +9,7 @@ import pyotp
 from waitress.server import create_server
 
 from .accounts import DemoCredentials
+from .market import DEFAULT_SEED
 from .server import create_sandbox_app
 
 
@@ -35,18 +36,41 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("sandbox_data"))
     parser.add_argument("--redirect-url", help="where a successful login is redirected (the app's redirect URL)")
     parser.add_argument("--postback-url", help="where order updates are POSTed, signed like Kite's")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="the market's price walk (same seed, same history)"
+    )
+    parser.add_argument(
+        "--order-ip", help="accept order calls only from this address, like Kite's registered static IP (default: any)"
+    )
+    parser.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="turn off Kite's rate limits and order caps per minute and day (for fast test suites)",
+    )
     args = parser.parse_args(argv)
 
     credentials = DemoCredentials.load_or_create(args.data_dir, args.redirect_url)
-    app = create_sandbox_app(credentials, postback_url=args.postback_url)
+    app = create_sandbox_app(
+        credentials,
+        postback_url=args.postback_url,
+        seed=args.seed,
+        order_ip=args.order_ip,
+        enforce_rate_limits=not args.no_rate_limits,
+    )
     try:
         server = create_server(app, host=args.host, port=args.port, threads=8)
     except OSError as exc:
         print(f"kite_sandbox: cannot listen on {args.host}:{args.port} ({exc.strerror}); use --port", file=sys.stderr)
         return 1
     print(describe(credentials, f"http://{args.host}:{args.port}"))
+    print(f"  market seed  {args.seed}")
+    if args.order_ip:
+        print(f"  order IP     {args.order_ip}  (order calls from any other address are refused)")
+    if args.no_rate_limits:
+        print("  rate limits  OFF (--no-rate-limits): a real Kite account would refuse some calls")
     print(f"Credentials written to {args.data_dir / 'credentials.json'}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app.extensions["kite_sandbox"].matcher.start()
     server.run()
     return 0
 

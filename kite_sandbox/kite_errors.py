@@ -24,6 +24,11 @@ class InputError(KiteError):
     error_type = "InputException"
 
 
+class PermissionDeniedError(KiteError):
+    status = 403
+    error_type = "PermissionException"
+
+
 class OrderError(KiteError):
     status = 400
     error_type = "OrderException"

@@ -18,19 +18,24 @@ from clock import IST, now_ist
 
 from .accounts import DEMO_USER_NAME, Accounts, DemoCredentials
 from .faults import FAULT_KINDS, Faults
-from .kite_errors import InputError, KiteError, RateLimitedError, TokenError, failure, success
+from .kite_errors import InputError, KiteError, PermissionDeniedError, RateLimitedError, TokenError, failure, success
 from .login_page import error_page, landing_page, login_form
-from .market import Market
+from .market import DEFAULT_SEED, Market
+from .matcher import Matcher
+from .order_caps import OrderCaps
 from .orders import OrderBook
 from .postbacks import POSTBACK_STATUSES, PostbackSender, postback_payload
 
 log = logging.getLogger("kite_sandbox")
 
-# Kite's per-api_key limits (requests per second) and which endpoints count against which.
-RATE_LIMITS = {"quote": 1, "historical": 3, "order_placement": 10, "other": 10}
+# Kite's per-api_key limits (requests per second) and which endpoints count against which; order
+# placement's 10 a second is counted with the other order caps (order_caps.py).
+RATE_LIMITS = {"quote": 1, "historical": 3, "other": 10}
 ENDPOINT_LIMIT_CLASS = {"quote": "quote", "ohlc": "quote", "ltp": "quote", "historical": "historical"}
 BROWSER_ENDPOINTS = {"login_page", "landing", "static", "control"}  # not Kite API calls: no protocol checks
 SESSION_ENDPOINT = "session_token"  # a Kite API call, but made before there is an access token
+ORDER_CALLS = {("orders_by_segment", "POST"), ("order_item", "PUT"), ("order_item", "DELETE")}
+STATIC_IP_HELP = "https://support.zerodha.com/category/trading-and-markets/general-kite/kite-api/articles/static-ip"
 DEFAULT_EXCHANGE_COMMAND = 'curl "http://127.0.0.1:5001/api/token?code=YOUR_CODE&request_token=PASTE_IT_HERE"'
 
 
@@ -45,6 +50,7 @@ class Sandbox:
     postbacks: PostbackSender | None
     delays: dict  # path -> seconds to wait before answering (set through /sandbox/control/delay)
     faults: Faults  # injected failures (set through /sandbox/control/fault)
+    matcher: Matcher  # fills orders as the price moves (started by whoever serves the app)
 
 
 def create_sandbox_app(
@@ -54,10 +60,16 @@ def create_sandbox_app(
     postback_url=None,
     exchange_command=DEFAULT_EXCHANGE_COMMAND,
     enforce_rate_limits=True,
+    seed=DEFAULT_SEED,
+    order_ip=None,
 ) -> Flask:
-    """The sandbox as a Flask app (serve it with waitress). Rate limits run on real time."""
+    """The sandbox as a Flask app (serve it with waitress). Rate limits run on real time.
+
+    `seed` fixes the market's price walk; `order_ip`, if set, is the one address order calls are
+    accepted from (Kite's registered static IP); `enforce_rate_limits=False` turns off the
+    per-second limits and the order caps per minute and day (not the 25 modifications)."""
     app = Flask(__name__)
-    market = Market(clock)
+    market = Market(clock, seed)
     sender = PostbackSender(postback_url) if postback_url else None
     accounts = Accounts(credentials, clock=clock)
 
@@ -65,8 +77,8 @@ def create_sandbox_app(
         if sender and order["status"] in POSTBACK_STATUSES:
             sender.send(postback_payload(order, credentials.user_id, credentials.api_key, credentials.api_secret))
 
-    book = OrderBook(market, credentials.user_id, clock, on_update)
-    sandbox = Sandbox(credentials, accounts, market, book, sender, delays={}, faults=Faults())
+    book = OrderBook(market, credentials.user_id, clock, on_update, OrderCaps(enforce_rate_limits))
+    sandbox = Sandbox(credentials, accounts, market, book, sender, {}, Faults(), Matcher(book))
     app.extensions["kite_sandbox"] = sandbox
     limiter = MovingWindowRateLimiter(MemoryStorage())
     limits = {name: RateLimitItemPerSecond(rate) for name, rate in RATE_LIMITS.items()}
@@ -87,7 +99,14 @@ def create_sandbox_app(
         api_key, _, access_token = request.headers.get("Authorization", "").removeprefix("token ").partition(":")
         if api_key != credentials.api_key or accounts.session_for(access_token) is None:
             raise TokenError("Incorrect `api_key` or `access_token`.")
+        if order_ip and (request.endpoint, request.method) in ORDER_CALLS and request.remote_addr != order_ip:
+            raise PermissionDeniedError(
+                f"IP ({request.remote_addr}) is not allowed to place orders for this app. Update allowed IPs on "
+                f"the Kite developer console. Learn more - {STATIC_IP_HELP}"
+            )
         limit_class = _limit_class(request.endpoint, request.method)
+        if limit_class is None:
+            return None
         if enforce_rate_limits and not limiter.hit(limits[limit_class], api_key, limit_class):
             raise RateLimitedError("Too many requests")
         return None
@@ -111,9 +130,9 @@ def create_sandbox_app(
     return app
 
 
-def _limit_class(endpoint: str, method: str) -> str:
+def _limit_class(endpoint: str, method: str) -> str | None:
     if endpoint == "orders_by_segment" and method == "POST":
-        return "order_placement"
+        return None  # counted by the order caps
     return ENDPOINT_LIMIT_CLASS.get(endpoint, "other")
 
 
@@ -189,7 +208,7 @@ def _add_api_routes(app: Flask, sandbox: Sandbox) -> None:
             return success(True)
         request_token = params.get("request_token", "")
         if not accounts.checksum_ok(creds.api_key, request_token, params.get("checksum", "")):
-            raise InputError("Invalid `checksum`.")
+            raise TokenError("Invalid `checksum`.")  # Kite answers a bad checksum as a TokenException
         if not accounts.redeem_request_token(request_token):
             raise TokenError("Token is invalid or has expired.")
         session = accounts.open_session()
@@ -328,8 +347,30 @@ def _html(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="text/html")
 
 
-def start_in_background(app, host: str, port: int):
+class BackgroundServer:
+    """The sandbox served by waitress on a daemon thread, with its matcher; close() stops both."""
+
+    def __init__(self, app, host: str, port: int):
+        self._server = create_server(app, host=host, port=port, threads=8)
+        self.effective_port = self._server.effective_port
+        self._matcher = app.extensions["kite_sandbox"].matcher
+        self._closing = False
+        self._matcher.start()
+        threading.Thread(target=self._serve, name="kite-sandbox", daemon=True).start()
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            if not self._closing:  # closed from another thread: waitress's loop sees a dead socket
+                raise
+
+    def close(self) -> None:
+        self._closing = True
+        self._matcher.stop()
+        self._server.close()
+
+
+def start_in_background(app, host: str, port: int) -> BackgroundServer:
     """Serve `app` with waitress on a daemon thread; returns the server (call .close() to stop)."""
-    server = create_server(app, host=host, port=port, threads=8)
-    threading.Thread(target=server.run, name="kite-sandbox", daemon=True).start()
-    return server
+    return BackgroundServer(app, host, port)

@@ -15,7 +15,7 @@ from clock import IST, now_ist
 from kite_api import KiteAPI
 from kite_app import create_app
 from kite_client import RetryPolicy
-from rate_limit import kite_limiters
+from rate_limit import OrderCaps, kite_limiters
 from session_store import Session, SessionStore
 from settings import load_settings
 
@@ -103,8 +103,8 @@ def logged_in(store) -> Session:
 
 @pytest.fixture
 def kite_api(settings) -> KiteAPI:
-    """KiteAPI on the temporary files, with its own limiters and instant retries."""
-    return KiteAPI(settings, retry=FAST_RETRY, limiters=kite_limiters())
+    """KiteAPI on the temporary files, with its own limiters, order caps and instant retries."""
+    return KiteAPI(settings, retry=FAST_RETRY, limiters=kite_limiters(), order_caps=OrderCaps())
 
 
 @pytest.fixture

@@ -75,7 +75,8 @@ def auth(sandbox, demo) -> dict:
 
 
 def place(client, auth, variety="regular", **fields):
-    """POST an order (a market buy of 1 NSE:INFY for CNC unless told otherwise)."""
+    """POST an order (a market buy of 1 NSE:INFY for CNC, with Kite's automatic market protection,
+    unless told otherwise)."""
     order = {
         "exchange": "NSE",
         "tradingsymbol": "INFY",
@@ -83,6 +84,40 @@ def place(client, auth, variety="regular", **fields):
         "quantity": 1,
         "product": "CNC",
         "order_type": "MARKET",
+        "market_protection": -1,
         **fields,
     }
+    order = {name: value for name, value in order.items() if value is not None}
     return client.post(f"/orders/{variety}", data=order, headers=auth)
+
+
+@pytest.fixture
+def sandbox_root(sandbox_app):
+    """The sandbox app served over real HTTP on a free loopback port; its root URL."""
+    from kite_sandbox.server import start_in_background
+
+    server = start_in_background(sandbox_app, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+def official_client_login(root: str, demo):
+    """The official kiteconnect client, logged in at the sandbox the way a user's script would be."""
+    import requests
+
+    from kite_sdk import KiteConnect  # kiteconnect's own KiteConnect class (without its ticker import)
+
+    form = {"user_id": demo.user_id, "password": demo.password, "twofa_value": pyotp.TOTP(demo.totp_secret).now()}
+    redirect = requests.post(
+        f"{root}/connect/login?api_key={demo.api_key}&v=3", data=form, allow_redirects=False, timeout=5
+    )
+    request_token = re.search(r"request_token=([^&]+)", redirect.headers["Location"]).group(1)
+    kite = KiteConnect(demo.api_key, root=root)
+    kite.set_access_token(kite.generate_session(request_token, demo.api_secret)["access_token"])
+    return kite
+
+
+@pytest.fixture
+def official_kite(sandbox_root, demo):
+    """The official kiteconnect client, logged in at the sandbox over real HTTP."""
+    return official_client_login(sandbox_root, demo)

@@ -7,9 +7,10 @@ import responses
 from responses import matchers
 
 from conftest import API_KEY, FAST_RETRY, KITE_ROOT, ist, make_session, recorded, recorded_text
-from errors import KiteUnavailableError, NoSessionError, SessionError, SessionExpiredError
+from errors import ConfigError, KiteUnavailableError, NoSessionError, OrderCapError, SessionError, SessionExpiredError
 from kite_api import KiteAPI
 from rate_limit import kite_limiters
+from settings import load_settings
 from test_rate_limit import FakeClock
 
 
@@ -73,6 +74,7 @@ def test_place_modify_cancel(kite, kite_api, logged_in):
                     "quantity": "1",
                     "product": "CNC",
                     "order_type": "MARKET",
+                    "market_protection": "-1",  # Kite's automatic protection, added as Kite requires
                     "variety": "regular",
                 }
             )
@@ -279,3 +281,69 @@ def test_an_answer_without_content_type_is_a_clear_kite_error(kite, kite_api, lo
         kite.add(responses.GET, KITE_ROOT + "/user/profile", body='{"status": "success"}', content_type=None)
     with pytest.raises(kite_errors.DataException, match="no Content-Type or an unexpected body"):
         kite_api.get_profile()
+
+
+def sent_form(call) -> dict:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(call.request.body))
+
+
+@pytest.mark.parametrize(
+    ("setting", "order", "sent"),
+    [
+        ("-1", {"order_type": "MARKET"}, "-1"),
+        ("-1", {"order_type": "SL-M", "trigger_price": 1510}, "-1"),
+        ("2.5", {"order_type": "MARKET"}, "2.5"),
+        ("-1", {"order_type": "MARKET", "market_protection": 5}, "5"),  # the caller's own value wins
+        ("-1", {"order_type": "LIMIT", "price": 1500}, None),  # limit orders need none
+    ],
+)
+def test_market_protection_is_sent_with_market_and_sl_m_orders(kite, config, logged_in, setting, order, sent):
+    api = KiteAPI(load_settings({**config, "MARKET_PROTECTION": setting}), limiters=kite_limiters())
+    add(kite, responses.POST, "/orders/regular", "order_response.json")
+    api.place_order(tradingsymbol="INFY", exchange="NSE", transaction_type="BUY", quantity=1, product="CNC", **order)
+    assert sent_form(kite.calls[0]).get("market_protection") == sent
+
+
+def test_modifying_into_a_market_order_adds_market_protection(kite, kite_api, logged_in, log_file):
+    add(kite, responses.PUT, "/orders/regular/151220000000000", "order_modify.json")
+    add(kite, responses.PUT, "/orders/regular/151220000000000", "order_modify.json")
+    kite_api.modify_order("151220000000000", order_type="MARKET")
+    kite_api.modify_order("151220000000000", price=1501)
+    assert sent_form(kite.calls[0])["market_protection"] == "-1"
+    assert "market_protection" not in sent_form(kite.calls[1])
+    assert "'market_protection': -1" in log_file()
+
+
+def test_market_protection_setting_is_checked(config):
+    for bad in ("0", "101", "-2", "auto"):
+        with pytest.raises(ConfigError, match="MARKET_PROTECTION"):
+            load_settings({**config, "MARKET_PROTECTION": bad})
+
+
+def test_order_caps_refuse_before_sending_and_say_when_they_reset(kite, settings, logged_in, log_file):
+    from datetime import timedelta
+
+    from rate_limit import OrderCaps
+
+    clock = [ist(2026, 11, 23, 10, 15, 0)]
+    caps = OrderCaps(per_minute=3, per_day=5, clock=lambda: clock[0])
+    api = KiteAPI(settings, limiters=kite_limiters(), order_caps=caps)
+    for _ in range(6):
+        add(kite, responses.POST, "/orders/regular", "order_response.json")
+    order = dict(tradingsymbol="INFY", exchange="NSE", transaction_type="BUY", quantity=1, product="CNC")
+    for _ in range(3):
+        api.place_order(**order, order_type="LIMIT", price=1500)
+        clock[0] += timedelta(seconds=10)
+    with pytest.raises(OrderCapError, match=r"3 orders a minute.*resets at 10:16:00 IST"):
+        api.place_order(**order, order_type="LIMIT", price=1500)
+    assert len(kite.calls) == 3  # nothing was sent
+    for _ in range(2):
+        clock[0] += timedelta(seconds=30)  # the oldest order in the window is a minute old
+        api.place_order(**order, order_type="LIMIT", price=1500)
+    with pytest.raises(OrderCapError, match=r"5 orders a day.*resets at 00:00 IST"):
+        api.place_order(**order, order_type="LIMIT", price=1500)
+    clock[0] += timedelta(days=1)
+    api.place_order(**order, order_type="LIMIT", price=1500)
+    assert len(kite.calls) == 6

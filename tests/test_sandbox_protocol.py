@@ -71,7 +71,8 @@ def test_checksum_must_match(sandbox, demo):
         data={"api_key": demo.api_key, "request_token": token, "checksum": "0" * 64},
         headers={"X-Kite-Version": "3"},
     )
-    assert error_of(response) == (400, "InputException")
+    assert error_of(response) == (403, "TokenException")  # as Kite answers it
+    assert response.get_json()["message"] == "Invalid `checksum`."
 
 
 def test_version_header_and_authorization_are_required(sandbox, auth):
@@ -125,7 +126,7 @@ def test_order_placement_has_its_own_ten_per_second(sandbox, auth):
         "quantity": 1,
         "product": "MIS",
         "order_type": "LIMIT",
-        "price": 1,
+        "price": 1300,
     }
     statuses = [sandbox.post("/orders/regular", data=order, headers=auth).status_code for _ in range(11)]
     assert statuses == [200] * 10 + [429]

@@ -84,13 +84,20 @@ def test_every_endpoint_matches_the_recorded_shapes(sandbox, sandbox_app, sessio
 
     check(get("/user/profile"), "profile.json")
     filled = check(
-        sandbox.post("/orders/regular", data={**order, "order_type": "MARKET"}, headers=session), "order_response.json"
+        sandbox.post(
+            "/orders/regular", data={**order, "order_type": "MARKET", "market_protection": -1}, headers=session
+        ),
+        "order_response.json",
     )["order_id"]
-    resting = sandbox.post("/orders/regular", data={**order, "order_type": "LIMIT", "price": 1000}, headers=session)
+    resting = sandbox.post("/orders/regular", data={**order, "order_type": "LIMIT", "price": 1300}, headers=session)
     resting_id = resting.get_json()["data"]["order_id"]
-    check(sandbox.put(f"/orders/regular/{resting_id}", data={"price": 1001}, headers=session), "order_modify.json")
+    check(sandbox.put(f"/orders/regular/{resting_id}", data={"price": 1301}, headers=session), "order_modify.json")
     check(sandbox.delete(f"/orders/regular/{resting_id}", headers=session), "order_cancel.json")
-    sandbox.post("/orders/regular", data={**order, "order_type": "MARKET", "quantity": 10000}, headers=session)
+    sandbox.post(
+        "/orders/regular",
+        data={**order, "order_type": "MARKET", "market_protection": -1, "quantity": 10000},
+        headers=session,
+    )
     clock.advance(3)
 
     orders = check(get("/orders"), "orders.json")

@@ -1,0 +1,70 @@
+"""Kite's 2026 order caps per user: 10 orders a second, 400 a minute, 5,000 a day, 25 modifications.
+
+Counted on the sandbox's clock, so a test on a simulated clock can reach the minute and day caps
+without waiting. Beyond a second's 10 Kite answers HTTP 429 "Too many requests"; beyond the minute
+and day caps 429 too, worded as the title of Zerodha's support article ("Maximum allowed order
+requests exceeded"); the error_type is our choice (Kite answers other 429s as NetworkException).
+"Maximum allowed order modifications exceeded." is Kite's own wording (Kite forum, staff), sent as
+a NetworkException.
+"""
+
+import threading
+from collections import deque
+from datetime import datetime, timedelta
+
+from clock import IST
+
+from .kite_errors import KiteError, RateLimitedError
+
+ORDERS_PER_SECOND = 10
+ORDERS_PER_MINUTE = 400
+ORDERS_PER_DAY = 5000
+MODIFICATIONS_PER_ORDER = 25
+
+
+class ModificationsExceededError(KiteError):
+    status = 400
+    error_type = "NetworkException"
+
+
+class OrderCaps:
+    """Counts placements against the caps per second, minute and day (when enforced) and modifications always."""
+
+    def __init__(self, enforce_rates: bool = True):
+        self.enforce_rates = enforce_rates
+        self._lock = threading.Lock()
+        self._minute: deque = deque()  # placement times in the last 60 s
+        self._day = None
+        self._day_count = 0
+        self._modifications: dict = {}
+
+    def take_placement(self, now: datetime) -> None:
+        """Count one placement, or raise if it would break a cap (then nothing is counted)."""
+        if not self.enforce_rates:
+            return
+        with self._lock:
+            today = now.astimezone(IST).date()
+            if today != self._day:
+                self._day, self._day_count = today, 0
+            while self._minute and self._minute[0] <= now - timedelta(minutes=1):
+                self._minute.popleft()
+            if sum(1 for moment in self._minute if moment > now - timedelta(seconds=1)) >= ORDERS_PER_SECOND:
+                raise RateLimitedError("Too many requests")
+            if self._day_count >= ORDERS_PER_DAY:
+                raise RateLimitedError(
+                    f"Maximum allowed order requests exceeded: {ORDERS_PER_DAY} orders a day. Try again tomorrow."
+                )
+            if len(self._minute) >= ORDERS_PER_MINUTE:
+                raise RateLimitedError(
+                    f"Maximum allowed order requests exceeded: {ORDERS_PER_MINUTE} orders a minute. "
+                    "Try again in a minute."
+                )
+            self._minute.append(now)
+            self._day_count += 1
+
+    def take_modification(self, order_id: str) -> None:
+        with self._lock:
+            done = self._modifications.get(order_id, 0)
+            if done >= MODIFICATIONS_PER_ORDER:
+                raise ModificationsExceededError("Maximum allowed order modifications exceeded.")
+            self._modifications[order_id] = done + 1
