@@ -2,7 +2,8 @@
 
 Needs Chromium (Debian's `chromium`, or CHROMIUM_PATH). `.ci/run` installs it and sets
 KITE_APP_REQUIRE_BROWSER=1, so there a missing browser fails the run instead of skipping.
-Screenshots of each final page go to artifacts/screenshots/ (or KITE_APP_ARTIFACTS).
+Screenshots of each final page go to test-artifacts/screenshots/ (ignored by git), or under
+KITE_APP_ARTIFACTS: `KITE_APP_ARTIFACTS=artifacts` regenerates the README's screenshots.
 """
 
 import os
@@ -67,7 +68,7 @@ def page(browser):
 
 
 def screenshot(page, name: str) -> Path:
-    folder = Path(os.environ.get("KITE_APP_ARTIFACTS") or PROJECT_DIR / "artifacts") / "screenshots"
+    folder = Path(os.environ.get("KITE_APP_ARTIFACTS") or PROJECT_DIR / "test-artifacts") / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
