@@ -53,6 +53,7 @@ class OrderBook:
         self._placed_at: dict = {}
         self._resting: set = set()  # limit orders that were not marketable when first checked
         self._blocked: dict = {}  # order_id -> margin held for the order's whole quantity
+        self._prices = None  # inside advance(): the price of each instrument for this pass
         self.trades: list = []
         self.portfolio = Portfolio(market)
 
@@ -201,23 +202,35 @@ class OrderBook:
         """Trigger, fill and expire whatever the price and the clock allow by `now`."""
         with self._lock:
             now = now or self._clock()
-            for order in list(self._live.values()):
-                if order["status"] == "TRIGGER PENDING" and self._triggered(order):
-                    self._record(order, "OPEN", now)
-                if order["status"] == "OPEN":
-                    self._try_fill(order, now)
-                if order["order_id"] in self._live and order["validity"] == "TTL":
-                    if now >= self._placed_at[order["order_id"]] + timedelta(minutes=order["validity_ttl"]):
-                        self._close(order, "CANCELLED", now)
+            self._prices = {}  # one price per instrument per pass: thousands of orders may rest on one
+            try:
+                for order in list(self._live.values()):
+                    if order["status"] == "TRIGGER PENDING" and self._triggered(order):
+                        self._record(order, "OPEN", now)
+                    if order["status"] == "OPEN":
+                        self._try_fill(order, now)
+                    if order["order_id"] in self._live and order["validity"] == "TTL":
+                        if now >= self._placed_at[order["order_id"]] + timedelta(minutes=order["validity_ttl"]):
+                            self._close(order, "CANCELLED", now)
+            finally:
+                self._prices = None
+
+    def _last_price(self, order) -> float:
+        if self._prices is None:
+            return self._market.price(self._instrument(order))
+        token = order["instrument_token"]
+        if token not in self._prices:
+            self._prices[token] = self._market.price(self._instrument(order))
+        return self._prices[token]
 
     def _triggered(self, order) -> bool:
-        last = self._market.price(self._instrument(order))
+        last = self._last_price(order)
         trigger = order["trigger_price"]
         return last >= trigger if order["transaction_type"] == "BUY" else last <= trigger
 
     def _fill_price(self, order, now, immediate=False) -> float | None:
         """The price this order fills at now, or None if it cannot fill yet."""
-        last = self._market.price(self._instrument(order))
+        last = self._last_price(order)
         if order["order_type"] in MARKET_ORDER_TYPES:
             waited = now - self._placed_at[order["order_id"]] >= MARKET_FILL_DELAY
             return last if waited or immediate else None

@@ -93,7 +93,7 @@ class Service:
         return (self.tmp / "stderr.txt").read_text()
 
 
-def start_service(tmp, extra_env=None) -> Service:
+def start_service(tmp, extra_env=None, extra_args=()) -> Service:
     """Start the service on the built-in sandbox, on free ports, with every file under `tmp`."""
     (tmp / "empty.env").write_text("")
     port, sandbox_port = free_port(), free_port()
@@ -116,6 +116,7 @@ def start_service(tmp, extra_env=None) -> Service:
             str(sandbox_port),
             "--sandbox-dir",
             str(tmp / "sandbox"),
+            *extra_args,
         ],
         env=env,
         # Files, not pipes: an undrained pipe fills up and then blocks every thread that logs.

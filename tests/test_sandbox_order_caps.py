@@ -103,3 +103,13 @@ def test_no_rate_limits_is_announced_at_start(tmp_path):
         process.terminate()
         process.wait(10)
     assert any("rate limits  OFF (--no-rate-limits)" in line for line in lines), lines
+
+
+def test_the_service_on_the_sandbox_without_rate_limits_says_so(tmp_path):
+    from service_support import start_service
+
+    service = start_service(tmp_path, extra_args=["--no-rate-limits"])
+    try:
+        assert "Rate limits are OFF (--no-rate-limits)" in (tmp_path / "stdout.txt").read_text()
+    finally:
+        service.stop()
