@@ -1,6 +1,7 @@
 """The sandbox's market: prices, quotes, circuit limits and candles, all read off one price walk."""
 
 import threading
+from bisect import bisect_left, bisect_right
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -216,12 +217,11 @@ class Market:
         while day <= min(end.date(), now.date()):
             low = _minutes_into(start, day) if interval != "day" else 0
             high = _minutes_into(end, day) if interval != "day" else 1440
+            day_rows = self._candles_of_day(instrument, day, size, now)
+            first = bisect_left(day_rows, low, key=lambda row: row[0])  # rows are in time order
+            last = bisect_right(day_rows, high, key=lambda row: row[0])
             prefix = day.isoformat()
-            rows += [
-                [prefix + MINUTE_STAMPS[minute], *values, *extra]
-                for minute, *values in self._candles_of_day(instrument, day, size, now)
-                if low <= minute <= high
-            ]
+            rows += [[prefix + MINUTE_STAMPS[row[0]], *row[1:], *extra] for row in day_rows[first:last]]
             day += timedelta(days=1)
         return rows
 

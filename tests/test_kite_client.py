@@ -107,3 +107,18 @@ def test_an_answer_cut_short_is_a_requests_error_so_reads_are_retried():
             FastJSONSession().get(server.url, timeout=10)
     finally:
         server.close()
+
+
+def test_candles_are_read_as_kiteconnect_reads_them():
+    from conftest import recorded
+    from kite_client import KiteClient
+    from kite_sdk import KiteConnect
+    from rate_limit import OrderCaps, kite_limiters
+
+    for fixture in ("historical_minute.json", "historical_oi.json"):
+        body = recorded(fixture)["data"]
+        body["candles"].append(["2026-11-20 09:15:00", 1, 2, 0.5, 1.5, 10])  # another form: dateutil's way
+        ours = KiteClient("k", limiters=kite_limiters(), order_caps=OrderCaps())._format_historical(body)
+        theirs = KiteConnect("k")._format_historical(body)
+        assert ours == theirs
+        assert [c["date"].utcoffset() for c in ours] == [c["date"].utcoffset() for c in theirs]
