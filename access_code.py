@@ -1,23 +1,23 @@
-"""The access code that guards /api/*: constant-time check and throttling of wrong guesses."""
+"""The access code that guards /api/* and /login: constant-time check, cross-site refusal and
+throttling of wrong guesses."""
 
 import functools
 import hashlib
 import hmac
-import logging
+import ipaddress
 import math
+import threading
 import time
+from collections import OrderedDict, deque
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import current_app, request
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
-log = logging.getLogger("kite_app.access")
-
 HEADER = "X-Access-Code"
-FAILED_ATTEMPTS_LIMIT = "10 per 15 minutes"
+FAILED_ATTEMPTS = 10
+WINDOW_SECONDS = 15 * 60
 MAX_TRACKED_CLIENTS = 10_000
 
 
@@ -49,54 +49,127 @@ def require_access_code(view):
 
 def check_access_code(supplied) -> None:
     """Raise AccessDeniedError (counted, and logged without the value) unless `supplied` is the
-    access code; TooManyRequests instead while this client is blocked for too many wrong ones."""
-    client = request.remote_addr or "unknown"
+    access code; CrossSiteRequestError for a request a browser sent from another site, before
+    anything is counted; TooManyRequests while this client's wrong guesses fill its budget."""
+    refuse_cross_site_requests()
+    client = client_key(request.remote_addr)
     attempts = current_app.extensions["failed_access_attempts"]
-    retry_after = attempts.seconds_blocked(client)
+    retry_after = attempts.take(client)  # takes a guess from the budget first: no race between checks
     if retry_after:
         raise TooManyRequests(retry_after=retry_after)  # even the right code waits: no guessing through
-    expected = current_app.extensions["kite_app"].settings.access_code
-    if not isinstance(supplied, str) or not supplied or not code_matches(supplied, expected):
-        log.warning(
-            "Rejected %s %s from %s: %s access code",
-            request.method,
-            request.path,
-            client,
-            "wrong" if supplied else "missing",
-        )
-        attempts.record_failure(client)
-        raise AccessDeniedError()
+    context = current_app.extensions["kite_app"]
+    if isinstance(supplied, str) and supplied and code_matches(supplied, context.settings.access_code):
+        attempts.give_back(client)
+        return
+    context.refusals.warning(
+        "rejected access codes",
+        "Rejected %s %s from %s: %s access code",
+        request.method,
+        request.path,
+        request.remote_addr,
+        "wrong" if supplied else "missing",
+    )
+    raise AccessDeniedError()
+
+
+class CrossSiteRequestError(Exception):
+    """A browser sent this request from a page of another site (HTTP 403); no code was checked."""
+
+
+def refuse_cross_site_requests() -> None:
+    """Refuse what a browser marks as cross-site (Sec-Fetch-Site) or sends with a foreign Origin.
+
+    A page on any web site can make the owner's browser send a form POST or an image request here;
+    wrong codes from it would spend the owner's guesses and lock them out. curl and scripts send
+    neither header; origins listed in CORS_ORIGINS may call, as configured."""
+    origin = request.headers.get("Origin")
+    settings = current_app.extensions["kite_app"].settings
+    if origin is not None and origin in settings.cors_origins:
+        return
+    # "null": the browser withholds the origin (our pages' Referrer-Policy: no-referrer does that
+    # for our own form); Sec-Fetch-Site still tells where the request came from.
+    if origin not in (None, "null") and origin.rstrip("/").lower() not in own_origins(settings):
+        raise CrossSiteRequestError(origin)
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        raise CrossSiteRequestError(request.headers.get("Referer") or "another site")
+
+
+def own_origins(settings) -> frozenset:
+    """The origins of this service's own pages: its loopback addresses and PUBLIC_URL."""
+    return _own_origins(settings.port, settings.host, settings.public_url)
+
+
+@functools.lru_cache(maxsize=4)
+def _own_origins(port: int, host: str, public_url: str) -> frozenset:
+    names = {"127.0.0.1", "localhost", "[::1]", f"[{host}]" if ":" in host else host}
+    origins = {f"http://{name}:{port}" for name in names} | {f"https://{name}:{port}" for name in names}
+    if public_url:
+        parts = urlsplit(public_url)
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return frozenset(origins)
+
+
+def client_key(address: str | None) -> str:
+    """Whose budget a guess spends: every loopback address is one client (127.0.0.0/8 and ::1 are
+    all this machine), an IPv6 client is its /64 network (one household or server has all of it)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return str(address or "unknown")[:64]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class FailedAttempts:
-    """Wrong access codes per client address in a moving window (the `limits` library, in memory).
+    """Wrong access codes per client in a moving 15-minute window: 10 each, taken atomically.
 
-    Only failures count, and only routes that take the code are checked, so every other request
-    pays nothing for it (flask-limiter's per-request hook cost more than /health itself).
+    A guess takes its place in the window before the code is compared, under one lock, so 90
+    simultaneous guesses get exactly 10 comparisons; a right code gives its place back. At most
+    MAX_TRACKED_CLIENTS clients are kept (the least recently seen go first), so the table is
+    bounded in memory, and each client's window only ever holds its last 10 failures. Written here
+    rather than with `limits`, whose windows cannot give a place back.
     """
 
-    def __init__(self, limit: str = FAILED_ATTEMPTS_LIMIT, storage=None):
-        self._item = parse(limit)
-        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
-        self._last_failure: dict[str, float] = {}  # client -> time of its last failure
+    def __init__(self, limit: int = FAILED_ATTEMPTS, window: float = WINDOW_SECONDS, clock=time.monotonic):
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._clients: OrderedDict = OrderedDict()  # client -> deque of failure times, oldest first
 
-    def seconds_blocked(self, client: str) -> int:
-        """0 if `client` may try again; otherwise the seconds until the oldest failure leaves the window."""
-        last = self._last_failure.get(client)
-        if last is None or time.time() - last > self._item.get_expiry():
-            return 0  # no failure in the window: nothing to look up
-        if self._limiter.test(self._item, client):
+    def take(self, client: str) -> int:
+        """0 if `client` may try a code (its guess is counted now); else the seconds to wait."""
+        with self._lock:
+            now = self._clock()
+            failures = self._clients.get(client)
+            if failures is None:
+                failures = self._clients[client] = deque()
+                while len(self._clients) > MAX_TRACKED_CLIENTS:
+                    self._clients.popitem(last=False)
+            else:
+                self._clients.move_to_end(client)
+            while failures and failures[0] <= now - self._window:
+                failures.popleft()
+            if len(failures) >= self._limit:
+                return max(1, math.ceil(failures[0] + self._window - now))
+            failures.append(now)
             return 0
-        reset_at, _remaining = self._limiter.get_window_stats(self._item, client)
-        return max(1, math.ceil(reset_at - time.time()))
 
-    def record_failure(self, client: str) -> None:
-        now = time.time()
-        if len(self._last_failure) > MAX_TRACKED_CLIENTS:  # forget clients whose failures left the window
-            window = self._item.get_expiry()
-            self._last_failure = {c: t for c, t in self._last_failure.items() if now - t <= window}
-        self._last_failure[client] = now
-        self._limiter.hit(self._item, client)
+    def give_back(self, client: str) -> None:
+        """The code was right: the guess taken for it does not count."""
+        with self._lock:
+            failures = self._clients.get(client)
+            if failures:
+                failures.pop()
+
+    @property
+    def tracked_clients(self) -> int:
+        return len(self._clients)
 
 
 def throttle_failed_attempts(app) -> FailedAttempts:

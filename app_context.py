@@ -1,15 +1,18 @@
 """Everything the service is made of, built once per app and started only by the entry point."""
 
+import logging
 from dataclasses import dataclass
 
 from atomic_file import remove_stale_temp_files
 from kite_api import KiteAPI
+from log_utils import LogThrottle
 from login_state import LoginStates
 from maintenance import Maintenance
 from notifications import Notifications
 from notifiers import TelegramNotifier, WebhookNotifier
 from order_events import OrderEvents
 from order_watch import OrderWatcher
+from postback_followup import PostbackFollowUp
 from reminder import LoginReminder
 from scheduler import SchedulerRunner, build_scheduler
 from session_store import SessionStore
@@ -29,6 +32,8 @@ class AppContext:
     watcher: OrderWatcher
     reminder: LoginReminder
     runner: SchedulerRunner
+    postbacks: PostbackFollowUp
+    refusals: LogThrottle  # refused callbacks, postbacks and requests: a flood is a few log lines
 
     @classmethod
     def build(cls, settings: Settings, credentials: Credentials) -> "AppContext":
@@ -37,7 +42,8 @@ class AppContext:
         notifications = Notifications(_notifiers(settings), settings.notifications_outbox_file)
         publish = notifications.publish if notifications.notifiers else None
         events = OrderEvents(settings.order_state_file, publish=publish)
-        watcher = OrderWatcher(KiteAPI(settings), events, interval_seconds=settings.order_poll_seconds)
+        api = KiteAPI(settings)
+        watcher = OrderWatcher(api, events, interval_seconds=settings.order_poll_seconds)
         reminder = LoginReminder(settings, store, publish=publish)
         scheduler = build_scheduler(
             watcher.poll,
@@ -47,18 +53,32 @@ class AppContext:
             reminder_time=settings.login_reminder_time,
         )
         runner = SchedulerRunner(scheduler, settings.scheduler_lock_file)
-        return cls(settings, credentials, store, LoginStates(), notifications, events, watcher, reminder, runner)
+        return cls(
+            settings,
+            credentials,
+            store,
+            LoginStates(),
+            notifications,
+            events,
+            watcher,
+            reminder,
+            runner,
+            PostbackFollowUp(api, events),
+            LogThrottle(logging.getLogger("kite_app.http")),
+        )
 
     def start_background_work(self, with_scheduler: bool = True) -> None:
         """Tidy up after a crash, then start notification delivery and (unless told not to) the scheduler."""
         remove_stale_temp_files(self.settings.data_dir)
         self.notifications.start()
+        self.postbacks.start()
         if with_scheduler:
             self.runner.start()
 
     def stop_background_work(self) -> None:
         """Wait for running jobs, then stop notification delivery (undelivered ones stay in the outbox)."""
         self.runner.stop()
+        self.postbacks.stop()
         self.notifications.stop()
 
 

@@ -30,7 +30,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_bytes_atomic(path: Path, content: bytes) -> None:
     """Write `content` to `path` via temp file + fsync + os.replace; the file is 0600 from its first byte."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new data folder is private
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -22,11 +22,22 @@ from app_context import AppContext
 from errors import ConfigError
 from http_api import api, kite_hooks, public, register_error_handlers
 from login_pages import browser
+from request_guards import install_request_guards
 from settings import configured_values, load_credentials, load_settings
 
 log = logging.getLogger("kite_app")
 
 MAX_REQUEST_BYTES = 16 * 1024
+# waitress's defaults suit a server behind a buffering proxy: it reads bodies of up to 1 GB (into
+# temporary files past 512 kB) before Flask can refuse them, and 100 connections that trickle a
+# header line now and then take it offline. A slow client costs a socket here, never a thread.
+WAITRESS_SETTINGS = {
+    "threads": 8,
+    "max_request_body_size": 4 * MAX_REQUEST_BYTES,  # beyond: refused unread; up to it, in memory (Flask: 413)
+    "connection_limit": 4000,
+    "channel_timeout": 30,  # seconds a connection may stay silent
+    "asyncore_use_poll": True,  # select() cannot watch more than 1,024 sockets
+}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -52,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             methods=["GET", "POST"],
             max_age=600,
         )
+    install_request_guards(app)
     for blueprint in (public, api, kite_hooks, browser):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
@@ -125,8 +137,9 @@ def serve(app: Flask, with_scheduler: bool = True) -> int:
     log_utils.setup_logging(settings.log_dir)
     if host not in LOOPBACK_HOSTS:
         log.warning("Listening on %s: reachable from other machines; keep the access code strong", host)
+    _allow_open_files(WAITRESS_SETTINGS["connection_limit"] + 256)
     try:
-        server = create_server(app, host=host, port=port, threads=8)
+        server = create_server(app, host=host, port=port, **WAITRESS_SETTINGS, **_proxy_settings(settings))
     except OSError as exc:
         log.error(
             "Cannot listen on %s:%s (%s): another program uses it; choose another with --port",
@@ -146,6 +159,30 @@ def serve(app: Flask, with_scheduler: bool = True) -> int:
         context.stop_background_work()
         log.info("Kite App stopped")
     return 0
+
+
+def _proxy_settings(settings) -> dict:
+    """waitress reads the client's address from X-Forwarded-For only when it comes from TRUSTED_PROXY."""
+    if not settings.trusted_proxy:
+        return {}
+    return {
+        "trusted_proxy": settings.trusted_proxy,
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"},
+        "clear_untrusted_proxy_headers": True,
+    }
+
+
+def _allow_open_files(count: int) -> None:
+    """Raise this process's soft limit on open files towards `count` (Linux starts it at 1,024)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to raise
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = count if hard == resource.RLIM_INFINITY else min(count, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def print_totp(sandbox_dir: Path | None) -> int:

@@ -76,6 +76,22 @@ _KEY_VALUE_ANY_CASE = re.compile(_KEY_VALUE_PATTERN, re.IGNORECASE)  # for the r
 # (x-access-code), so no key starts earlier than 9 characters before the first hint.
 _SECRET_KEY_HINT = re.compile("token|secret|twofa|totp|password|checksum|code|authorization")
 _LONGEST_KEY_BEFORE_HINT = len("x-access-")
+# Control characters (C0, DEL, C1) and the bidirectional overrides: from outside text they can
+# forge log lines (CR/LF), drive a terminal (ESC sequences) or disguise what a line says.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character shown as an escape (\\x1b, \\n): one line, inert."""
+    if not _CONTROL_CHARACTERS.search(text):
+        return text
+    return _CONTROL_CHARACTERS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def clean_text(value, limit: int = 500) -> str:
+    """Outside text (Kite's status messages, symbols, tags) made safe for a log, console or message."""
+    text = escape_controls(str(value))
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class SecretRegistry:
@@ -179,7 +195,7 @@ class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         # logging.Formatter.format, with the message and the traceback redacted before they are
         # placed in the line: the time, level and logger name around them hold no secrets.
-        record.message = redact(record.getMessage(), self._registry)
+        record.message = escape_controls(redact(record.getMessage(), self._registry))
         if self._uses_time:
             record.asctime = self.formatTime(record, self.datefmt)
         line = self.formatMessage(record)
@@ -227,9 +243,16 @@ class DailyFileHandler(logging.FileHandler):
             self.handleError(record)
 
     def _open(self):
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        make_private_dir(self.log_dir)
+        # O_NOFOLLOW: a link planted where today's file will be is refused, never written through.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.baseFilename, flags, 0o600)
         return open(fd, "a", encoding="utf-8")
+
+
+def make_private_dir(path: Path) -> None:
+    """Create `path` (and missing parents) readable by this user only; an existing folder is kept as it is."""
+    Path(path).mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def setup_logging(log_dir: Path, level: int = logging.INFO, console: bool = True) -> DailyFileHandler:
@@ -250,12 +273,14 @@ def setup_logging(log_dir: Path, level: int = logging.INFO, console: bool = True
     return file_handler
 
 
-def purge_old_logs(log_dir: Path, retention_days: int, today: date) -> list:
-    """Delete daily log files dated more than `retention_days` before `today` (by the name's date)."""
+def purge_old_logs(log_dir: Path, retention_days: int, today: date, max_bytes: int | None = None) -> list:
+    """Delete daily log files dated more than `retention_days` before `today` (by the name's date),
+    then, while all of them together exceed `max_bytes`, the oldest ones (never today's)."""
     oldest_kept = today - timedelta(days=retention_days)
     removed = []
     if not Path(log_dir).is_dir():
         return removed
+    kept = []
     for path in Path(log_dir).iterdir():
         match = _LOG_NAME.match(path.name)
         if not match:
@@ -267,4 +292,42 @@ def purge_old_logs(log_dir: Path, retention_days: int, today: date) -> list:
         if day < oldest_kept:
             path.unlink(missing_ok=True)
             removed.append(path.name)
+        else:
+            kept.append((day, path))
+    if max_bytes is not None:
+        sizes = {path: path.lstat().st_size for _, path in kept}
+        total = sum(sizes.values())
+        for day, path in sorted(kept):
+            if total <= max_bytes or day >= today:
+                break
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+            total -= sizes[path]
     return sorted(removed)
+
+
+class LogThrottle:
+    """At most `per_minute` lines a minute for one kind of event; the rest are counted and said in
+    one line when the next minute's first line is logged (a flood of refusals is a few lines)."""
+
+    def __init__(self, logger: logging.Logger, per_minute: int = 10, clock=time.monotonic):
+        self._logger = logger
+        self._per_minute = per_minute
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._window = {}  # kind -> [window start, lines logged, lines suppressed]
+
+    def warning(self, kind: str, message: str, *args) -> None:
+        with self._lock:
+            now = self._clock()
+            window = self._window.get(kind)
+            if window is None or now - window[0] >= 60:
+                suppressed = window[2] if window else 0
+                window = self._window[kind] = [now, 0, 0]
+                if suppressed:
+                    self._logger.warning("%d more %s in the last minute were not logged", suppressed, kind)
+            if window[1] >= self._per_minute:
+                window[2] += 1
+                return
+            window[1] += 1
+        self._logger.warning(message, *args)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from access_code import AccessDeniedError, check_access_code
+from access_code import AccessDeniedError, CrossSiteRequestError, check_access_code
 from login import LoginError, exchange_request_token, kite_login_url
 from login_state import InvalidStateError
 
@@ -25,8 +25,12 @@ def _context():
 
 @browser.get("/login")
 def login_page():
-    """The session state and the "Log in with Kite" form."""
-    return _login_page(200, done=request.args.get("done") == "1")
+    """The session state and the "Log in with Kite" form; after a login, its outcome instead.
+
+    The user is named only on the page a completed login lands on, which carries a receipt that
+    only a login begun with the access code gets: a page that merely loads /login learns nothing."""
+    done = _context().login_states.receipt_ok(request.args.get("done"))
+    return _login_page(200, done=done)
 
 
 @browser.post("/login")
@@ -37,6 +41,9 @@ def start_login():
         check_access_code(request.form.get("code", ""))
     except AccessDeniedError:
         return _login_page(401, error="That access code is wrong. Try again.")
+    except CrossSiteRequestError:
+        context.refusals.warning("cross-site requests", "Refused a cross-site login form post")
+        return _login_page(403, error="Refused: the form was sent from another web site. Open this page directly.")
     url = kite_login_url(context.settings, context.credentials, context.login_states.issue())
     return redirect(url, code=303)
 
@@ -45,20 +52,25 @@ def start_login():
 def callback():
     """Kite's redirect after a login: check the state, then exchange the request_token."""
     context = _context()
+    state = request.args.get("state")
     try:
-        context.login_states.redeem(request.args.get("state"))
+        context.login_states.redeem(state)
     except InvalidStateError as exc:
-        log.warning("Login callback refused: %s", exc)
+        context.refusals.warning("refused login callbacks", "Login callback refused: %s", exc)
         return _refused(403, str(exc))
     if request.args.get("status") != "success":
-        log.warning("Login callback refused: Kite reported status %r", request.args.get("status"))
+        context.refusals.warning(
+            "refused login callbacks",
+            "Login callback refused: Kite reported status %r",
+            str(request.args.get("status"))[:40],
+        )
         return _refused(400, "Kite did not report a successful login, so nothing was changed.")
     try:
         exchange_request_token(request.args.get("request_token"), context.settings, context.credentials, context.store)
     except LoginError as exc:
         log.warning("Login failed (HTTP %d): %s", exc.status, exc)
         return _refused(exc.status, str(exc))
-    return redirect(url_for("browser.login_page", done="1"), code=303)
+    return redirect(url_for("browser.login_page", done=context.login_states.receipt(state)), code=303)
 
 
 def _login_page(status: int, error: str | None = None, done: bool = False):

@@ -52,7 +52,8 @@ class LoginStates:
         if not isinstance(state, str) or not state:
             raise InvalidStateError("The login did not start from this service (no state).")
         parts = state.split(".")
-        if len(parts) != 3 or not parts[1].isdigit() or len(state) > 200:
+        # isascii: str.isdigit() is also true of '²' and other digits int() refuses
+        if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or len(state) > 200:
             raise InvalidStateError("The login state is malformed.")
         nonce, expiry, signature = parts[0], int(parts[1]), parts[2]
         if not hmac.compare_digest(signature.encode("ascii", "replace"), self._sign(nonce, expiry).encode()):
@@ -63,6 +64,21 @@ class LoginStates:
                 raise InvalidStateError("The login link expired (it is valid for 10 minutes).")
             if self._outstanding.pop(nonce, None) is None:
                 raise InvalidStateError("This login link was already used (or is no longer valid); start a new login.")
+
+    def receipt(self, state: str) -> str:
+        """Proof, for the page the browser lands on after the callback, that this browser's login
+        began with the access code (a state is only issued after it): `<nonce>.<expiry>.<hmac>`."""
+        nonce, expiry, _signature = state.split(".")
+        return f"{nonce}.{expiry}.{self._sign('receipt:' + nonce, int(expiry))}"
+
+    def receipt_ok(self, receipt) -> bool:
+        """True for a receipt this service made, within the login state's 10 minutes."""
+        parts = receipt.split(".") if isinstance(receipt, str) and len(receipt) <= 200 else ()
+        if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()):
+            return False
+        nonce, expiry, signature = parts[0], int(parts[1]), parts[2]
+        expected = self._sign("receipt:" + nonce, expiry).encode()
+        return hmac.compare_digest(signature.encode("ascii", "replace"), expected) and self._clock() <= expiry
 
     def _sign(self, nonce: str, expiry: int) -> str:
         message = f"{nonce}.{expiry}".encode("utf-8", "replace")

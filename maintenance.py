@@ -32,9 +32,19 @@ class Maintenance:
                 log.exception("Maintenance step %s failed", step.__name__.strip("_"))
 
     def _purge_logs(self, now) -> None:
-        removed = purge_old_logs(self._settings.log_dir, self._settings.log_retention_days, now.date())
+        removed = purge_old_logs(
+            self._settings.log_dir,
+            self._settings.log_retention_days,
+            now.date(),
+            max_bytes=self._settings.log_max_mb * 1024 * 1024,
+        )
         if removed:
-            log.info("Deleted %d log file(s) older than %d days", len(removed), self._settings.log_retention_days)
+            log.info(
+                "Deleted %d log file(s): older than %d days, or beyond %d MB of logs",
+                len(removed),
+                self._settings.log_retention_days,
+                self._settings.log_max_mb,
+            )
 
     def _remove_stale_temp_files(self, _now) -> None:
         removed = remove_stale_temp_files(self._settings.data_dir)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from atomic_file import read_json, write_json_atomic
 from clock import now_ist
+from log_utils import clean_text
 
 log = logging.getLogger("kite_app.orders")
 
@@ -123,10 +124,16 @@ class OrderEvents:
         ):
             return None  # stale news: an order never leaves a final status, fills never shrink
         self._seen[order_id] = current
-        order = {**order, "status": status, "filled_quantity": filled}
+        # Kite's text (status messages, symbols, tags) goes into log lines and notifications: made inert.
+        order = {
+            **{name: clean_text(value) if isinstance(value, str) else value for name, value in order.items()},
+            "order_id": clean_text(order_id, 40),
+            "status": clean_text(status, 40),
+            "filled_quantity": filled,
+        }
         return OrderEvent(
-            order_id=order_id,
-            status=status,
+            order_id=order["order_id"],
+            status=order["status"],
             filled_quantity=filled,
             text=describe_transition(order, previous),
             source=source,

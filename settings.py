@@ -6,6 +6,7 @@ project folder, so scripts that import KiteAPI from elsewhere find the same file
 
 import base64
 import binascii
+import ipaddress
 import json
 import os
 from collections.abc import Mapping
@@ -44,6 +45,8 @@ DEFAULTS = {
     "LOGIN_REMINDER_TIME": "08:45",
     "MARKET_HOLIDAYS": "",
     "MARKET_PROTECTION": "-1",
+    "TRUSTED_PROXY": "",
+    "LOG_MAX_MB": "500",
 }
 
 
@@ -71,6 +74,8 @@ class Settings:
     login_reminder_time: time | None = None
     market_holidays: frozenset = frozenset()
     market_protection: float = -1  # sent with MARKET and SL-M orders that name none (Kite requires it)
+    trusted_proxy: str = ""  # the reverse proxy whose X-Forwarded-For names the real client
+    log_max_mb: int = 500
 
     @property
     def service_url(self) -> str:
@@ -152,6 +157,8 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         login_reminder_time=_time_of_day(merged, "LOGIN_REMINDER_TIME"),
         market_holidays=_dates(merged, "MARKET_HOLIDAYS"),
         market_protection=_market_protection(merged, "MARKET_PROTECTION"),
+        trusted_proxy=_address(merged, "TRUSTED_PROXY"),
+        log_max_mb=_int(merged, "LOG_MAX_MB", low=1, high=1_000_000),
     )
 
 
@@ -210,6 +217,16 @@ def _dates(values, name) -> frozenset:
         except ValueError:
             raise ConfigError(f"{name} must list dates like 2026-12-25, separated by commas.") from None
     return frozenset(days)
+
+
+def _address(values, name) -> str:
+    text = values[name].strip()
+    if text:
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise ConfigError(f"{name} must be an IP address (the proxy's, as this service sees it).") from None
+    return text
 
 
 def _market_protection(values, name) -> float:

@@ -10,7 +10,7 @@ from waitress.server import create_server
 
 from .accounts import DemoCredentials
 from .market import DEFAULT_SEED
-from .server import create_sandbox_app
+from .server import WAITRESS_SETTINGS, create_sandbox_app
 
 
 def describe(credentials: DemoCredentials, root: str) -> str:
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
         enforce_rate_limits=not args.no_rate_limits,
     )
     try:
-        server = create_server(app, host=args.host, port=args.port, threads=8)
+        server = create_server(app, host=args.host, port=args.port, **WAITRESS_SETTINGS)
     except OSError as exc:
         print(f"kite_sandbox: cannot listen on {args.host}:{args.port} ({exc.strerror}); use --port", file=sys.stderr)
         return 1

@@ -35,6 +35,14 @@ ENDPOINT_LIMIT_CLASS = {"quote": "quote", "ohlc": "quote", "ltp": "quote", "hist
 BROWSER_ENDPOINTS = {"login_page", "landing", "static", "control"}  # not Kite API calls: no protocol checks
 SESSION_ENDPOINT = "session_token"  # a Kite API call, but made before there is an access token
 ORDER_CALLS = {("orders_by_segment", "POST"), ("order_item", "PUT"), ("order_item", "DELETE")}
+# Like the service's (kite_app.py): bodies beyond 1 MB refused unread, slow clients cost a socket.
+WAITRESS_SETTINGS = {
+    "threads": 8,
+    "max_request_body_size": 1024 * 1024,
+    "connection_limit": 1000,
+    "channel_timeout": 30,
+    "asyncore_use_poll": True,
+}
 STATIC_IP_HELP = "https://support.zerodha.com/category/trading-and-markets/general-kite/kite-api/articles/static-ip"
 DEFAULT_EXCHANGE_COMMAND = 'curl "http://127.0.0.1:5001/api/token?code=YOUR_CODE&request_token=PASTE_IT_HERE"'
 
@@ -351,7 +359,7 @@ class BackgroundServer:
     """The sandbox served by waitress on a daemon thread, with its matcher; close() stops both."""
 
     def __init__(self, app, host: str, port: int):
-        self._server = create_server(app, host=host, port=port, threads=8)
+        self._server = create_server(app, host=host, port=port, **WAITRESS_SETTINGS)
         self.effective_port = self._server.effective_port
         self._matcher = app.extensions["kite_sandbox"].matcher
         self._closing = False

@@ -7,6 +7,7 @@ KITE_APP_ARTIFACTS: `KITE_APP_ARTIFACTS=artifacts` regenerates the README's scre
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import urlencode
@@ -90,11 +91,12 @@ def test_one_click_login_in_a_real_browser(page, service):
     page.get_by_role("button", name="Log in with Kite").click()
     assert page.url.startswith(f"{service.sandbox_url}/connect/login?")  # at "Kite", with our state
     log_in_at_kite(page, service)
-    page.wait_for_url(f"{service.url}/login?done=1")
+    page.wait_for_url(re.compile(re.escape(f"{service.url}/login?done=") + ".+"))
     state = page.locator("#session-state").inner_text()
     assert f"Logged in as {service.demo['user_id']}" in state or f"({service.demo['user_id']})" in state
     assert "until 06:00 IST on" in state
     assert page.get_by_role("status").inner_text().startswith("Login complete")
+    assert page.get_by_label("Access code").count() == 0  # nothing more to do: no form under "Login complete"
     html = page.content()
     assert CODE not in html and service.demo["api_secret"] not in html
     assert screenshot(page, "login-complete").stat().st_size > 0
@@ -133,7 +135,7 @@ def test_replayed_callback_is_refused(page, service):
     callback_urls = []
     page.on("request", lambda r: callback_urls.append(r.url) if "/api/callback" in r.url else None)
     log_in_at_kite(page, service)
-    page.wait_for_url(f"{service.url}/login?done=1")
+    page.wait_for_url(re.compile(re.escape(f"{service.url}/login?done=") + ".+"))
     session_before = (service.sandbox_dir / "session.json").read_bytes()
     response = page.goto(callback_urls[0])  # the same redirect once more, state and all
     assert response.status == 403

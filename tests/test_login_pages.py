@@ -40,10 +40,12 @@ def test_login_page_says_never_logged_in(client):
     assert '<label for="code">Access code</label>' in response.get_data(as_text=True)
 
 
-def test_login_page_shows_who_is_logged_in_and_until_when(client, logged_in):
+def test_login_page_shows_until_when_but_names_nobody_without_the_code(client, logged_in):
     text = page_text(client.get("/login"))
-    assert f"Logged in as {logged_in.user_name} ({logged_in.user_id}) until 06:00 IST on" in text
+    assert "A Kite session is active until 06:00 IST on" in text
+    assert logged_in.user_id not in text and logged_in.user_name not in text  # a rebound page learns nothing
     assert logged_in.access_token not in text
+    assert logged_in.user_id not in page_text(client.get("/login?done=1.1999999999.00ff"))  # forged receipt
 
 
 def test_login_page_says_the_session_expired(client, store):
@@ -63,10 +65,11 @@ def test_wrong_code_is_refused_on_the_page_and_not_redirected(client):
 def test_one_click_login_writes_the_session_and_lands_logged_in(client, kite, store):
     kite.add(responses.POST, TOKEN_URL, body=session_response("callback-token-1"), content_type="application/json")
     response = callback(client, start_login(client))
-    assert response.status_code == 303 and response.headers["Location"].endswith("/login?done=1")
+    assert response.status_code == 303 and "/login?done=" in response.headers["Location"]
     assert store.load().access_token == "callback-token-1"
     landing = client.get(response.headers["Location"])
     assert "Login complete" in page_text(landing) and "Logged in as" in page_text(landing)
+    assert '<label for="code">' not in landing.get_data(as_text=True)  # no second step offered
     assert "callback-token-1" not in landing.get_data(as_text=True)
 
 

@@ -3,8 +3,9 @@
 import json
 
 import pytest
+import responses
 
-from conftest import API_SECRET, recorded
+from conftest import API_SECRET, KITE_ROOT, recorded
 from postback import expected_checksum
 
 
@@ -20,18 +21,70 @@ def post(client, body, content_type="application/json"):
     return client.post("/api/postback", data=raw, content_type=content_type)
 
 
-def test_a_signed_postback_becomes_one_order_event(client, caplog):
+def kite_says(kite, order_id, status, filled=0, message=None):
+    """Kite's order history for `order_id`, ending in `status` (what a lookup at Kite finds)."""
+    history = recorded("order_info.json")
+    last = {**history["data"][-1], "order_id": order_id, "status": status, "status_message": message}
+    last.update(quantity=1, filled_quantity=filled, pending_quantity=1 - filled, tradingsymbol="SBIN")
+    last["average_price"] = 470 if filled else 0
+    history["data"] = [*history["data"][:-1], last]
+    kite.add(responses.GET, f"{KITE_ROOT}/orders/{order_id}", json=history)
+
+
+def follow_up(app) -> int:
+    return app.extensions["kite_app"].postbacks.run_pending()
+
+
+def test_a_signed_postback_makes_the_service_ask_kite_and_announce_once(client, app, kite, logged_in, caplog):
     caplog.set_level("INFO", logger="kite_app.orders")
+    kite_says(kite, "220303000308932", "COMPLETE", filled=1)
     response = post(client, signed())
-    assert response.status_code == 200 and response.get_json() == {"status": "success", "new_events": 1}
-    assert post(client, signed()).get_json()["new_events"] == 0  # Kite may send it again
+    assert response.status_code == 200 and response.get_json()["status"] == "success"
+    assert follow_up(app) == 1
+    kite_says(kite, "220303000308932", "COMPLETE", filled=1)
+    post(client, signed())  # Kite may send it again: looked up again, announced once
+    follow_up(app)
     lines = [r.getMessage() for r in caplog.records if r.name == "kite_app.orders"]
     assert lines == ["Order 220303000308932 COMPLETE: BUY 1 NSE:SBIN filled 1/1 @ 470"]
 
 
-def test_the_raw_body_counts_whatever_the_content_type(client):
+def test_a_forged_status_is_never_believed(client, app, kite, logged_in, log_file):
+    forged = {**signed(), "status": "REJECTED", "status_message": "Forged\r\n2026-11-23 INFO fake line\x1b[31m!"}
+    kite_says(kite, "220303000308932", "OPEN")
+    assert post(client, forged).status_code == 200  # the checksum is genuine: only order_id is signed
+    follow_up(app)
+    kite_says(kite, "220303000308932", "COMPLETE", filled=1)
+    assert post(client, forged).status_code == 200
+    follow_up(app)
+    log = log_file()
+    assert "REJECTED" not in log and "Forged" not in log and "\x1b" not in log
+    assert "Order 220303000308932 placed: BUY 1 NSE:SBIN LIMIT, status OPEN" in log
+    assert "Order 220303000308932 COMPLETE" in log  # the real fill is announced
+
+
+def test_kites_own_text_is_made_inert_before_it_is_logged(client, app, kite, logged_in, log_file):
+    kite_says(kite, "220303000308932", "REJECTED", message="Bad\r\nWARNING forged line\x1b[2J\u202eevil")
+    post(client, signed())
+    follow_up(app)
+    log = log_file()
+    assert "\x1b" not in log and "\u202e" not in log
+    [line] = [line for line in log.splitlines() if "REJECTED" in line]
+    assert line.endswith("Bad\\r\\nWARNING forged line\\x1b[2J\\u202eevil")
+
+
+def test_a_lookup_that_fails_leaves_the_order_to_the_poll(client, app, kite, logged_in, log_file):
+    kite.add(responses.GET, f"{KITE_ROOT}/orders/220303000308932", status=500, json={"status": "error"})
+    kite.add(responses.GET, f"{KITE_ROOT}/orders/220303000308932", status=500, json={"status": "error"})
+    kite.add(responses.GET, f"{KITE_ROOT}/orders/220303000308932", status=500, json={"status": "error"})
+    assert post(client, signed()).status_code == 200
+    follow_up(app)
+    assert "not checked with Kite" in log_file()
+    assert app.extensions["kite_app"].events.watched_count == 0
+
+
+def test_the_raw_body_counts_whatever_the_content_type(client, app):
     for content_type in ("text/plain", "application/x-www-form-urlencoded", ""):
-        assert post(client, signed(order_id=f"9{len(content_type)}"), content_type).status_code == 200
+        assert post(client, signed(order_id=f"90000000{len(content_type)}"), content_type).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -52,12 +105,31 @@ def test_a_wrong_checksum_is_refused_with_401(client, app, payload):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"not json", b"[1, 2]", b"\xff\xfe", json.dumps({**signed(), "order_id": 5}).encode()],
-    ids=["empty", "text", "array", "binary", "id-not-string"],
+    [
+        b"",
+        b"not json",
+        b"[1, 2]",
+        b"\xff\xfe",
+        json.dumps({**signed(), "order_id": 5}).encode(),
+        b"[" * 8000 + b"]" * 8000,
+        json.dumps({**signed(), "order_id": "ABC123"}).encode(),
+        json.dumps({**signed(), "order_timestamp": "03/03/2022 09:24"}).encode(),
+    ],
+    ids=["empty", "text", "array", "binary", "id-not-string", "deeply-nested", "id-not-digits", "timestamp-form"],
 )
 def test_malformed_postbacks_are_refused_with_400(client, raw):
     response = post(client, raw)
     assert response.status_code == 400 and response.mimetype == "application/json"
+
+
+def test_moving_the_boundary_between_order_id_and_timestamp_invents_no_order(client, app):
+    genuine = signed()
+    order_id, stamp = genuine["order_id"], genuine["order_timestamp"]
+    for shifted_id, shifted_stamp in ((order_id + stamp[0], stamp[1:]), (order_id[:-1], order_id[-1] + stamp)):
+        assert expected_checksum(shifted_id, shifted_stamp, API_SECRET) == genuine["checksum"]  # same signed text
+        response = post(client, {**genuine, "order_id": shifted_id, "order_timestamp": shifted_stamp})
+        assert response.status_code == 400
+    assert follow_up(app) == 0
 
 
 def test_postbacks_need_no_access_code_and_do_not_use_up_its_attempts(client):
