@@ -121,8 +121,8 @@ HTML_PAGES = {"/login", "/api/callback"}
 
 
 def check(response, path, method):
-    """A documented status for that operation (or 405/413/429 for the wrong method/size/rate), the right body type."""
-    allowed = DOCUMENTED.get((path, method), set()) | {405, 413, 429}
+    """A documented status (or 405/413/421/429: wrong method, size, host, rate) with the right body type."""
+    allowed = DOCUMENTED.get((path, method), set()) | {405, 413, 421, 429}
     assert response.status_code in allowed, (path, method, response.status_code, response.get_data()[:200])
     assert response.status_code < 500
     if response.status_code in (303,):
@@ -191,6 +191,38 @@ def test_login_form_inputs(fuzz_app, code, content_type, method):
     check(response, "/login", method)
     if response.status_code == 303:
         assert code == ACCESS_CODE and response.headers["Location"].startswith("http://login.test/connect/login?")
+
+
+OWN_HOSTS = {"127.0.0.1:5001", "localhost:5001", "[::1]:5001", "127.0.0.1", "localhost", "[::1]"}
+CODE_CHECKS = {("/api/url", "GET"), ("/api/status", "GET"), ("/api/token", "GET"), ("/api/token", "POST")}
+CODE_CHECKS |= {("/login", "POST")}
+
+
+def latin1(text: str, limit: int = 200) -> str:
+    """Header-safe: what a client can put in a header line."""
+    return re.sub(r"[\r\n]", "", text.encode("utf-8", "replace").decode("latin-1"))[:limit]
+
+
+@given(
+    host=st.one_of(st.sampled_from(sorted(OWN_HOSTS | {"evil.example", "127.0.0.1:80", "localhost.evil"})), NASTY_TEXT),
+    origin=st.one_of(st.none(), st.sampled_from(["null", "http://127.0.0.1:5001", "https://evil.example"]), NASTY_TEXT),
+    fetch_site=st.sampled_from([None, "cross-site", "same-site", "same-origin", "none"]),
+    path=st.sampled_from(["/api/url", "/api/status", "/login", "/api/token", "/health", "/api/postback"]),
+    method=METHODS,
+)
+@settings(max_examples=INPUT_EXAMPLES, **FUZZ_SETTINGS)
+def test_host_and_origin_headers(fuzz_app, host, origin, fetch_site, path, method):
+    headers = {"Host": latin1(host) or "empty.invalid", "X-Access-Code": ACCESS_CODE}
+    if origin is not None:
+        headers["Origin"] = latin1(origin)
+    if fetch_site is not None:
+        headers["Sec-Fetch-Site"] = fetch_site
+    response = fuzz_app.test_client().open(path, method=method, headers=headers)
+    check(response, path, method)
+    if headers["Host"].lower() not in OWN_HOSTS:
+        assert response.status_code == 421
+    elif fetch_site in ("cross-site", "same-site") and (path, method) in CODE_CHECKS:
+        assert response.status_code in (403, 413)  # refused before the code, even the right one, is looked at
 
 
 def test_nothing_secret_was_ever_answered(fuzz_app):
