@@ -219,7 +219,7 @@ def test_host_and_origin_headers(fuzz_app, host, origin, fetch_site, path, metho
         headers["Sec-Fetch-Site"] = fetch_site
     response = fuzz_app.test_client().open(path, method=method, headers=headers)
     check(response, path, method)
-    if headers["Host"].lower() not in OWN_HOSTS:
+    if headers["Host"].lower().removesuffix(":80") not in OWN_HOSTS:  # werkzeug drops http's default port
         assert response.status_code == 421
     elif fetch_site in ("cross-site", "same-site") and (path, method) in CODE_CHECKS:
         assert response.status_code in (403, 413)  # refused before the code, even the right one, is looked at

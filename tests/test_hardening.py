@@ -326,3 +326,15 @@ def test_threads_see_the_same_budget_under_contention():
     for thread in threads:
         thread.join()
     assert taken.count(0) == 10
+
+
+def test_the_sandbox_also_refuses_huge_bodies_unread(demo, clock):
+    from kite_sandbox.server import create_sandbox_app, start_in_background
+
+    server = start_in_background(create_sandbox_app(demo, clock=clock), "127.0.0.1", 0)
+    try:
+        port = server.effective_port
+        head = f"POST /orders/regular HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {200 * 1024 * 1024}\r\n\r\n"
+        assert raw_request(port, head.encode(), (b"x" * 65536 for _ in range(32))).startswith(b"HTTP/1.1 413")
+    finally:
+        server.close()
