@@ -75,9 +75,10 @@ def status():
 def _health(context, session: dict) -> dict:
     last = context.watcher.last_outcome
     scheduler_running = context.runner.running
+    order_check_works = last is None or last.ok  # paused without a session, or failing: not ready
     return {
         "status": "up",
-        "ready": session["state"] == "valid" and scheduler_running,
+        "ready": session["state"] == "valid" and scheduler_running and order_check_works,
         "session": session,
         "scheduler": {"running": scheduler_running},
         "last_order_check": None

@@ -150,10 +150,12 @@ def serve(app: Flask, with_scheduler: bool = True) -> int:
         return 1
     context = app.extensions["kite_app"]
     context.start_background_work(with_scheduler)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # SIGINT too, explicitly: a process started in the background (`... &`) inherits it as ignored.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_on_signal)
     log.info("Kite App listening on http://%s:%s (log in at %s/login)", host, port, context.settings.service_url)
     try:
-        server.run()  # returns on Ctrl-C or SystemExit from the SIGTERM handler
+        server.run()  # returns on SystemExit from the SIGTERM and SIGINT handler
     finally:
         server.close()
         context.stop_background_work()
@@ -204,7 +206,7 @@ def print_totp(sandbox_dir: Path | None) -> int:
     return 0
 
 
-def _exit_on_sigterm(_signum, _frame):
+def _exit_on_signal(_signum, _frame):
     raise SystemExit(0)
 
 

@@ -51,6 +51,7 @@ class SandboxMode:
             postback_url=f"{app_url}/api/postback",
             exchange_command=exchange,
             enforce_rate_limits=self.enforce_rate_limits,
+            sessions_file=self.data_dir / "sessions.json",
         )
         try:
             self._server = start_in_background(app, self._host, self._port)

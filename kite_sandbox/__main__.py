@@ -56,6 +56,7 @@ def main(argv=None) -> int:
         seed=args.seed,
         order_ip=args.order_ip,
         enforce_rate_limits=not args.no_rate_limits,
+        sessions_file=args.data_dir / "sessions.json",
     )
     try:
         server = create_server(app, host=args.host, port=args.port, **WAITRESS_SETTINGS)
@@ -69,7 +70,8 @@ def main(argv=None) -> int:
     if args.no_rate_limits:
         print("  rate limits  OFF (--no-rate-limits): a real Kite account would refuse some calls")
     print(f"Credentials written to {args.data_dir / 'credentials.json'}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT explicitly: `... &` starts it ignored
+        signal.signal(signum, lambda *_: sys.exit(0))
     app.extensions["kite_sandbox"].matcher.start()
     server.run()
     return 0

@@ -69,15 +69,21 @@ class AccessSession:
 
 
 class Accounts:
-    """Issues and checks request tokens and access tokens for the one demo user."""
+    """Issues and checks request tokens and access tokens for the one demo user.
 
-    def __init__(self, credentials: DemoCredentials, clock=now_ist, monotonic=time.monotonic):
+    With a `sessions_file`, access tokens outlive a restart of the sandbox, as Kite's outlive a
+    restart of your app: they end at 06:00 IST or on logout, not when the sandbox stops."""
+
+    def __init__(
+        self, credentials: DemoCredentials, clock=now_ist, monotonic=time.monotonic, sessions_file: Path | None = None
+    ):
         self.credentials = credentials
         self._clock = clock
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._request_tokens: dict = {}
-        self._sessions: dict = {}
+        self._sessions_file = sessions_file
+        self._sessions: dict = self._load_sessions()
 
     def password_ok(self, user_id: str, password: str) -> bool:
         expected = f"{self.credentials.user_id}\0{self.credentials.password}".encode()
@@ -110,6 +116,7 @@ class Accounts:
         )
         with self._lock:
             self._sessions[session.access_token] = session
+            self._save_sessions()
         return session
 
     def session_for(self, access_token: str) -> AccessSession | None:
@@ -122,11 +129,49 @@ class Accounts:
 
     def close_session(self, access_token: str) -> bool:
         with self._lock:
-            return self._sessions.pop(access_token, None) is not None
+            closed = self._sessions.pop(access_token, None) is not None
+            self._save_sessions()
+            return closed
 
     def expire_all(self) -> int:
         """Sandbox control: end every session now, as 06:00 IST would."""
         with self._lock:
             for session in self._sessions.values():
                 session.expires_at = self._clock()
+            self._save_sessions()
             return len(self._sessions)
+
+    def _load_sessions(self) -> dict:
+        if self._sessions_file is None or not self._sessions_file.exists():
+            return {}
+        try:
+            rows = json.loads(self._sessions_file.read_text(encoding="utf-8"))
+            sessions = {
+                row["access_token"]: AccessSession(
+                    row["access_token"],
+                    row["public_token"],
+                    row["enctoken"],
+                    datetime.fromisoformat(row["login_time"]),
+                    datetime.fromisoformat(row["expires_at"]),
+                )
+                for row in rows
+            }
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}  # unreadable: every session starts afresh, as after a logout
+        now = self._clock()
+        return {token: session for token, session in sessions.items() if session.expires_at > now}
+
+    def _save_sessions(self) -> None:
+        if self._sessions_file is None:
+            return
+        now = self._clock()
+        rows = [
+            {
+                **asdict(session),
+                "login_time": session.login_time.isoformat(),
+                "expires_at": session.expires_at.isoformat(),
+            }
+            for session in self._sessions.values()
+            if session.expires_at > now
+        ]
+        write_json_atomic(self._sessions_file, rows)  # 0600: these are the sandbox's access tokens

@@ -70,16 +70,18 @@ def create_sandbox_app(
     enforce_rate_limits=True,
     seed=DEFAULT_SEED,
     order_ip=None,
+    sessions_file=None,
 ) -> Flask:
     """The sandbox as a Flask app (serve it with waitress). Rate limits run on real time.
 
     `seed` fixes the market's price walk; `order_ip`, if set, is the one address order calls are
     accepted from (Kite's registered static IP); `enforce_rate_limits=False` turns off the
-    per-second limits and the order caps per minute and day (not the 25 modifications)."""
+    per-second limits and the order caps per minute and day (not the 25 modifications);
+    `sessions_file` keeps access tokens across restarts (until 06:00 IST, as Kite's)."""
     app = Flask(__name__)
     market = Market(clock, seed)
     sender = PostbackSender(postback_url) if postback_url else None
-    accounts = Accounts(credentials, clock=clock)
+    accounts = Accounts(credentials, clock=clock, sessions_file=sessions_file)
 
     def on_update(order):
         if sender and order["status"] in POSTBACK_STATUSES:

@@ -96,6 +96,26 @@ def test_ctrl_c_stops_cleanly(env):
     assert process.returncode == 0 and "Traceback" not in stderr
 
 
+def test_ctrl_c_stops_cleanly_even_when_started_with_sigint_ignored(env):
+    # What `python kite_app.py &` from a script (or nohup) does: SIGINT starts out ignored.
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT_DIR / "kite_app.py"), "--no-scheduler"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        wait_until_up(int(env["PORT"]), process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "Traceback" not in stderr
+    assert "Kite App stopped" in log_text(env)
+
+
 def test_port_in_use_is_a_clear_error(env):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", int(env["PORT"])))

@@ -39,6 +39,22 @@ def test_health_is_ready_only_with_a_valid_session_and_a_running_scheduler(app, 
         runner.stop()
 
 
+def test_health_is_not_ready_while_the_order_check_is_paused_or_failing(app, client, logged_in):
+    context = app.extensions["kite_app"]
+    context.runner.start()
+    try:
+        assert client.get("/health").get_json()["ready"] is True
+        # The session file still looks valid, but Kite refused the token (a sandbox restart, say).
+        context.watcher.last_outcome = PollOutcome(ist(2026, 11, 20, 10, 0), False, "no usable session")
+        body = client.get("/health").get_json()
+        assert body["ready"] is False and body["session"]["state"] == "valid"
+        assert body["last_order_check"]["outcome"] == "paused: no usable session"
+        context.watcher.last_outcome = PollOutcome(ist(2026, 11, 20, 10, 0), True, "3 orders")
+        assert client.get("/health").get_json()["ready"] is True
+    finally:
+        context.runner.stop()
+
+
 def test_health_says_expired(client, store):
     store.save(make_session(login_time=datetime(2026, 1, 5, 9, 0)))
     assert client.get("/health").get_json()["session"]["state"] == "expired"

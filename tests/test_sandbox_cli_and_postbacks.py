@@ -87,3 +87,34 @@ def test_the_service_does_not_import_the_sandbox():
     code = "import sys, kite_app, kite_api, scheduler; print(any(m.startswith('kite_sandbox') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_sessions_outlive_a_sandbox_restart_until_0600(demo, clock, tmp_path):
+    from datetime import timedelta
+
+    from kite_sandbox.server import create_sandbox_app
+    from sandbox_support import exchange, log_in
+
+    sessions = tmp_path / "sessions.json"
+    first = create_sandbox_app(demo, clock=clock, sessions_file=sessions).test_client()
+    token = exchange(first, demo, log_in(first, demo)).get_json()["data"]["access_token"]
+    auth = {"X-Kite-Version": "3", "Authorization": f"token {demo.api_key}:{token}"}
+    restarted = create_sandbox_app(demo, clock=clock, sessions_file=sessions).test_client()
+    assert restarted.get("/user/profile", headers=auth).status_code == 200
+    assert sessions.stat().st_mode & 0o777 == 0o600
+    clock.advance(timedelta(hours=20).total_seconds())  # past 06:00 IST
+    again = create_sandbox_app(demo, clock=clock, sessions_file=sessions).test_client()
+    assert again.get("/user/profile", headers=auth).status_code == 403
+
+
+def test_a_logout_outlives_a_sandbox_restart(demo, clock, tmp_path):
+    from kite_sandbox.server import create_sandbox_app
+    from sandbox_support import exchange, log_in
+
+    sessions = tmp_path / "sessions.json"
+    first = create_sandbox_app(demo, clock=clock, sessions_file=sessions).test_client()
+    token = exchange(first, demo, log_in(first, demo)).get_json()["data"]["access_token"]
+    auth = {"X-Kite-Version": "3", "Authorization": f"token {demo.api_key}:{token}"}
+    first.delete(f"/session/token?api_key={demo.api_key}&access_token={token}", headers=auth)
+    restarted = create_sandbox_app(demo, clock=clock, sessions_file=sessions).test_client()
+    assert restarted.get("/user/profile", headers=auth).status_code == 403
