@@ -98,3 +98,22 @@ def test_logout_is_detected_by_the_next_poll_and_logged_once(service):
     service.wait_for_log(r"(?s)Order check resumed.*Order check paused: Kite session expired")
     time.sleep(3)  # three more polls
     assert service.log().count("Order check paused") == before + 1
+
+
+def test_a_sandbox_restart_keeps_the_session(tmp_path):
+    first = start_service(tmp_path)
+    try:
+        first.login()
+    finally:
+        first.stop()
+    again = start_service(tmp_path)  # the same sandbox folder, new ports
+    try:
+        assert again.kite_api().get_profile()["user_id"] == again.demo["user_id"]
+        deadline = time.monotonic() + 15
+        health = requests.get(f"{again.url}/health", timeout=5).json()
+        while health["last_order_check"] is None and time.monotonic() < deadline:  # the first check runs
+            time.sleep(0.2)
+            health = requests.get(f"{again.url}/health", timeout=5).json()
+        assert health["ready"] is True and health["last_order_check"]["ok"] is True
+    finally:
+        again.stop()
