@@ -1,8 +1,11 @@
 """Typed errors of Kite App. Every message says what the user should do next."""
 
-LOGIN_HINT = (
-    "log in again: curl the login URL from /api/url, open it in a browser, then pass the request_token to /api/token"
-)
+DEFAULT_LOGIN_URL = "http://127.0.0.1:5001/login"
+
+
+def login_hint(login_url: str = DEFAULT_LOGIN_URL) -> str:
+    """What to do when there is no usable session: the one-click page first."""
+    return f"log in at {login_url} (one click), or by hand with /api/url and /api/token"
 
 
 class KiteAppError(Exception):
@@ -13,6 +16,15 @@ class ConfigError(KiteAppError):
     """A setting or the credentials file is missing or invalid; the service cannot start."""
 
 
+class PortInUseError(ConfigError):
+    """The port to listen on is taken; the process cannot start (exit code 1)."""
+
+    def __init__(self, host, port, reason, option):
+        super().__init__(
+            f"Cannot listen on {host}:{port} ({reason}): another program uses it; choose another with {option}"
+        )
+
+
 class SessionError(KiteAppError):
     """There is no usable Kite session."""
 
@@ -20,15 +32,15 @@ class SessionError(KiteAppError):
 class NoSessionError(SessionError):
     """session.json does not exist yet."""
 
-    def __init__(self, path):
-        super().__init__(f"No Kite session yet ({path} does not exist): {LOGIN_HINT}.")
+    def __init__(self, path, login_url: str = DEFAULT_LOGIN_URL):
+        super().__init__(f"No Kite session yet ({path} does not exist): {login_hint(login_url)}.")
 
 
 class SessionExpiredError(SessionError):
     """The access token expired at 06:00 IST or was invalidated by Kite."""
 
-    def __init__(self, reason):
-        super().__init__(f"Kite session expired: {reason}. To continue, {LOGIN_HINT}.")
+    def __init__(self, reason, login_url: str = DEFAULT_LOGIN_URL):
+        super().__init__(f"Kite session expired: {reason}. To continue, {login_hint(login_url)}.")
 
 
 class SessionFileError(SessionError):

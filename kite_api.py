@@ -39,7 +39,9 @@ class _SessionBoundClient(KiteClient):
         try:
             return super()._request(route, method, *args, **kwargs)
         except kite_errors.TokenException:
-            raise SessionExpiredError("Kite rejected the access token (logged out, or logged in elsewhere)") from None
+            raise SessionExpiredError(
+                "Kite rejected the access token (logged out, or logged in elsewhere)", self._owner.login_url
+            ) from None
 
 
 class KiteAPI:
@@ -87,17 +89,24 @@ class KiteAPI:
                     self._session_expires = self._session.expires.timestamp()  # parsed once per file
             session = self._session
             if session is None:
-                raise NoSessionError(self._store.path)
+                raise NoSessionError(self._store.path, self.login_url)
             if session.api_key != self.kite.api_key:
                 raise SessionError(
                     f"{self._store.path} belongs to another api_key than {self.settings.credentials_file}; "
                     "log in again with this app."
                 )
             if self._clock().timestamp() >= self._session_expires:
-                raise SessionExpiredError(f"it ended at {session.expires:%Y-%m-%d %H:%M} IST")
+                raise SessionExpiredError(f"it ended at {session.expires:%Y-%m-%d %H:%M} IST", self.login_url)
             if session.access_token == self._rejected_token:
-                raise SessionExpiredError("Kite rejected the access token (logged out, or logged in elsewhere)")
+                raise SessionExpiredError(
+                    "Kite rejected the access token (logged out, or logged in elsewhere)", self.login_url
+                )
             return session
+
+    @property
+    def login_url(self) -> str:
+        """Where the owner logs in with one click: the service's /login page."""
+        return f"{self.settings.service_url}/login"
 
     @property
     def session(self) -> Session:

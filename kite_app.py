@@ -19,7 +19,7 @@ from waitress.server import create_server
 import log_utils
 from access_code import throttle_failed_attempts
 from app_context import AppContext
-from errors import ConfigError
+from errors import ConfigError, PortInUseError
 from http_api import api, kite_hooks, public, register_error_handlers
 from login_pages import browser
 from request_guards import install_request_guards
@@ -71,7 +71,19 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Kite App: daily Kite login and order watch.")
+    parser = argparse.ArgumentParser(
+        description="Kite App: the daily Kite login, a session file for your scripts, and an order watch.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples:
+  .venv/bin/python kite_app.py --sandbox         try it on the built-in Kite sandbox (no account needed)
+  .venv/bin/python kite_app.py                   run it for your Kite account
+  .venv/bin/python kite_app.py --totp            print the current TOTP code for Kite's login page
+  .venv/bin/python kite_app.py --totp --sandbox  the same for the sandbox's demo user (its own key)
+
+settings come from .env (see .env.example; the environment wins) and your app's keys from
+login_credentials.json (see login_credentials.example.json). Every morning, log in at
+http://127.0.0.1:5001/login (PUBLIC_URL/login if set); scripts then use `from kite_api import KiteAPI`.""",
+    )
     parser.add_argument("--host", help="address to bind (default: HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: PORT or 5001)")
     parser.add_argument("--no-scheduler", action="store_true", help="serve without the order-watch scheduler")
@@ -108,14 +120,19 @@ def main(argv=None) -> int:
             )
             code = sandbox_access_code(settings, sandbox.data_dir)
             app = create_app({**values, **sandbox.start(settings.service_url, code)})
-            print(sandbox.walkthrough(settings.service_url, code), flush=True)
+            walkthrough = sandbox.walkthrough(settings.service_url, code)
         else:
             app = create_app(values)
+            walkthrough = None
+    except PortInUseError as exc:
+        print(f"kite_app: {exc}", file=sys.stderr)
+        return 1
     except ConfigError as exc:
         print(f"kite_app: {exc}", file=sys.stderr)
         return 2
     try:
-        return serve(app, with_scheduler=not args.no_scheduler)
+        # The walk-through only once the service listens: with its port taken, it would send people astray.
+        return serve(app, with_scheduler=not args.no_scheduler, on_listening=walkthrough)
     finally:
         if sandbox is not None:
             sandbox.stop()
@@ -130,8 +147,9 @@ def _address_overrides(args) -> dict:
     return overrides
 
 
-def serve(app: Flask, with_scheduler: bool = True) -> int:
-    """Run waitress on HOST:PORT (and the scheduler) until Ctrl-C or SIGTERM."""
+def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = None) -> int:
+    """Run waitress on HOST:PORT (and the scheduler) until Ctrl-C or SIGTERM; `on_listening` is
+    printed once the port is ours."""
     settings = app.extensions["kite_app"].settings
     host, port = settings.host, settings.port
     log_utils.setup_logging(settings.log_dir)
@@ -141,13 +159,10 @@ def serve(app: Flask, with_scheduler: bool = True) -> int:
     try:
         server = create_server(app, host=host, port=port, **WAITRESS_SETTINGS, **_proxy_settings(settings))
     except OSError as exc:
-        log.error(
-            "Cannot listen on %s:%s (%s): another program uses it; choose another with --port",
-            host,
-            port,
-            exc.strerror,
-        )
+        log.error("%s", PortInUseError(host, port, exc.strerror, "--port"))
         return 1
+    if on_listening:
+        print(on_listening, flush=True)
     context = app.extensions["kite_app"]
     context.start_background_work(with_scheduler)
     # SIGINT too, explicitly: a process started in the background (`... &`) inherits it as ignored.

@@ -4,12 +4,13 @@ Demo credentials, the session and a settings file for scripts live in `sandbox_d
 """
 
 import secrets
+import sys
 from pathlib import Path
 
 import pyotp
 
 from atomic_file import write_json_atomic, write_text_atomic
-from errors import ConfigError
+from errors import ConfigError, PortInUseError
 from kite_sandbox.accounts import DemoCredentials
 from kite_sandbox.server import create_sandbox_app, start_in_background
 from settings import ENV_FILE_VARIABLE, PROJECT_DIR, Settings
@@ -56,9 +57,7 @@ class SandboxMode:
         try:
             self._server = start_in_background(app, self._host, self._port)
         except OSError as exc:
-            raise ConfigError(
-                f"Cannot start the sandbox on {self._host}:{self._port} ({exc.strerror}); use --sandbox-port."
-            ) from None
+            raise PortInUseError(self._host, self._port, exc.strerror, "--sandbox-port") from None
         credentials_file = self.data_dir / "login_credentials.json"
         write_json_atomic(
             credentials_file,
@@ -74,6 +73,7 @@ class SandboxMode:
             "SESSION_FILE": str(self.data_dir / "session.json"),
             "KITE_API_ROOT": self.root,
             "KITE_LOGIN_URL": f"{self.root}/connect/login",
+            "PUBLIC_URL": app_url,  # where scripts' error messages send the owner to log in
         }
         self._write_env_file(values)
         return values
@@ -93,7 +93,8 @@ class SandboxMode:
         env_file = self.env_file
         if env_file.is_relative_to(PROJECT_DIR):
             env_file = env_file.relative_to(PROJECT_DIR)
-        script = f"{ENV_FILE_VARIABLE}={env_file} .venv/bin/python examples/place_order.py"
+        python = _python_command()
+        script = f"{ENV_FILE_VARIABLE}={env_file} {python} examples/place_order.py"
         return "\n".join(
             [
                 "",
@@ -109,7 +110,7 @@ class SandboxMode:
                 f'1. Open {app_url}/login in a browser, enter the access code and press "Log in with Kite".',
                 "2. Log in at the sandbox's Kite page with the demo user:",
                 f"     user id {creds.user_id}   password {creds.password}",
-                f"     TOTP    {totp_now} (a fresh one any time: python kite_app.py --totp --sandbox)",
+                f"     TOTP    {totp_now} (a fresh one any time: {python} kite_app.py --totp --sandbox)",
                 "3. The browser comes back to the login page, logged in; session.json is written.",
                 f'   (From a terminal, curl "{app_url}/api/url?code={access_code}" gives the same login link.)',
                 "4. Place an order from a script (KiteAPI reads the sandbox settings from that file):",
@@ -118,6 +119,14 @@ class SandboxMode:
                 "",
             ]
         )
+
+
+def _python_command() -> str:
+    """How the walk-through names this Python: the project's venv relative to the project, else in full."""
+    executable = Path(sys.executable)
+    if executable.is_relative_to(PROJECT_DIR):
+        return str(executable.relative_to(PROJECT_DIR))
+    return str(executable)
 
 
 def sandbox_access_code(settings: Settings, data_dir: Path = SANDBOX_DIR) -> str:

@@ -20,6 +20,7 @@ from errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent
 EXAMPLE_ACCESS_CODE = "change-me-to-a-long-random-code"
+EXAMPLE_API_KEY, EXAMPLE_API_SECRET = "your_kite_api_key", "your_kite_api_secret"  # login_credentials.example.json
 MIN_ACCESS_CODE_LENGTH = 8
 ENV_FILE_VARIABLE = "KITE_APP_ENV_FILE"
 MIN_TOTP_SECRET_BITS = 112  # pyotp refuses shorter secrets (RFC 4226 asks for 128 bits)
@@ -170,14 +171,21 @@ def load_credentials(path: Path) -> Credentials:
         raise ConfigError(
             f"{path}: file not found; copy login_credentials.example.json and fill in api_key and api_secret."
         ) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}).") from None
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: not valid JSON ({type(exc).__name__}).") from None
+        raise ConfigError(f"{path}: cannot be read ({type(exc).__name__}).") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object with api_key and api_secret.")
     for name in ("api_key", "api_secret"):
         value = data.get(name)
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{path}: field '{name}' is missing or empty.")
+    if data["api_key"].strip() == EXAMPLE_API_KEY or data["api_secret"].strip() == EXAMPLE_API_SECRET:
+        raise ConfigError(
+            f"{path}: api_key and api_secret are still the example values: put your app's own, from "
+            "https://developers.kite.trade/apps."
+        )
     twofa_key = data.get("twofa_key") or None
     if twofa_key is not None and not _is_base32(twofa_key):
         raise ConfigError(f"{path}: field 'twofa_key' is not a base32 TOTP secret of at least 23 characters.")

@@ -85,9 +85,10 @@ def test_expired_token_raises_session_expired_with_relogin_hint(service):
     requests.post(
         f"{service.sandbox_url}/sandbox/control/expire-sessions", json={"api_secret": demo["api_secret"]}, timeout=5
     ).raise_for_status()
-    with pytest.raises(SessionExpiredError, match=r"log in again: curl the login URL from /api/url"):
+    with pytest.raises(SessionExpiredError, match=re.escape(f"log in at {service.url}/login (one click)")):
         service.kite_api().get_orders()
-    service.wait_for_log(r"Order check paused: Kite session expired: Kite rejected the access token")
+    line = service.wait_for_log(r"Order check paused: Kite session expired: Kite rejected the access token.*")
+    assert f"log in at {service.url}/login (one click)" in line
 
 
 def test_logout_is_detected_by_the_next_poll_and_logged_once(service):

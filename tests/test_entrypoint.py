@@ -127,6 +127,34 @@ def test_port_in_use_is_a_clear_error(env):
     assert f"Cannot listen on 127.0.0.1:{env['PORT']}" in result.stderr and "--port" in result.stderr
 
 
+@pytest.mark.parametrize("busy", ["service", "sandbox"])
+def test_a_busy_port_in_sandbox_mode_is_one_clear_line_and_exit_code_1(env, tmp_path, busy):
+    service_port, sandbox_port = int(env["PORT"]), free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", service_port if busy == "service" else sandbox_port))
+        taken.listen()
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(PROJECT_DIR / "kite_app.py"),
+                "--sandbox",
+                "--sandbox-port",
+                str(sandbox_port),
+                "--sandbox-dir",
+                str(tmp_path / "sandbox"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    option = "--port" if busy == "service" else "--sandbox-port"
+    port = service_port if busy == "service" else sandbox_port
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr and option in result.stderr
+    assert "Access code" not in result.stdout  # no walk-through that would send people to a port not ours
+
+
 def test_second_instance_on_same_data_folder_runs_no_scheduler(env):
     first = start(env)
     second_env = {**env, "PORT": str(free_port())}
@@ -189,3 +217,17 @@ def test_totp_without_twofa_key_says_what_to_add(env, tmp_path):
         timeout=60,
     )
     assert result.returncode == 2 and "has no twofa_key" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_shows_examples_files_and_the_login_page(env):
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "kite_app.py"), "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    text = result.stdout
+    assert result.returncode == 0
+    for expected in ("examples:", "--sandbox", ".env", "login_credentials.json", "/login", "--totp --sandbox"):
+        assert expected in text, expected

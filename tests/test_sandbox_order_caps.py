@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +111,10 @@ def test_the_service_on_the_sandbox_without_rate_limits_says_so(tmp_path):
 
     service = start_service(tmp_path, extra_args=["--no-rate-limits"])
     try:
-        assert "Rate limits are OFF (--no-rate-limits)" in (tmp_path / "stdout.txt").read_text()
+        walkthrough = (tmp_path / "stdout.txt").read_text()
+        assert "Rate limits are OFF (--no-rate-limits)" in walkthrough
+        python = Path(sys.executable)
+        python = python.relative_to(PROJECT_DIR) if python.is_relative_to(PROJECT_DIR) else python
+        assert f"{python} kite_app.py --totp --sandbox" in walkthrough  # the Python that runs it, not `python`
     finally:
         service.stop()

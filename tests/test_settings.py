@@ -67,7 +67,12 @@ def test_credentials_load(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", "not valid JSON"),
+        ("{not json", "not valid JSON at line 1, column 2"),
+        ('{\n  "api_key": "k",\n  "api_secret": "s",\n}', r"not valid JSON at line 4, column 1 \(Expecting"),
+        (
+            {"api_key": "your_kite_api_key", "api_secret": "your_kite_api_secret"},
+            "still the example values: put your app's own",
+        ),
         ([1, 2], "JSON object"),
         ({"api_secret": "s"}, "'api_key'"),
         ({"api_key": "k", "api_secret": ""}, "'api_secret'"),
