@@ -10,15 +10,26 @@ and retries failed reads (never orders). `kite.kite` is the underlying KiteConne
 """
 
 import logging
+import sys
 import threading
 from datetime import datetime
+from pathlib import Path
 
-from clock import now_ist
-from errors import NoSessionError, SessionError, SessionExpiredError
-from kite_client import DEFAULT_RETRY, KiteClient
-from kite_sdk import kite_errors
-from session_store import Session, SessionStore
-from settings import Settings, load_credentials, load_settings
+try:
+    from clock import now_ist
+    from errors import NoSessionError, SessionError, SessionExpiredError
+    from kite_client import DEFAULT_RETRY, KiteClient
+    from kite_sdk import kite_errors
+    from session_store import Session, SessionStore
+    from settings import Settings, load_credentials, load_settings
+except ModuleNotFoundError as missing:  # a Python without Kite App's packages: say which, and what to do
+    project = Path(__file__).resolve().parent
+    raise ModuleNotFoundError(
+        f"KiteAPI needs the Python package {missing.name!r}, which {sys.executable} does not have. Run your "
+        f"script with Kite App's own Python ({project / '.venv' / 'bin' / 'python'}), or install Kite App's "
+        f"packages into this one: {sys.executable} -m pip install -r {project / 'requirements.txt'}",
+        name=missing.name,
+    ) from None
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,11 @@ from pathlib import Path
 
 
 def _install_light_package() -> None:
-    if "kiteconnect" in sys.modules:  # imported already (by a script): use it as it is
+    if sys.modules.get("kiteconnect") is not None:  # imported already (by a script): use it as it is
         return
     spec = importlib.util.find_spec("kiteconnect")  # locates the package without running it
+    if spec is None:
+        raise ModuleNotFoundError("No module named 'kiteconnect'", name="kiteconnect")
     package = types.ModuleType("kiteconnect")
     package.__spec__ = spec
     package.__file__ = spec.origin

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from settings import PROJECT_DIR
 
 PROBE = """
@@ -31,3 +33,19 @@ def test_a_script_that_imported_kiteconnect_first_keeps_its_module():
         [sys.executable, "-c", probe], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "True True"
+
+
+@pytest.mark.parametrize(
+    ("setup", "package"),
+    [
+        ("sys.modules['kiteconnect'] = None", "kiteconnect"),  # a Python without kiteconnect
+        ("sys.path[:] = [p for p in sys.path if 'site-packages' not in p]", "orjson"),  # without any of them
+    ],
+    ids=["no-kiteconnect", "no-packages"],
+)
+def test_a_python_without_the_packages_is_told_which_and_what_to_do(tmp_path, setup, package):
+    code = f"import sys; {setup}; sys.path.insert(0, {str(PROJECT_DIR)!r}); from kite_api import KiteAPI"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"ModuleNotFoundError: KiteAPI needs the Python package '{package}'")
+    assert "-m pip install -r" in last_line and "requirements.txt" in last_line and ".venv" in last_line
