@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,7 +23,7 @@ def test_session_expires_at_next_0600_ist(login, expiry):
 def test_naive_times_are_taken_as_ist_and_utc_is_converted():
     assert session_expiry(datetime(2026, 11, 20, 9, 0)) == ist(2026, 11, 21, 6, 0)
     # 00:15 UTC is 05:45 IST: the token still dies at 06:00 IST that same morning.
-    utc = datetime(2026, 11, 20, 0, 15, tzinfo=timezone.utc)
+    utc = datetime(2026, 11, 20, 0, 15, tzinfo=UTC)
     assert session_expiry(utc) == ist(2026, 11, 20, 6, 0)
     assert session_expiry(utc).utcoffset() == timedelta(hours=5, minutes=30)
     assert session_expiry(utc).tzinfo == IST

@@ -45,3 +45,33 @@ def test_systemd_unit_restarts_keeps_files_private_and_outwaits_the_longest_job(
     waitress_grace = 5
     notifier_send = 2 * SEND_TIMEOUT_SECONDS
     assert int(service["TimeoutStopSec"]) > longest_poll + waitress_grace + notifier_send
+
+
+def test_the_python_statement_matches_the_project_and_every_pin():
+    """The README's minimum Python, pyproject's, the refusal on older ones, and what the pins need agree."""
+    import tomllib
+    from importlib import metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    stated = re.search(r"Python (3\.\d+) or newer", README).group(1)
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={stated}"
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + stated.replace(".", "")
+    check = tomllib.loads((PROJECT_DIR / "deploy" / "python-check" / "pyproject.toml").read_text())
+    assert check["project"]["requires-python"] == f">={stated}"
+    assert f"Requires-Python: >={stated}" in (PROJECT_DIR / "deploy" / "python-check" / "backend.py").read_text()
+    requirements = (PROJECT_DIR / "requirements.txt").read_text()
+    assert f'./deploy/python-check ; python_version < "{stated}"' in requirements.splitlines()[2]
+    below = f"{stated.split('.')[0]}.{int(stated.split('.')[1]) - 1}"
+    needs_stated = []
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        for line in (PROJECT_DIR / name).read_text().splitlines():
+            match = re.match(r"^([A-Za-z0-9_.-]+)==", line)
+            if not match:
+                continue
+            requires = SpecifierSet(metadata.metadata(match.group(1)).get("Requires-Python") or "")
+            assert requires.contains(stated), f"{match.group(1)} does not install on Python {stated}"
+            if not requires.contains(below):
+                needs_stated.append(match.group(1))
+    assert needs_stated, f"no pin needs Python {stated}: the README could promise {below}"  # not stated too high
