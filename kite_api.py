@@ -4,6 +4,8 @@
     kite = KiteAPI()
     print(kite.get_positions())
 
+From another folder or a notebook, after one step (`python anywhere/install.py` with that Python).
+
 It re-reads session.json whenever the service writes a new one, refuses to call Kite with
 a session that expired at 06:00 IST or that Kite rejected, throttles to Kite's rate limits,
 and retries failed reads (never orders). `kite.kite` is the underlying KiteConnect.
@@ -21,7 +23,7 @@ try:
     from kite_client import DEFAULT_RETRY, KiteClient
     from kite_sdk import kite_errors
     from session_store import Session, SessionStore
-    from settings import Settings, load_credentials, load_settings
+    from settings import Settings, load_credentials, load_settings, script_values
 except ModuleNotFoundError as missing:  # a Python without Kite App's packages: say which, and what to do
     project = Path(__file__).resolve().parent
     raise ModuleNotFoundError(
@@ -61,7 +63,16 @@ class KiteAPI:
     def __init__(
         self, settings: Settings | None = None, *, clock=now_ist, retry=DEFAULT_RETRY, limiters=None, order_caps=None
     ):
-        self.settings = settings or load_settings()
+        if settings is None:
+            values, sandbox_env = script_values()
+            settings = load_settings(values)
+            if sandbox_env is not None:
+                log.warning(
+                    "KiteAPI is using the Kite sandbox (kite_app.py --sandbox is running): %s; "
+                    "stop it, or set KITE_APP_ENV_FILE=.env, to use your Kite account",
+                    sandbox_env,
+                )
+        self.settings = settings
         credentials = load_credentials(self.settings.credentials_file)
         self._store = SessionStore(self.settings.session_file)
         self._clock = clock

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 import pyotp
+from filelock import FileLock, Timeout
 
 from atomic_file import write_json_atomic, write_text_atomic
 from errors import ConfigError, PortInUseError
 from kite_sandbox.accounts import DemoCredentials
 from kite_sandbox.server import create_sandbox_app, start_in_background
-from settings import ENV_FILE_VARIABLE, PROJECT_DIR, Settings
+from settings import ENV_FILE_VARIABLE, PROJECT_DIR, SANDBOX_LOCK_NAME, Settings
 
 SANDBOX_DIR = PROJECT_DIR / "sandbox_data"
 SANDBOX_PORT = 5002
@@ -36,6 +37,8 @@ class SandboxMode:
         self._host, self._port = host, port
         self.credentials = None
         self._server = None
+        # Held while this service runs: scripts' KiteAPI() then uses the sandbox (settings.script_values).
+        self._running = FileLock(self.data_dir / SANDBOX_LOCK_NAME, timeout=0)
 
     @property
     def env_file(self) -> Path:
@@ -43,6 +46,7 @@ class SandboxMode:
 
     def start(self, app_url: str, access_code: str) -> dict:
         """Start the sandbox server; returns settings values for create_app()."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # As registered in a Kite app's developer console: redirect and postback URLs at this service.
         self.credentials = DemoCredentials.load_or_create(self.data_dir, redirect_url=f"{app_url}/api/callback")
         # The landing page is an HTTP response: it gets a placeholder, never the code itself.
@@ -76,11 +80,17 @@ class SandboxMode:
             "PUBLIC_URL": app_url,  # where scripts' error messages send the owner to log in
         }
         self._write_env_file(values)
+        try:
+            self._running.acquire()
+        except Timeout:
+            raise ConfigError(f"Another `kite_app.py --sandbox` uses {self.data_dir}; stop it first.") from None
         return values
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self._running.is_locked:
+            self._running.release()
 
     def _write_env_file(self, values: dict) -> None:
         lines = ["# Written by `python kite_app.py --sandbox`: settings that point scripts at the sandbox."]
@@ -94,7 +104,9 @@ class SandboxMode:
         if env_file.is_relative_to(PROJECT_DIR):
             env_file = env_file.relative_to(PROJECT_DIR)
         python = _python_command()
-        script = f"{ENV_FILE_VARIABLE}={env_file} {python} examples/place_order.py"
+        script = f"{python} examples/place_order.py"
+        if self.data_dir != SANDBOX_DIR:  # scripts look for a running sandbox in sandbox_data/ only
+            script = f"{ENV_FILE_VARIABLE}={env_file} {script}"
         return "\n".join(
             [
                 "",
@@ -113,7 +125,7 @@ class SandboxMode:
                 f"     TOTP    {totp_now} (a fresh one any time: {python} kite_app.py --totp --sandbox)",
                 "3. The browser comes back to the login page, logged in; session.json is written.",
                 f'   (From a terminal, curl "{app_url}/api/url?code={access_code}" gives the same login link.)',
-                "4. Place an order from a script (KiteAPI reads the sandbox settings from that file):",
+                "4. Place an order from a script (while this runs, KiteAPI() uses the sandbox):",
                 f"     {script}",
                 "5. Watch the order check log the order's status changes here and in logs/.",
                 "",

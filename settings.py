@@ -15,6 +15,7 @@ from datetime import date, time
 from pathlib import Path
 
 from dotenv import dotenv_values
+from filelock import FileLock, Timeout
 
 from errors import ConfigError
 
@@ -23,6 +24,8 @@ EXAMPLE_ACCESS_CODE = "change-me-to-a-long-random-code"
 EXAMPLE_API_KEY, EXAMPLE_API_SECRET = "your_kite_api_key", "your_kite_api_secret"  # login_credentials.example.json
 MIN_ACCESS_CODE_LENGTH = 8
 ENV_FILE_VARIABLE = "KITE_APP_ENV_FILE"
+SANDBOX_DIR_VARIABLE = "KITE_APP_SANDBOX_DIR"  # where scripts look for a running sandbox (default sandbox_data/)
+SANDBOX_LOCK_NAME = ".sandbox.lock"
 MIN_TOTP_SECRET_BITS = 112  # pyotp refuses shorter secrets (RFC 4226 asks for 128 bits)
 
 DEFAULTS = {
@@ -128,6 +131,34 @@ def env_file() -> Path:
 def configured_values() -> dict:
     """The dotenv file's values overlaid by the environment (the environment wins)."""
     return {**dotenv_values(env_file()), **os.environ}
+
+
+def running_sandbox_env_file() -> Path | None:
+    """sandbox.env of the sandbox that `kite_app.py --sandbox` is running now, if any.
+
+    The running service holds `.sandbox.lock` in its sandbox folder (sandbox_data/, or
+    KITE_APP_SANDBOX_DIR); a lock nobody holds is a sandbox that has stopped."""
+    folder = _path(os.environ.get(SANDBOX_DIR_VARIABLE) or "sandbox_data")
+    lock_path = folder / SANDBOX_LOCK_NAME
+    if not lock_path.exists():
+        return None
+    probe = FileLock(lock_path, timeout=0)
+    try:
+        probe.acquire()
+    except Timeout:
+        return folder / "sandbox.env"
+    probe.release()
+    return None
+
+
+def script_values() -> tuple:
+    """(values, sandbox env file or None) for a script's KiteAPI: KITE_APP_ENV_FILE if set; else the
+    running sandbox's settings while `kite_app.py --sandbox` runs; else `.env`."""
+    if not os.environ.get(ENV_FILE_VARIABLE):
+        sandbox_env = running_sandbox_env_file()
+        if sandbox_env is not None:
+            return {**dotenv_values(sandbox_env), **os.environ}, sandbox_env
+    return configured_values(), None
 
 
 def load_settings(values: Mapping[str, str] | None = None) -> Settings:

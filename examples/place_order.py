@@ -1,7 +1,7 @@
 """Place a market order (with market protection) and a limit order with KiteAPI, then show orders and positions.
 
-python examples/place_order.py            (uses .env, i.e. your real Kite account: careful)
-KITE_APP_ENV_FILE=sandbox_data/sandbox.env python examples/place_order.py   (the sandbox)
+.venv/bin/python examples/place_order.py   the sandbox while `kite_app.py --sandbox` runs (KiteAPI says so);
+                                           otherwise .env, i.e. your real Kite account: careful
 """
 
 import sys
