@@ -7,7 +7,7 @@ import textwrap
 from service_support import start_service
 from settings import PROJECT_DIR
 
-STRATEGY = '''
+STRATEGY = """
 import settings                      # the trader's own settings.py, not Kite App's
 from kite_api import KiteAPI
 import errors                        # the trader's own errors.py too
@@ -16,7 +16,7 @@ kite = KiteAPI()
 print("user", kite.get_profile()["user_id"])
 print("mine", settings.MINE, errors.MINE)
 import clock                         # a name Kite App uses, and this folder does not have
-'''
+"""
 
 
 def run_script(folder, site, env):
