@@ -14,6 +14,7 @@ from atomic_file import write_json_atomic, write_text_atomic
 from errors import ConfigError, PortInUseError
 from kite_sandbox.accounts import DemoCredentials
 from kite_sandbox.server import create_sandbox_app, start_in_background
+from kite_sandbox.ticker import TickerServer
 from settings import ENV_FILE_VARIABLE, PROJECT_DIR, SANDBOX_LOCK_NAME, Settings
 
 SANDBOX_DIR = PROJECT_DIR / "sandbox_data"
@@ -37,6 +38,7 @@ class SandboxMode:
         self._host, self._port = host, port
         self.credentials = None
         self._server = None
+        self._ticker = None
         # Held while this service runs: scripts' KiteAPI() then uses the sandbox (settings.script_values).
         self._running = FileLock(self.data_dir / SANDBOX_LOCK_NAME, timeout=0)
 
@@ -62,6 +64,12 @@ class SandboxMode:
             self._server = start_in_background(app, self._host, self._port)
         except OSError as exc:
             raise PortInUseError(self._host, self._port, exc.strerror, "--sandbox-port") from None
+        try:
+            self._ticker = TickerServer(app.extensions["kite_sandbox"], self._host, self._port + 1).start()
+        except OSError as exc:
+            self._server.close()
+            raise PortInUseError(self._host, self._port + 1, exc.strerror, "--sandbox-port (ticker: +1)") from None
+        self.credentials.record_ticker_url(self.data_dir, self._ticker.url)
         credentials_file = self.data_dir / "login_credentials.json"
         write_json_atomic(
             credentials_file,
@@ -78,6 +86,7 @@ class SandboxMode:
             "KITE_API_ROOT": self.root,
             "KITE_LOGIN_URL": f"{self.root}/connect/login",
             "PUBLIC_URL": app_url,  # where scripts' error messages send the owner to log in
+            "KITE_TICKER_URL": self._ticker.url,  # KiteTicker(api_key, access_token, root=...)
         }
         self._write_env_file(values)
         try:
@@ -87,6 +96,8 @@ class SandboxMode:
         return values
 
     def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.close()
         if self._server is not None:
             self._server.close()
         if self._running.is_locked:
@@ -128,6 +139,7 @@ class SandboxMode:
                 "4. Place an order from a script (while this runs, KiteAPI() uses the sandbox):",
                 f"     {script}",
                 "5. Watch the order check log the order's status changes here and in logs/.",
+                f"Kite's WebSocket ticker: {self._ticker.url} (KiteTicker(api_key, access_token, root=that)).",
                 "",
             ]
         )

@@ -11,6 +11,7 @@ from waitress.server import create_server
 from .accounts import DemoCredentials
 from .market import DEFAULT_SEED
 from .server import WAITRESS_SETTINGS, create_sandbox_app
+from .ticker import TickerServer
 
 
 def describe(credentials: DemoCredentials, root: str) -> str:
@@ -36,6 +37,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("sandbox_data"))
     parser.add_argument("--redirect-url", help="where a successful login is redirected (the app's redirect URL)")
     parser.add_argument("--postback-url", help="where order updates are POSTed, signed like Kite's")
+    parser.add_argument("--ticker-port", type=int, help="the WebSocket ticker's port (default: --port + 1)")
     parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="the market's price walk (same seed, same history)"
     )
@@ -63,7 +65,18 @@ def main(argv=None) -> int:
     except OSError as exc:
         print(f"kite_sandbox: cannot listen on {args.host}:{args.port} ({exc.strerror}); use --port", file=sys.stderr)
         return 1
+    ticker_port = args.ticker_port if args.ticker_port is not None else (args.port + 1 if args.port else 0)
+    try:
+        ticker = TickerServer(app.extensions["kite_sandbox"], args.host, ticker_port)
+    except OSError as exc:
+        print(
+            f"kite_sandbox: cannot listen on {args.host}:{ticker_port} ({exc.strerror}); use --ticker-port",
+            file=sys.stderr,
+        )
+        return 1
+    credentials.record_ticker_url(args.data_dir, ticker.url)
     print(describe(credentials, f"http://{args.host}:{args.port}"))
+    print(f"  ticker       {ticker.url}  (KiteTicker(api_key, access_token, root={ticker.url!r}))")
     print(f"  market seed  {args.seed}")
     if args.order_ip:
         print(f"  order IP     {args.order_ip}  (order calls from any other address are refused)")
@@ -73,6 +86,7 @@ def main(argv=None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT explicitly: `... &` starts it ignored
         signal.signal(signum, lambda *_: sys.exit(0))
     app.extensions["kite_sandbox"].matcher.start()
+    ticker.start()
     server.run()
     return 0
 

@@ -46,7 +46,8 @@ class DemoCredentials:
         """Reuse DIR/credentials.json (updating the redirect URL if given) or create it."""
         path = Path(data_dir) / "credentials.json"
         if path.exists():
-            creds = cls(**json.loads(path.read_text(encoding="utf-8")))
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            creds = cls(**{name: stored[name] for name in cls.__dataclass_fields__})  # ticker_url is not one
             if redirect_url and redirect_url != creds.redirect_url:
                 creds = cls(**{**asdict(creds), "redirect_url": redirect_url})
                 write_json_atomic(path, asdict(creds))
@@ -54,6 +55,10 @@ class DemoCredentials:
         creds = cls.generate(redirect_url or "")
         write_json_atomic(path, asdict(creds))
         return creds
+
+    def record_ticker_url(self, data_dir: Path, url: str) -> None:
+        """Add the WebSocket ticker's address to DIR/credentials.json, for KiteTicker(root=...)."""
+        write_json_atomic(Path(data_dir) / "credentials.json", {**asdict(self), "ticker_url": url})
 
     def totp_ok(self, code: str) -> bool:
         return pyotp.TOTP(self.totp_secret).verify(code or "", valid_window=1)

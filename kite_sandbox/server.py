@@ -59,6 +59,7 @@ class Sandbox:
     delays: dict  # path -> seconds to wait before answering (set through /sandbox/control/delay)
     faults: Faults  # injected failures (set through /sandbox/control/fault)
     matcher: Matcher  # fills orders as the price moves (started by whoever serves the app)
+    order_listeners: list  # more receivers of each order update's payload (the ticker)
 
 
 def create_sandbox_app(
@@ -83,12 +84,19 @@ def create_sandbox_app(
     sender = PostbackSender(postback_url) if postback_url else None
     accounts = Accounts(credentials, clock=clock, sessions_file=sessions_file)
 
+    listeners = []
+
     def on_update(order):
-        if sender and order["status"] in POSTBACK_STATUSES:
-            sender.send(postback_payload(order, credentials.user_id, credentials.api_key, credentials.api_secret))
+        if order["status"] not in POSTBACK_STATUSES or not (sender or listeners):
+            return
+        payload = postback_payload(order, credentials.user_id, credentials.api_key, credentials.api_secret)
+        if sender:
+            sender.send(payload)
+        for listener in listeners:
+            listener(payload)
 
     book = OrderBook(market, credentials.user_id, clock, on_update, OrderCaps(enforce_rate_limits))
-    sandbox = Sandbox(credentials, accounts, market, book, sender, {}, Faults(), Matcher(book))
+    sandbox = Sandbox(credentials, accounts, market, book, sender, {}, Faults(), Matcher(book), listeners)
     app.extensions["kite_sandbox"] = sandbox
     limiter = MovingWindowRateLimiter(MemoryStorage())
     limits = {name: RateLimitItemPerSecond(rate) for name, rate in RATE_LIMITS.items()}

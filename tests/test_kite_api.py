@@ -162,7 +162,9 @@ def test_no_session_raises_with_login_hint(kite, kite_api):
 def test_expired_by_the_0600_rule_before_any_call(kite, settings, store):
     store.save(make_session(login_time=ist(2026, 11, 20, 9, 0)))
     api = KiteAPI(settings, clock=lambda: ist(2026, 11, 21, 6, 0, 1), retry=FAST_RETRY, limiters=kite_limiters())
-    with pytest.raises(SessionExpiredError, match=r"ended at 2026-11-21 06:00 IST.*log in at http://127.0.0.1:5001/login"):
+    with pytest.raises(
+        SessionExpiredError, match=r"ended at 2026-11-21 06:00 IST.*log in at http://127.0.0.1:5001/login"
+    ):
         api.get_positions()
     assert len(kite.calls) == 0
     before = KiteAPI(settings, clock=lambda: ist(2026, 11, 21, 5, 59), retry=FAST_RETRY, limiters=kite_limiters())

@@ -43,8 +43,9 @@ def test_runs_alone_and_writes_its_credentials(tmp_path):
     finally:
         process.kill()
     creds = json.loads((tmp_path / "credentials.json").read_text())
-    assert set(creds) == {"api_key", "api_secret", "user_id", "password", "totp_secret", "redirect_url"}
+    assert set(creds) == {"api_key", "api_secret", "user_id", "password", "totp_secret", "redirect_url", "ticker_url"}
     assert creds["redirect_url"] == "http://127.0.0.1:5001/api/callback"
+    assert creds["ticker_url"] == f"ws://127.0.0.1:{port + 1}" and creds["ticker_url"] in stdout  # default: port + 1
     for value in (creds["api_key"], creds["api_secret"], creds["user_id"], creds["password"]):
         assert value in stdout
     assert (tmp_path / "credentials.json").stat().st_mode & 0o777 == 0o600
