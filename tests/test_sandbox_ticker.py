@@ -2,6 +2,8 @@
 twisted's reactor runs once per process) and by a plain `websockets` client for the protocol's edges."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -137,3 +139,55 @@ def test_heartbeats_keep_an_idle_connection_alive_and_kites_limits_hold(official
         while not isinstance(message, str):
             message = third.recv(timeout=3)
         assert json.loads(message) == {"type": "error", "data": "Invalid message"}
+
+
+JS_CLIENT = PROJECT_DIR / "tests" / "js"
+
+
+@pytest.fixture(scope="module")
+def node():
+    """Node.js with the official JavaScript client (npm `kiteconnect`, pinned in tests/js/package-lock.json)."""
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("KITE_APP_REQUIRE_NODE"):
+            pytest.fail("node not found: CI installs Node.js to test the official JavaScript client")
+        pytest.skip("Node.js not found: install node and npm to test the official JavaScript client")
+    if not (JS_CLIENT / "node_modules" / "kiteconnect").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_CLIENT, check=True, timeout=600)
+    return node
+
+
+@pytest.mark.parametrize("mode", ["ltp", "quote", "full"])
+def test_the_javascript_clients_ticker_gets_ticks_and_order_updates(node, official_kite, sandbox_app, ticker, mode):
+    market = sandbox_app.extensions["kite_sandbox"].market
+    market.pin_price(market.by_symbol("NSE", "INFY"), 1500.0)
+    probe = subprocess.Popen(
+        [node, "ticker_probe.js", official_kite.api_key, official_kite.access_token, ticker.url, mode],
+        cwd=JS_CLIENT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)  # connected and subscribed
+    official_kite.place_order(
+        variety="regular",
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="BUY",
+        quantity=1,
+        product="CNC",
+        order_type="MARKET",
+        market_protection=-1,
+    )
+    stdout, stderr = probe.communicate(timeout=30)
+    seen = json.loads(stdout.strip().splitlines()[-1])
+    infy = [t for t in seen["ticks"] if t["instrument_token"] == INFY]
+    nifty = [t for t in seen["ticks"] if t["instrument_token"] == NIFTY]
+    assert infy and nifty and not seen["errors"], (seen, stderr)
+    assert all(t["last_price"] == 1500.0 and t["tradable"] for t in infy)
+    assert all(t["tradable"] is False for t in nifty)
+    if mode == "full":
+        assert [len(infy[-1]["depth"][side]) for side in ("buy", "sell")] == [5, 5]
+    if mode != "ltp":
+        assert infy[-1]["ohlc"]["close"] == official_kite.quote("NSE:INFY")["NSE:INFY"]["ohlc"]["close"]
+    assert [order["status"] for order in seen["orders"]][-1] == "COMPLETE"
