@@ -11,6 +11,7 @@ from maintenance import Maintenance
 from notifications import Notifications
 from notifiers import TelegramNotifier, WebhookNotifier
 from order_events import OrderEvents
+from order_stream import OrderStream
 from order_watch import OrderWatcher
 from postback_followup import PostbackFollowUp
 from reminder import LoginReminder
@@ -34,6 +35,7 @@ class AppContext:
     runner: SchedulerRunner
     postbacks: PostbackFollowUp
     refusals: LogThrottle  # refused callbacks, postbacks and requests: a flood is a few log lines
+    stream: OrderStream | None  # order updates over Kite's WebSocket (ORDER_STREAM=on)
 
     @classmethod
     def build(cls, settings: Settings, credentials: Credentials) -> "AppContext":
@@ -65,6 +67,7 @@ class AppContext:
             runner,
             PostbackFollowUp(api, events),
             LogThrottle(logging.getLogger("kite_app.http")),
+            OrderStream(settings, credentials.api_key, store, events) if settings.order_stream else None,
         )
 
     def start_background_work(self, with_scheduler: bool = True) -> None:
@@ -72,11 +75,14 @@ class AppContext:
         remove_stale_temp_files(self.settings.data_dir)
         self.notifications.start()
         self.postbacks.start()
-        if with_scheduler:
-            self.runner.start()
+        # The stream with the order check, and only in the one process that holds the scheduler's lock.
+        if with_scheduler and self.runner.start() and self.stream is not None:
+            self.stream.start()
 
     def stop_background_work(self) -> None:
         """Wait for running jobs, then stop notification delivery (undelivered ones stay in the outbox)."""
+        if self.stream is not None:
+            self.stream.stop()
         self.runner.stop()
         self.postbacks.stop()
         self.notifications.stop()

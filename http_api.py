@@ -76,6 +76,7 @@ def _health(context, session: dict) -> dict:
     last = context.watcher.last_outcome
     scheduler_running = context.runner.running
     order_check_works = last is None or last.ok  # paused without a session, or failing: not ready
+    stream = context.stream.state if context.stream is not None else None
     return {
         "status": "up",
         "ready": session["state"] == "valid" and scheduler_running and order_check_works,
@@ -84,6 +85,10 @@ def _health(context, session: dict) -> dict:
         "last_order_check": None
         if last is None
         else {"at": last.at.isoformat(timespec="seconds"), "ok": last.ok, "outcome": _outcome(last)},
+        "order_stream": {
+            "state": stream.state if stream else "off",
+            "last_heard": stream.last_heard.isoformat(timespec="seconds") if stream and stream.last_heard else None,
+        },
     }
 
 

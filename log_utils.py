@@ -33,6 +33,7 @@ QUIET_LOGGERS = {
     "apscheduler": logging.WARNING,
     "flask_cors": logging.WARNING,
     "filelock": logging.WARNING,
+    "websockets": logging.WARNING,  # its debug lines would carry the stream's URL, token and all
     # One warning per request that waits for a free worker thread: under a burst, a line every
     # few milliseconds that says nothing the caller did not already notice.
     "waitress.queue": logging.ERROR,

@@ -50,6 +50,8 @@ DEFAULTS = {
     "MARKET_HOLIDAYS": "",
     "MARKET_PROTECTION": "-1",
     "TRUSTED_PROXY": "",
+    "ORDER_STREAM": "on",
+    "KITE_TICKER_URL": "wss://ws.kite.trade",
     "LOG_MAX_MB": "500",
 }
 
@@ -79,6 +81,8 @@ class Settings:
     market_holidays: frozenset = frozenset()
     market_protection: float = -1  # sent with MARKET and SL-M orders that name none (Kite requires it)
     trusted_proxy: str = ""  # the reverse proxy whose X-Forwarded-For names the real client
+    order_stream: bool = True  # order updates over Kite's WebSocket, besides the poll
+    kite_ticker_url: str = "wss://ws.kite.trade"
     log_max_mb: int = 500
 
     @property
@@ -190,6 +194,8 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         market_holidays=_dates(merged, "MARKET_HOLIDAYS"),
         market_protection=_market_protection(merged, "MARKET_PROTECTION"),
         trusted_proxy=_address(merged, "TRUSTED_PROXY"),
+        order_stream=_on_off(merged, "ORDER_STREAM"),
+        kite_ticker_url=merged["KITE_TICKER_URL"].strip().rstrip("/"),
         log_max_mb=_int(merged, "LOG_MAX_MB", low=1, high=1_000_000),
     )
 
@@ -256,6 +262,13 @@ def _dates(values, name) -> frozenset:
         except ValueError:
             raise ConfigError(f"{name} must list dates like 2026-12-25, separated by commas.") from None
     return frozenset(days)
+
+
+def _on_off(values, name) -> bool:
+    text = values[name].strip().lower()
+    if text not in ("on", "off"):
+        raise ConfigError(f"{name} must be on or off.")
+    return text == "on"
 
 
 def _address(values, name) -> str:

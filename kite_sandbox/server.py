@@ -60,6 +60,7 @@ class Sandbox:
     faults: Faults  # injected failures (set through /sandbox/control/fault)
     matcher: Matcher  # fills orders as the price moves (started by whoever serves the app)
     order_listeners: list  # more receivers of each order update's payload (the ticker)
+    posting: dict  # {"on": bool}: whether postbacks go out (set through /sandbox/control/postbacks)
 
 
 def create_sandbox_app(
@@ -85,18 +86,19 @@ def create_sandbox_app(
     accounts = Accounts(credentials, clock=clock, sessions_file=sessions_file)
 
     listeners = []
+    posting = {"on": True}  # sandbox control: postbacks can be turned off, as for an app without a public URL
 
     def on_update(order):
         if order["status"] not in POSTBACK_STATUSES or not (sender or listeners):
             return
         payload = postback_payload(order, credentials.user_id, credentials.api_key, credentials.api_secret)
-        if sender:
+        if sender and posting["on"]:
             sender.send(payload)
         for listener in listeners:
             listener(payload)
 
     book = OrderBook(market, credentials.user_id, clock, on_update, OrderCaps(enforce_rate_limits))
-    sandbox = Sandbox(credentials, accounts, market, book, sender, {}, Faults(), Matcher(book), listeners)
+    sandbox = Sandbox(credentials, accounts, market, book, sender, {}, Faults(), Matcher(book), listeners, posting)
     app.extensions["kite_sandbox"] = sandbox
     limiter = MovingWindowRateLimiter(MemoryStorage())
     limits = {name: RateLimitItemPerSecond(rate) for name, rate in RATE_LIMITS.items()}
@@ -192,6 +194,9 @@ def _add_login_routes(app: Flask, sandbox: Sandbox, exchange_command: str) -> No
             if instrument is None:
                 raise InputError("Unknown instrument.")
             sandbox.market.pin_price(instrument, body.get("price"))
+            return success(True)
+        if action == "postbacks":
+            sandbox.posting["on"] = bool(body.get("enabled"))
             return success(True)
         if action == "expire-sessions":
             return success(sandbox.accounts.expire_all())

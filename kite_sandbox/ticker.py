@@ -118,6 +118,14 @@ class TickerServer:
     def close(self) -> None:
         self._server.shutdown()
 
+    def drop_all(self) -> int:
+        """Close every connection at once, as a network drop would (for tests)."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            connection.websocket.close()
+        return len(connections)
+
     def order_update(self, payload: dict) -> None:
         """Send an order update to every connection of the user (there is one demo user)."""
         message = json.dumps({"type": "order", "data": {**payload, "checksum": ""}})

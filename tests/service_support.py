@@ -75,6 +75,9 @@ class Service:
         assert answer.status_code == 200, answer.text
         return answer.json()
 
+    def health(self) -> dict:
+        return requests.get(f"{self.url}/health", timeout=5).json()
+
     def status(self) -> dict:
         return requests.get(f"{self.url}/api/status", headers={"X-Access-Code": CODE}, timeout=5).json()
 

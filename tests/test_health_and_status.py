@@ -15,6 +15,7 @@ def test_health_needs_no_code_and_reports_a_missing_session(client):
         "session": {"state": "missing", "expires_at": None},
         "scheduler": {"running": False},
         "last_order_check": None,
+        "order_stream": {"state": "off", "last_heard": None},
     }
 
 

@@ -1,0 +1,153 @@
+"""The service's order stream against the sandbox's ticker: updates as they happen, drops, refusals, logins."""
+
+import time
+
+import pytest
+import requests
+
+import order_stream
+from conftest import make_session
+from kite_sandbox.server import create_sandbox_app
+from kite_sandbox.ticker import TickerServer
+from order_events import OrderEvents
+from session_store import SessionStore
+from settings import load_settings
+
+
+@pytest.fixture
+def sandbox_app(demo, clock):
+    return create_sandbox_app(demo, enforce_rate_limits=False)  # real time: the stream waits on real sockets
+
+
+@pytest.fixture
+def ticker(sandbox_app, sandbox_root):
+    server = TickerServer(sandbox_app.extensions["kite_sandbox"], "127.0.0.1", 0).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def stream_parts(tmp_path, demo, ticker, official_kite):
+    """An OrderStream on temporary files, with the official client's session saved as the service would."""
+    store = SessionStore(tmp_path / "session.json")
+    store.save(make_session(access_token=official_kite.access_token, api_key=demo.api_key))
+    events = OrderEvents(tmp_path / "order_state.json")
+    settings = load_settings({"KITE_TICKER_URL": ticker.url})
+    stream = order_stream.OrderStream(settings, demo.api_key, store, events)
+    yield stream, store, events
+    stream.stop()
+
+
+def wait_until(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def place_market_buy(kite) -> str:
+    return kite.place_order(
+        variety="regular",
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="BUY",
+        quantity=1,
+        product="CNC",
+        order_type="MARKET",
+        market_protection=-1,
+    )
+
+
+def test_updates_arrive_as_they_happen_and_each_is_announced_once(stream_parts, official_kite, caplog):
+    stream, _store, events = stream_parts
+    caplog.set_level("INFO", logger="kite_app.orders")
+    stream.start()
+    assert wait_until(lambda: stream.state.state == "connected")
+    order_id = place_market_buy(official_kite)
+    assert wait_until(lambda: events.status_counts().get("COMPLETE") == 1)
+    lines = [r.getMessage() for r in caplog.records if r.name == "kite_app.orders" and order_id in r.getMessage()]
+    assert lines[0].startswith(f"Order {order_id} placed") and lines[-1].startswith(f"Order {order_id} COMPLETE")
+    assert len(lines) == len(set(lines))
+    events.observe(official_kite.orders(), source="poll")  # the poll brings the same news: nothing new
+    assert [r.getMessage() for r in caplog.records if order_id in r.getMessage()] == lines
+
+
+def test_a_dropped_connection_is_replaced_and_nothing_is_lost(stream_parts, official_kite, ticker):
+    stream, _store, events = stream_parts
+    stream.start()
+    assert wait_until(lambda: stream.state.state == "connected")
+    assert ticker.drop_all() == 1
+    assert wait_until(lambda: stream.state.state in ("reconnecting", "connecting"), timeout=5)
+    assert wait_until(lambda: stream.state.state == "connected", timeout=10)
+    place_market_buy(official_kite)
+    assert wait_until(lambda: events.status_counts().get("COMPLETE") == 1)
+
+
+def test_a_silent_connection_is_replaced(stream_parts, monkeypatch):
+    stream, *_ = stream_parts
+    monkeypatch.setattr(order_stream, "SILENCE_SECONDS", 0.5)  # the sandbox's heartbeat comes every second
+    stream.start()
+    assert wait_until(lambda: stream.state.state == "connected")
+    assert wait_until(lambda: stream.state.state == "reconnecting", timeout=5)
+
+
+def test_a_refused_token_waits_for_the_next_login(stream_parts, official_kite, sandbox_root, demo):
+    stream, store, events = stream_parts
+    stream.start()
+    assert wait_until(lambda: stream.state.state == "connected")
+    control = f"{sandbox_root}/sandbox/control/expire-sessions"
+    requests.post(control, json={"api_secret": demo.api_secret}, timeout=5).raise_for_status()
+    stream._socket.close()  # Kite ends the connection at expiry; the reconnect is refused with 403
+    assert wait_until(lambda: stream.state.state == "waiting for login", timeout=10)
+    from sandbox_support import official_client_login
+
+    fresh = official_client_login(sandbox_root, demo)  # the owner logs in again
+    store.save(make_session(access_token=fresh.access_token, api_key=demo.api_key))
+    assert wait_until(lambda: stream.state.state == "connected", timeout=10)
+    place_market_buy(fresh)
+    assert wait_until(lambda: events.status_counts().get("COMPLETE") == 1)
+
+
+def test_the_access_token_is_never_logged(stream_parts, official_kite, tmp_path):
+    import logging
+
+    import log_utils
+
+    handler = log_utils.setup_logging(tmp_path / "logs", level=logging.DEBUG, console=False)
+    try:
+        stream, *_ = stream_parts
+        stream.start()
+        assert wait_until(lambda: stream.state.state == "connected")
+        stream.stop()
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    text = "".join(path.read_text() for path in (tmp_path / "logs").glob("*.log"))
+    assert "Order stream connected" in text and "Order stream lost" not in text  # stop() loses nothing
+    assert official_kite.access_token not in text
+
+
+def test_the_service_announces_an_order_from_the_stream_long_before_the_next_poll(tmp_path):
+    from service_support import start_service
+
+    service = start_service(tmp_path, extra_env={"ORDER_POLL_SECONDS": "60"})
+    try:
+        service.login()
+        requests.post(
+            f"{service.sandbox_url}/sandbox/control/postbacks",
+            json={"api_secret": service.demo["api_secret"], "enabled": False},  # no public address: no postbacks
+            timeout=5,
+        ).raise_for_status()
+        assert wait_until(lambda: service.health()["order_stream"]["state"] == "connected", timeout=10)
+        started = time.monotonic()
+        order_id = place_market_buy(service.kite_api())
+        service.wait_for_log(rf"Order {order_id} COMPLETE", timeout=10)  # the fill comes 2 s after placing
+        took = time.monotonic() - started
+        health = service.health()
+    finally:
+        service.stop()
+    assert took < 10  # the next poll was a minute away
+    assert health["order_stream"]["last_heard"] is not None
+    assert service.log().count(f"Order {order_id} COMPLETE") == 1
