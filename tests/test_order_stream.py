@@ -151,3 +151,35 @@ def test_the_service_announces_an_order_from_the_stream_long_before_the_next_pol
     assert took < 10  # the next poll was a minute away
     assert health["order_stream"]["last_heard"] is not None
     assert service.log().count(f"Order {order_id} COMPLETE") == 1
+
+
+def test_a_burst_of_1000_order_updates_with_a_drop_loses_and_doubles_nothing(
+    stream_parts, sandbox_app, official_kite, ticker, caplog
+):
+    """The stream takes 1,000 updates in a burst, the connection drops halfway, and the poll fills the gap."""
+    stream, _store, events = stream_parts
+    caplog.set_level("INFO", logger="kite_app.orders")
+    stream.start()
+    assert wait_until(lambda: stream.state.state == "connected")
+    book, market = sandbox_app.extensions["kite_sandbox"].book, sandbox_app.extensions["kite_sandbox"].market
+    lowest = market.circuit_limits(market.by_symbol("NSE", "RELIANCE"))[0]  # a buy there rests all day
+    order = {"exchange": "NSE", "tradingsymbol": "RELIANCE", "transaction_type": "BUY", "quantity": "1"}
+    order |= {"product": "MIS", "order_type": "LIMIT", "price": str(lowest)}
+    for _ in range(500):
+        book.place("regular", order)
+    assert wait_until(lambda: events.watched_count == 500, timeout=30)  # all 500 over the stream
+    ticker.drop_all()
+    for _ in range(500):  # the first of these are sent while the stream reconnects: lost to it
+        book.place("regular", order)
+    wait_until(lambda: events.watched_count >= 1000, timeout=10)
+    heard_on_stream = events.watched_count
+    events.observe(official_kite.orders(), source="poll")  # the safety net
+    announced = [
+        r.getMessage() for r in caplog.records if r.name == "kite_app.orders" and " placed: " in r.getMessage()
+    ]
+    print(
+        f"\nburst: 1,000 orders; {heard_on_stream} heard on the stream, the rest by the poll; "
+        f"{len(announced)} announced, {len(announced) - len(set(announced))} twice"
+    )
+    assert len(announced) == len(set(announced)) == 1000
+    assert 500 <= heard_on_stream <= 1000
