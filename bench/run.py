@@ -32,6 +32,7 @@ from kite_api import KiteAPI
 from kite_client import NO_RETRY, FastJSONSession
 from kite_sdk import KiteConnect, kite_errors
 from order_events import OrderEvents
+from order_updates import order_update_latency
 from order_watch import OrderWatcher
 from rate_limit import KITE_RATE_LIMITS, RateLimiter
 from sandbox_orders import order_rate_and_fill_latency
@@ -513,6 +514,13 @@ def sandbox_orders() -> list:
     return order_rate_and_fill_latency(Row)
 
 
+# -- 8. order updates by stream, postback and poll ------------------------------------------------------------
+
+
+def order_updates() -> list:
+    return order_update_latency(Row)
+
+
 # -- the table -------------------------------------------------------------------------------------------------
 
 SECTIONS = [
@@ -523,6 +531,7 @@ SECTIONS = [
     ("5. Service (waitress, 8 concurrent keep-alive clients) vs a bare Flask app", service_throughput),
     ("6. Start-up and footprint", startup_and_footprint),
     ("7. Sandbox orders and market (through KiteAPI, sandbox enforcing Kite's limits)", sandbox_orders),
+    ("8. Order updates: from a fill to the service's order event", order_updates),
 ]
 HEADER = ["metric", "ours", "reference", "ratio", "target", "result"]
 

@@ -1,0 +1,155 @@
+"""Benchmark section: from a fill in the sandbox to the service's order event, by stream, postback and poll."""
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pyotp
+import requests
+from waitress.server import create_server
+
+from atomic_file import write_json_atomic
+from kite_api import KiteAPI
+from kite_app import create_app
+from kite_sandbox.accounts import DemoCredentials
+from kite_sandbox.server import create_sandbox_app, start_in_background
+from kite_sandbox.ticker import TickerServer
+from login import exchange_request_token
+from order_events import OrderEvents
+from order_stream import OrderStream
+from order_watch import OrderWatcher
+from session_store import SessionStore
+from settings import load_credentials, load_settings
+from support import free_port, median, percentile
+
+POLL_SECONDS = 1.0  # the benchmark's poll; the service's default is 20 s (on average 10 s after a fill)
+
+
+class Arrivals:
+    """When each channel first announced each order COMPLETE (monotonic seconds)."""
+
+    def __init__(self):
+        self.times: dict = {}
+        self.lock = threading.Lock()
+
+    def hook(self, channel: str):
+        def publish(event: dict) -> None:
+            if event["status"] == "COMPLETE":
+                with self.lock:
+                    self.times.setdefault((channel, event["order_id"]), time.monotonic())
+
+        return publish
+
+
+def order_update_latency(row, orders: int = 30) -> list:
+    folder = Path(tempfile.mkdtemp(prefix="kite-bench-updates-"))
+    demo = DemoCredentials.load_or_create(folder / "sandbox", None)
+    sandbox_port, service_port = free_port(), free_port()
+    sandbox_app = create_sandbox_app(
+        demo, enforce_rate_limits=False, postback_url=f"http://127.0.0.1:{service_port}/api/postback"
+    )
+    sandbox = sandbox_app.extensions["kite_sandbox"]
+    sandbox_server = start_in_background(sandbox_app, "127.0.0.1", sandbox_port)
+    ticker = TickerServer(sandbox, "127.0.0.1", 0).start()
+    credentials_file = folder / "login_credentials.json"
+    write_json_atomic(credentials_file, {"api_key": demo.api_key, "api_secret": demo.api_secret})
+    root = f"http://127.0.0.1:{sandbox_port}"
+    values = {
+        "CODE": "bench-access-code",
+        "CREDENTIALS_FILE": str(credentials_file),
+        "SESSION_FILE": str(folder / "session.json"),
+        "LOG_DIR": str(folder / "logs"),
+        "KITE_API_ROOT": root,
+        "KITE_LOGIN_URL": f"{root}/connect/login",
+        "KITE_TICKER_URL": ticker.url,
+        "PORT": str(service_port),
+    }
+    settings = load_settings(values)
+    _log_in(root, demo, settings)
+    arrivals = Arrivals()
+    fills = {}
+    original = sandbox.book._on_update
+
+    def on_update(order):
+        if order["status"] == "COMPLETE":
+            fills.setdefault(order["order_id"], time.monotonic())
+        original(order)
+
+    sandbox.book._on_update = on_update
+    store = SessionStore(settings.session_file)
+    stream = OrderStream(
+        settings, demo.api_key, store, OrderEvents(folder / "stream.json", publish=arrivals.hook("stream"))
+    )
+    service = create_app(values)  # its /api/postback, with the follow-up lookup at Kite
+    context = service.extensions["kite_app"]
+    context.events._publish = arrivals.hook("postback")
+    context.postbacks.start()
+    service_server = create_server(service, host="127.0.0.1", port=service_port, threads=8)
+    threading.Thread(target=service_server.run, daemon=True).start()
+    watcher = OrderWatcher(
+        KiteAPI(settings), OrderEvents(folder / "poll.json", publish=arrivals.hook("poll")), interval_seconds=1
+    )
+    polling = threading.Event()
+
+    def poll_loop():
+        while not polling.wait(POLL_SECONDS):
+            watcher.poll()
+
+    threading.Thread(target=poll_loop, daemon=True).start()
+    stream.start()
+    try:
+        _wait(lambda: stream.state.state == "connected", 10)
+        infy = sandbox.market.by_symbol("NSE", "INFY")
+        order = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "quantity": "1"}
+        order |= {"product": "MIS", "order_type": "LIMIT", "price": "1495"}
+        for _ in range(orders):
+            sandbox.market.pin_price(infy, 1500.0)
+            order_id = sandbox.book.place("regular", order)
+            time.sleep(0.2)
+            sandbox.market.pin_price(infy, 1494.0)  # the matcher fills it within its 50 ms pass
+            _wait(
+                lambda order_id=order_id: all((c, order_id) in arrivals.times for c in ("stream", "postback", "poll")),
+                5,
+            )
+    finally:
+        polling.set()
+        stream.stop()
+        context.postbacks.stop()
+        service_server.close()
+        ticker.close()
+        sandbox_server.close()
+    rows = []
+    for channel, target in (("stream", 0.100), ("postback", None), ("poll", None)):
+        delays = [arrivals.times[(channel, o)] - fills[o] for o in fills if (channel, o) in arrivals.times]
+        missing = len(fills) - len(delays)
+        p99 = percentile(delays, 0.99)
+        label = {"stream": "stream (Kite's WebSocket)", "postback": "postback, then a lookup at Kite"}
+        label["poll"] = f"poll every {POLL_SECONDS:g} s (20 s by default)"
+        rows.append(
+            row(
+                f"fill to order event, {label[channel]}: p50, p99, missed ({len(fills)} fills)",
+                f"{median(delays) * 1000:.0f} ms, {p99 * 1000:.0f} ms, {missing}",
+                "100 ms" if target else "—",
+                p99 / target if target else None,
+                "p99 < 100 ms, 0 missed" if target else "—",
+                (p99 < target and missing == 0) if target else None,
+            )
+        )
+    return rows
+
+
+def _log_in(root, demo, settings):
+    form = {"user_id": demo.user_id, "password": demo.password, "twofa_value": pyotp.TOTP(demo.totp_secret).now()}
+    answer = requests.post(
+        f"{root}/connect/login?api_key={demo.api_key}&v=3", data=form, allow_redirects=False, timeout=5
+    )
+    request_token = answer.headers["Location"].split("request_token=")[1].split("&")[0]
+    credentials = load_credentials(settings.credentials_file)
+    exchange_request_token(request_token, settings, credentials, SessionStore(settings.session_file))
+
+
+def _wait(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
