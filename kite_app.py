@@ -21,23 +21,13 @@ from access_code import throttle_failed_attempts
 from app_context import AppContext
 from errors import ConfigError, PortInUseError
 from http_api import api, kite_hooks, public, register_error_handlers
+from http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
 from login_pages import browser
 from request_guards import install_request_guards
 from settings import configured_values, load_credentials, load_settings
 
 log = logging.getLogger("kite_app")
 
-MAX_REQUEST_BYTES = 16 * 1024
-# waitress's defaults suit a server behind a buffering proxy: it reads bodies of up to 1 GB (into
-# temporary files past 512 kB) before Flask can refuse them, and 100 connections that trickle a
-# header line now and then take it offline. A slow client costs a socket here, never a thread.
-WAITRESS_SETTINGS = {
-    "threads": 8,
-    "max_request_body_size": 4 * MAX_REQUEST_BYTES,  # beyond: refused unread; up to it, in memory (Flask: 413)
-    "connection_limit": 4000,
-    "channel_timeout": 30,  # seconds a connection may stay silent
-    "asyncore_use_poll": True,  # select() cannot watch more than 1,024 sockets
-}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 

@@ -1,12 +1,17 @@
-"""The reference for the service benchmark: a bare Flask app on waitress (8 threads) that answers
+"""The reference for the service benchmark: a bare Flask app on the service's waitress settings that answers
 /health and /api/url with fixed JSON bodies, i.e. Kite App without its middleware, throttling,
 session reads and logging.  python bench/bare_app.py PORT HEALTH_JSON URL_JSON"""
 
 import json
 import sys
+from pathlib import Path
 
 from flask import Flask, jsonify
 from waitress.server import create_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's http_server (no other import)
+
+from http_server import WAITRESS_SETTINGS
 
 
 def main() -> None:
@@ -15,7 +20,7 @@ def main() -> None:
     app.json.sort_keys = False
     app.add_url_rule("/health", "health", lambda: jsonify(health))
     app.add_url_rule("/api/url", "url", lambda: jsonify(url))
-    create_server(app, host="127.0.0.1", port=port, threads=8).run()
+    create_server(app, host="127.0.0.1", port=port, **WAITRESS_SETTINGS).run()
 
 
 if __name__ == "__main__":
