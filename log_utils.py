@@ -84,7 +84,7 @@ _CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u
 
 def escape_controls(text: str) -> str:
     """`text` with every control character shown as an escape (\\x1b, \\n): one line, inert."""
-    if not _CONTROL_CHARACTERS.search(text):
+    if text.isprintable() or not _CONTROL_CHARACTERS.search(text):  # the first, a C loop, settles most lines
         return text
     return _CONTROL_CHARACTERS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 

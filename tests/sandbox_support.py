@@ -121,3 +121,17 @@ def official_client_login(root: str, demo):
 def official_kite(sandbox_root, demo):
     """The official kiteconnect client, logged in at the sandbox over real HTTP."""
     return official_client_login(sandbox_root, demo)
+
+
+def place_market_buy(kite) -> str:
+    """A market buy of 1 NSE:INFY for CNC with Kite's automatic protection, through a kiteconnect client."""
+    return kite.place_order(
+        variety="regular",
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="BUY",
+        quantity=1,
+        product="CNC",
+        order_type="MARKET",
+        market_protection=-1,
+    )

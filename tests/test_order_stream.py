@@ -10,6 +10,7 @@ from conftest import make_session
 from kite_sandbox.server import create_sandbox_app
 from kite_sandbox.ticker import TickerServer
 from order_events import OrderEvents
+from sandbox_support import place_market_buy
 from session_store import SessionStore
 from settings import load_settings
 
@@ -45,19 +46,6 @@ def wait_until(condition, timeout=10.0):
             return True
         time.sleep(0.02)
     return False
-
-
-def place_market_buy(kite) -> str:
-    return kite.place_order(
-        variety="regular",
-        exchange="NSE",
-        tradingsymbol="INFY",
-        transaction_type="BUY",
-        quantity=1,
-        product="CNC",
-        order_type="MARKET",
-        market_protection=-1,
-    )
 
 
 def test_updates_arrive_as_they_happen_and_each_is_announced_once(stream_parts, official_kite, caplog):

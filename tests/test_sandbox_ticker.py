@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 
 from kite_sandbox.server import create_sandbox_app
 from kite_sandbox.ticker import TickerServer
+from sandbox_support import place_market_buy
 from settings import PROJECT_DIR
 
 INFY, NIFTY = 408065, 256265
@@ -169,16 +170,7 @@ def test_the_javascript_clients_ticker_gets_ticks_and_order_updates(node, offici
         text=True,
     )
     time.sleep(2.5)  # connected and subscribed
-    official_kite.place_order(
-        variety="regular",
-        exchange="NSE",
-        tradingsymbol="INFY",
-        transaction_type="BUY",
-        quantity=1,
-        product="CNC",
-        order_type="MARKET",
-        market_protection=-1,
-    )
+    place_market_buy(official_kite)
     stdout, stderr = probe.communicate(timeout=30)
     seen = json.loads(stdout.strip().splitlines()[-1])
     infy = [t for t in seen["ticks"] if t["instrument_token"] == INFY]
