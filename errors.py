@@ -58,11 +58,12 @@ class KiteUnavailableError(KiteAppError):
 class OrderCapError(KiteAppError):
     """Kite's order cap per minute or per day is reached: the order was not sent (and never is later)."""
 
-    def __init__(self, cap: str, resets: str):
+    def __init__(self, limit: int, per: str, resets: str):
         super().__init__(
-            f"Not sent: Kite accepts at most {cap}, and this process has reached it. Kite would refuse the "
-            f"order (HTTP 429). The cap resets {resets}; place the order again yourself then if it still "
-            "makes sense (Kite App never retries orders)."
+            f"Not sent: Kite accepts at most {limit:,} orders a {per}, and this process has reached it. Kite "
+            f"would refuse the order (HTTP 429). The cap resets {resets}; place the order again yourself then "
+            "if it still makes sense (Kite App never retries orders)."
         )
-        self.cap = cap
+        self.limit = limit
+        self.per = per  # "minute" or "day"
         self.resets = resets

@@ -110,19 +110,20 @@ class OrderCaps:
         self._day = None
         self._day_count = 0
 
-    def take(self) -> None:
-        """Count one placement, or raise OrderCapError (counting nothing) if a cap is reached."""
+    def take(self, now=None) -> None:
+        """Count one placement at `now` (default: the clock's), or raise OrderCapError (counting
+        nothing) if a cap is reached."""
         with self._lock:
-            now = self._clock()
+            now = now or self._clock()
             if now.date() != self._day:
                 self._day, self._day_count = now.date(), 0
             while self._minute and self._minute[0] <= now - timedelta(minutes=1):
                 self._minute.popleft()
             if self._day_count >= self.per_day:
-                raise OrderCapError(f"{self.per_day:,} orders a day", "at 00:00 IST")
+                raise OrderCapError(self.per_day, "day", "at 00:00 IST")
             if len(self._minute) >= self.per_minute:
                 resets = self._minute[0] + timedelta(minutes=1)
-                raise OrderCapError(f"{self.per_minute} orders a minute", f"at {resets:%H:%M:%S} IST")
+                raise OrderCapError(self.per_minute, "minute", f"at {resets:%H:%M:%S} IST")
             self._minute.append(now)
             self._day_count += 1
 

@@ -12,13 +12,12 @@ import threading
 from collections import deque
 from datetime import datetime, timedelta
 
-from clock import IST
+from errors import OrderCapError
+from rate_limit import OrderCaps as MinuteAndDayCaps
 
 from .kite_errors import KiteError, RateLimitedError
 
 ORDERS_PER_SECOND = 10
-ORDERS_PER_MINUTE = 400
-ORDERS_PER_DAY = 5000
 MODIFICATIONS_PER_ORDER = 25
 
 
@@ -28,14 +27,15 @@ class ModificationsExceededError(KiteError):
 
 
 class OrderCaps:
-    """Counts placements against the caps per second, minute and day (when enforced) and modifications always."""
+    """Counts placements against the caps per second, minute and day (when enforced) and modifications always.
+
+    The minute and day windows are KiteAPI's own (rate_limit.OrderCaps), counted on the sandbox's clock."""
 
     def __init__(self, enforce_rates: bool = True):
         self.enforce_rates = enforce_rates
         self._lock = threading.Lock()
-        self._minute: deque = deque()  # placement times in the last 60 s
-        self._day = None
-        self._day_count = 0
+        self._second: deque = deque()  # placement times in the last second
+        self.minute_and_day = MinuteAndDayCaps()
         self._modifications: dict = {}
 
     def take_placement(self, now: datetime) -> None:
@@ -43,24 +43,18 @@ class OrderCaps:
         if not self.enforce_rates:
             return
         with self._lock:
-            today = now.astimezone(IST).date()
-            if today != self._day:
-                self._day, self._day_count = today, 0
-            while self._minute and self._minute[0] <= now - timedelta(minutes=1):
-                self._minute.popleft()
-            if sum(1 for moment in self._minute if moment > now - timedelta(seconds=1)) >= ORDERS_PER_SECOND:
+            while self._second and self._second[0] <= now - timedelta(seconds=1):
+                self._second.popleft()
+            if len(self._second) >= ORDERS_PER_SECOND:
                 raise RateLimitedError("Too many requests")
-            if self._day_count >= ORDERS_PER_DAY:
+            try:
+                self.minute_and_day.take(now)
+            except OrderCapError as cap:
+                again = "in a minute" if cap.per == "minute" else "tomorrow"
                 raise RateLimitedError(
-                    f"Maximum allowed order requests exceeded: {ORDERS_PER_DAY} orders a day. Try again tomorrow."
-                )
-            if len(self._minute) >= ORDERS_PER_MINUTE:
-                raise RateLimitedError(
-                    f"Maximum allowed order requests exceeded: {ORDERS_PER_MINUTE} orders a minute. "
-                    "Try again in a minute."
-                )
-            self._minute.append(now)
-            self._day_count += 1
+                    f"Maximum allowed order requests exceeded: {cap.limit} orders a {cap.per}. Try again {again}."
+                ) from None
+            self._second.append(now)
 
     def take_modification(self, order_id: str) -> None:
         with self._lock:
