@@ -57,7 +57,6 @@ class OrderStream:
         self._state = "off"  # until start()
         self._last_heard = None
         self._refused_token = None  # Kite refused this token: wait for a new login
-        self.updates_received = 0
 
     @property
     def state(self) -> StreamState:
@@ -147,7 +146,6 @@ class OrderStream:
         if not isinstance(message, dict):
             return
         if message.get("type") == "order" and isinstance(message.get("data"), dict):
-            self.updates_received += 1
             self._events.observe([message["data"]], source="stream")
         elif message.get("type") == "error":
             log.warning("Order stream: Kite says %s", clean_text(message.get("data"), 200))

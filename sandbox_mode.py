@@ -15,9 +15,8 @@ from errors import ConfigError, PortInUseError
 from kite_sandbox.accounts import DemoCredentials
 from kite_sandbox.server import create_sandbox_app, start_in_background
 from kite_sandbox.ticker import TickerServer
-from settings import ENV_FILE_VARIABLE, PROJECT_DIR, SANDBOX_LOCK_NAME, Settings
+from settings import ENV_FILE_VARIABLE, PROJECT_DIR, SANDBOX_DIR, SANDBOX_LOCK_NAME, Settings
 
-SANDBOX_DIR = PROJECT_DIR / "sandbox_data"
 SANDBOX_PORT = 5002
 
 

@@ -25,6 +25,7 @@ EXAMPLE_API_KEY, EXAMPLE_API_SECRET = "your_kite_api_key", "your_kite_api_secret
 MIN_ACCESS_CODE_LENGTH = 8
 ENV_FILE_VARIABLE = "KITE_APP_ENV_FILE"
 SANDBOX_DIR_VARIABLE = "KITE_APP_SANDBOX_DIR"  # where scripts look for a running sandbox (default sandbox_data/)
+SANDBOX_DIR = PROJECT_DIR / "sandbox_data"  # `kite_app.py --sandbox`'s folder unless --sandbox-dir says otherwise
 SANDBOX_LOCK_NAME = ".sandbox.lock"
 MIN_TOTP_SECRET_BITS = 112  # pyotp refuses shorter secrets (RFC 4226 asks for 128 bits)
 
@@ -142,7 +143,7 @@ def running_sandbox_env_file() -> Path | None:
 
     The running service holds `.sandbox.lock` in its sandbox folder (sandbox_data/, or
     KITE_APP_SANDBOX_DIR); a lock nobody holds is a sandbox that has stopped."""
-    folder = _path(os.environ.get(SANDBOX_DIR_VARIABLE) or "sandbox_data")
+    folder = _path(os.environ[SANDBOX_DIR_VARIABLE]) if os.environ.get(SANDBOX_DIR_VARIABLE) else SANDBOX_DIR
     lock_path = folder / SANDBOX_LOCK_NAME
     if not lock_path.exists():
         return None

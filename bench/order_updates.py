@@ -1,27 +1,19 @@
 """Benchmark section: from a fill in the sandbox to the service's order event, by stream, postback and poll."""
 
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-import pyotp
-import requests
 from waitress.server import create_server
 
-from atomic_file import write_json_atomic
 from kite_api import KiteAPI
 from kite_app import create_app
-from kite_sandbox.accounts import DemoCredentials
-from kite_sandbox.server import create_sandbox_app, start_in_background
 from kite_sandbox.ticker import TickerServer
-from login import exchange_request_token
 from order_events import OrderEvents
 from order_stream import OrderStream
 from order_watch import OrderWatcher
 from session_store import SessionStore
-from settings import load_credentials, load_settings
-from support import free_port, median, percentile
+from settings import load_settings
+from support import LoggedInSandbox, free_port, median, percentile
 
 POLL_SECONDS = 1.0  # the benchmark's poll; the service's default is 20 s (on average 10 s after a fill)
 
@@ -43,30 +35,15 @@ class Arrivals:
 
 
 def order_update_latency(row, orders: int = 30) -> list:
-    folder = Path(tempfile.mkdtemp(prefix="kite-bench-updates-"))
-    demo = DemoCredentials.load_or_create(folder / "sandbox", None)
-    sandbox_port, service_port = free_port(), free_port()
-    sandbox_app = create_sandbox_app(
-        demo, enforce_rate_limits=False, postback_url=f"http://127.0.0.1:{service_port}/api/postback"
+    service_port = free_port()
+    bench_sandbox = LoggedInSandbox(
+        enforce_rate_limits=False, postback_url=f"http://127.0.0.1:{service_port}/api/postback"
     )
-    sandbox = sandbox_app.extensions["kite_sandbox"]
-    sandbox_server = start_in_background(sandbox_app, "127.0.0.1", sandbox_port)
+    folder = bench_sandbox.dir
+    sandbox = bench_sandbox.app.extensions["kite_sandbox"]
     ticker = TickerServer(sandbox, "127.0.0.1", 0).start()
-    credentials_file = folder / "login_credentials.json"
-    write_json_atomic(credentials_file, {"api_key": demo.api_key, "api_secret": demo.api_secret})
-    root = f"http://127.0.0.1:{sandbox_port}"
-    values = {
-        "CODE": "bench-access-code",
-        "CREDENTIALS_FILE": str(credentials_file),
-        "SESSION_FILE": str(folder / "session.json"),
-        "LOG_DIR": str(folder / "logs"),
-        "KITE_API_ROOT": root,
-        "KITE_LOGIN_URL": f"{root}/connect/login",
-        "KITE_TICKER_URL": ticker.url,
-        "PORT": str(service_port),
-    }
+    values = {**bench_sandbox.values, "KITE_TICKER_URL": ticker.url, "PORT": str(service_port)}
     settings = load_settings(values)
-    _log_in(root, demo, settings)
     arrivals = Arrivals()
     fills = {}
     original = sandbox.book._on_update
@@ -79,7 +56,10 @@ def order_update_latency(row, orders: int = 30) -> list:
     sandbox.book._on_update = on_update
     store = SessionStore(settings.session_file)
     stream = OrderStream(
-        settings, demo.api_key, store, OrderEvents(folder / "stream.json", publish=arrivals.hook("stream"))
+        settings,
+        bench_sandbox.demo.api_key,
+        store,
+        OrderEvents(folder / "stream.json", publish=arrivals.hook("stream")),
     )
     service = create_app(values)  # its /api/postback, with the follow-up lookup at Kite
     context = service.extensions["kite_app"]
@@ -118,7 +98,7 @@ def order_update_latency(row, orders: int = 30) -> list:
         context.postbacks.stop()
         service_server.close()
         ticker.close()
-        sandbox_server.close()
+        bench_sandbox.close()
     rows = []
     for channel, target in (("stream", 0.100), ("postback", None), ("poll", None)):
         delays = [arrivals.times[(channel, o)] - fills[o] for o in fills if (channel, o) in arrivals.times]
@@ -137,16 +117,6 @@ def order_update_latency(row, orders: int = 30) -> list:
             )
         )
     return rows
-
-
-def _log_in(root, demo, settings):
-    form = {"user_id": demo.user_id, "password": demo.password, "twofa_value": pyotp.TOTP(demo.totp_secret).now()}
-    answer = requests.post(
-        f"{root}/connect/login?api_key={demo.api_key}&v=3", data=form, allow_redirects=False, timeout=5
-    )
-    request_token = answer.headers["Location"].split("request_token=")[1].split("&")[0]
-    credentials = load_credentials(settings.credentials_file)
-    exchange_request_token(request_token, settings, credentials, SessionStore(settings.session_file))
 
 
 def _wait(condition, timeout: float) -> None:

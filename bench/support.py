@@ -39,7 +39,7 @@ class LoggedInSandbox:
     (bench/sandbox_process.py, without rate limits), so that timing a client measures the client.
     """
 
-    def __init__(self, enforce_rate_limits: bool = True, own_process: bool = False):
+    def __init__(self, enforce_rate_limits: bool = True, own_process: bool = False, postback_url: str | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="kite-bench-"))
         self.demo = DemoCredentials.load_or_create(self.dir / "sandbox", redirect_url=None)
         self.port = free_port()
@@ -56,7 +56,7 @@ class LoggedInSandbox:
             )
             _wait_for_port(self.port)
         else:
-            self.app = create_sandbox_app(self.demo, enforce_rate_limits=enforce_rate_limits)
+            self.app = create_sandbox_app(self.demo, enforce_rate_limits=enforce_rate_limits, postback_url=postback_url)
             self.server = start_in_background(self.app, "127.0.0.1", self.port)
         credentials = self.dir / "login_credentials.json"
         write_json_atomic(credentials, {"api_key": self.demo.api_key, "api_secret": self.demo.api_secret})

@@ -48,7 +48,7 @@ def fair_value(instrument: Instrument, spot, years):
         value = spot * _normal_cdf(d1) - strike * discount * _normal_cdf(d2)
     else:
         value = strike * discount * _normal_cdf(-d2) - spot * _normal_cdf(-d1)
-    return np.where(years > 0, np.maximum(value, intrinsic * 0 + 0.0), intrinsic)
+    return np.where(years > 0, np.maximum(value, 0.0), intrinsic)
 
 
 def contract_price(instrument: Instrument, spot: float, at_minute: datetime) -> float:

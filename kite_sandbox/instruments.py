@@ -6,6 +6,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 
 from clock import IST
@@ -105,7 +106,9 @@ class Instrument:
             return None
         return datetime.combine(date.fromisoformat(self.expiry), EXPIRY_TIME, IST)
 
+    @cached_property
     def walk_spec(self) -> WalkSpec:
+        """What shapes this instrument's walk (its volume a hash of the token: worked out once)."""
         volatility = DAILY_VOLATILITY["index" if self.is_index else "equity"]
         volume = 0 if self.is_index else int(200 + 2000 * _unit(self.token, "volume"))
         return WalkSpec(self.token, self.base_price, volatility, self.tick_size, volume)

@@ -2,6 +2,7 @@
 
 import threading
 from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -36,6 +37,7 @@ INTERVAL_MINUTES = {
 # Daily price bands around the previous close: NSE's widest band for stocks, 10 % for futures.
 # Options have no fixed band at NSE; the sandbox allows a tick up to five times the previous close.
 EQUITY_BAND, FUTURES_BAND, OPTION_UPPER_MULTIPLE = 0.20, 0.10, 5
+CACHED_CONTRACT_DAYS = 512  # F&O contracts' day paths kept (each about 60 kB)
 MINUTE_STAMPS = [f"T{m // 60:02d}:{m % 60:02d}:00+0530" for m in range(1440)]
 
 
@@ -48,9 +50,10 @@ class Market:
         self.walk = PriceWalk(seed)
         self._pinned: dict = {}
         self._lock = threading.Lock()
+        self._contract_paths: OrderedDict = OrderedDict()  # (token, day) -> DayPath of an F&O contract
         today = clock().date()
         self.instruments, self._expired = load_instruments(
-            today, lambda i: self.walk.day_candle(i.walk_spec(), today - timedelta(days=1))[3]
+            today, lambda i: self.walk.day_candle(i.walk_spec, today - timedelta(days=1))[3]
         )
         self._by_key = {i.key: i for i in self.instruments}
         self._by_token = {i.token: i for i in self.instruments}
@@ -101,13 +104,24 @@ class Market:
         if instrument.underlying is not None:
             spot = self.price(self.underlying_of(instrument), None if live else at)
             return contract_price(instrument, spot, minute_start(at))
-        return self.walk.price(instrument.walk_spec(), at)
+        return self.walk.price(instrument.walk_spec, at)
 
     def day_path(self, instrument: Instrument, day: date) -> DayPath | None:
         if instrument.underlying is None:
-            return self.walk.day_path(instrument.walk_spec(), day)
-        underlying = self.day_path(self.underlying_of(instrument), day)
-        return None if underlying is None else contract_path(instrument, underlying, day)
+            return self.walk.day_path(instrument.walk_spec, day)
+        key = (instrument.token, day)
+        with self._lock:
+            path = self._contract_paths.get(key)
+        if path is None:
+            underlying = self.day_path(self.underlying_of(instrument), day)
+            if underlying is None:
+                return None
+            path = contract_path(instrument, underlying, day)  # Black-Scholes on 4 x 1,440 prices: once a day
+            with self._lock:
+                self._contract_paths[key] = path
+                while len(self._contract_paths) > CACHED_CONTRACT_DAYS:
+                    self._contract_paths.popitem(last=False)
+        return path
 
     def previous_close(self, instrument: Instrument) -> float:
         """Yesterday's close: the close of yesterday's day candle."""
@@ -117,7 +131,7 @@ class Market:
 
     def _whole_day(self, instrument: Instrument, day: date) -> tuple | None:
         if instrument.underlying is None:
-            return self.walk.day_candle(instrument.walk_spec(), day)
+            return self.walk.day_candle(instrument.walk_spec, day)
         path = self.day_path(instrument, day)
         if path is None:
             return None
@@ -252,8 +266,8 @@ class Market:
 
     def _partial_minute(self, instrument: Instrument, now: datetime) -> tuple:
         if instrument.underlying is None:
-            return self.walk.partial_minute(instrument.walk_spec(), now)
-        spot = self.walk.partial_minute(self.underlying_of(instrument).walk_spec(), now)
+            return self.walk.partial_minute(instrument.walk_spec, now)
+        spot = self.walk.partial_minute(self.underlying_of(instrument).walk_spec, now)
         mapped = [contract_price(instrument, p, minute_start(now)) for p in spot[:4]]
         volume = spot[4] // 50 * instrument.lot_size
         return mapped[0], max(mapped[1:3]), min(mapped[1:3]), mapped[3], volume

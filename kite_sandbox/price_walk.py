@@ -19,7 +19,7 @@ millisecond a day with numpy and a hundred times more in plain Python.
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import numpy as np
 
@@ -212,6 +212,3 @@ def minute_start(at: datetime) -> datetime:
 
 def day_start(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), IST)
-
-
-ONE_MINUTE = timedelta(minutes=1)

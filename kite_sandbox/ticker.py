@@ -15,14 +15,13 @@ import logging
 import queue
 import threading
 import time
-from datetime import datetime
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
 
-from .ticker_packets import HEARTBEAT, MODE_FULL, MODE_QUOTE, MODES, Tick, frame, packet
+from .ticker_packets import HEARTBEAT, MODE_QUOTE, MODES, Tick, frame, packet
 
 log = logging.getLogger("kite_sandbox.ticker")
 
@@ -48,9 +47,7 @@ def tick_for(market, instrument) -> Tick:
         high=quote["ohlc"]["high"],
         low=quote["ohlc"]["low"],
         close=quote["ohlc"]["close"],
-        last_trade_time=int(datetime.strptime(quote["last_trade_time"], "%Y-%m-%d %H:%M:%S").timestamp())
-        if quote["last_trade_time"]
-        else now,
+        last_trade_time=now - 1,  # as the quote has it: a trade a second ago
         oi=quote["oi"],
         oi_day_high=quote["oi_day_high"],
         oi_day_low=quote["oi_day_low"],
@@ -189,7 +186,7 @@ class TickerServer:
                 for token, mode in modes.items():
                     instrument = market.by_token(token)
                     if instrument is not None:
-                        packets.append(packet(tick_for(market, instrument), mode if mode in MODES else MODE_FULL))
+                        packets.append(packet(tick_for(market, instrument), mode))
                 connection.websocket.send(frame(packets) if packets else HEARTBEAT)
         except ConnectionClosed:
             return

@@ -16,13 +16,14 @@ from conftest import ACCESS_CODE, free_port
 from settings import PROJECT_DIR
 
 
-def start(env, *args):
+def start(env, *args, **popen_options):
     return subprocess.Popen(
         [sys.executable, str(PROJECT_DIR / "kite_app.py"), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **popen_options,
     )
 
 
@@ -98,14 +99,7 @@ def test_ctrl_c_stops_cleanly(env):
 
 def test_ctrl_c_stops_cleanly_even_when_started_with_sigint_ignored(env):
     # What `python kite_app.py &` from a script (or nohup) does: SIGINT starts out ignored.
-    process = subprocess.Popen(
-        [sys.executable, str(PROJECT_DIR / "kite_app.py"), "--no-scheduler"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
+    process = start(env, "--no-scheduler", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         wait_until_up(int(env["PORT"]), process)
         process.send_signal(signal.SIGINT)
