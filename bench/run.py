@@ -37,6 +37,7 @@ from order_watch import OrderWatcher
 from rate_limit import KITE_RATE_LIMITS, RateLimiter
 from sandbox_orders import order_rate_and_fill_latency
 from support import PROJECT_DIR, HttpCounter, LoggedInSandbox, free_port, median, percentile
+from ticker_load import ticker_at_kites_maximum
 
 UNTHROTTLED = {name: RateLimiter(10**6) for name in KITE_RATE_LIMITS}  # limiter code runs, never waits
 
@@ -521,6 +522,13 @@ def order_updates() -> list:
     return order_update_latency(Row)
 
 
+# -- 9. the ticker at Kite's maximum -------------------------------------------------------------------------
+
+
+def ticker_load() -> list:
+    return ticker_at_kites_maximum(Row)
+
+
 # -- the table -------------------------------------------------------------------------------------------------
 
 SECTIONS = [
@@ -532,6 +540,7 @@ SECTIONS = [
     ("6. Start-up and footprint", startup_and_footprint),
     ("7. Sandbox orders and market (through KiteAPI, sandbox enforcing Kite's limits)", sandbox_orders),
     ("8. Order updates: from a fill to the service's order event", order_updates),
+    ("9. The sandbox's ticker at Kite's maximum (3 official KiteTickers, each in a process of its own)", ticker_load),
 ]
 HEADER = ["metric", "ours", "reference", "ratio", "target", "result"]
 

@@ -69,7 +69,7 @@ UNDERLYINGS = [
 ]
 MONTHLY_EXPIRIES = 3
 WEEKLY_EXPIRIES = 4
-STRIKES_EACH_SIDE = 10
+STRIKES_EACH_SIDE = 40
 MONTH_CODES = "123456789OND"  # weekly symbols: one character for the month (Kite's naming)
 
 

@@ -4,13 +4,12 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
-
-import numpy as np
+from typing import NamedTuple
 
 from .derivatives import contract_path, contract_price, open_interest
 from .instruments import Instrument, instruments_csv_gz, load_instruments
 from .kite_errors import InputError
-from .price_walk import EPOCH, DayPath, PriceWalk, day_start, minute_start, split_moment
+from .price_walk import EPOCH, DayPath, PriceWalk, day_start, in_walk, minute_start, on_tick_float, split_moment
 
 DEFAULT_SEED = 1
 # Kite's maximum span of one historical request, in days (section 13 of the protocol notes).
@@ -38,7 +37,18 @@ INTERVAL_MINUTES = {
 # Options have no fixed band at NSE; the sandbox allows a tick up to five times the previous close.
 EQUITY_BAND, FUTURES_BAND, OPTION_UPPER_MULTIPLE = 0.20, 0.10, 5
 CACHED_CONTRACT_DAYS = 512  # F&O contracts' day paths kept (each about 60 kB)
+FOLD_MINUTES = 5  # a day's tally catches up minute by minute up to this many; beyond, from the day path
 MINUTE_STAMPS = [f"T{m // 60:02d}:{m % 60:02d}:00+0530" for m in range(1440)]
+
+
+class Snapshot(NamedTuple):
+    moment: datetime
+    last: float
+    ohlc: dict  # Kite's quote ohlc: today's open, high and low, yesterday's close
+    volume: int
+    average: float
+    depth_size: int
+    oi: int
 
 
 class Market:
@@ -51,12 +61,23 @@ class Market:
         self._pinned: dict = {}
         self._lock = threading.Lock()
         self._contract_paths: OrderedDict = OrderedDict()  # (token, day) -> DayPath of an F&O contract
+        # Per instrument, for quotes and ticks: yesterday's close, and today's whole minutes so far as
+        # (day, minutes, (open, high, low, volume)). Both keep streaming thousands of instruments off
+        # the day paths, which would not all fit in the caches above.
+        self._closes: dict = {}  # token -> (day, close)
+        self._tallies: dict = {}
+        self._mapped_prices: dict = {}  # token -> (minute, {spot: contract price}) of the current minute
+        self._minute_of: tuple = (None, None)  # (moment, the start of its minute)
         today = clock().date()
         self.instruments, self._expired = load_instruments(
             today, lambda i: self.walk.day_candle(i.walk_spec, today - timedelta(days=1))[3]
         )
         self._by_key = {i.key: i for i in self.instruments}
         self._by_token = {i.token: i for i in self.instruments}
+
+    def now(self) -> datetime:
+        """The market's clock."""
+        return self._clock()
 
     # -- looking instruments up ----------------------------------------------------------------
 
@@ -87,24 +108,40 @@ class Market:
 
     def pin_price(self, instrument: Instrument, price: float | None) -> None:
         """Sandbox control: hold a price fixed (None releases it)."""
-        with self._lock:
-            if price is None:
-                self._pinned.pop(instrument.token, None)
-            else:
-                self._pinned[instrument.token] = float(price)
+        if price is None:
+            self._pinned.pop(instrument.token, None)
+        else:
+            self._pinned[instrument.token] = float(price)
 
     def price(self, instrument: Instrument, at: datetime | None = None) -> float:
         """The last price now (a pinned price wins), or at a moment of the walk."""
-        live = at is None
-        if live:
-            with self._lock:
-                if instrument.token in self._pinned:
-                    return self._pinned[instrument.token]
-            at = self._clock()
+        if at is None:
+            return self._price_now(instrument, self._clock())
         if instrument.underlying is not None:
-            spot = self.price(self.underlying_of(instrument), None if live else at)
-            return contract_price(instrument, spot, minute_start(at))
+            return contract_price(instrument, self.price(self.underlying_of(instrument), at), minute_start(at))
         return self.walk.price(instrument.walk_spec, at)
+
+    def _price_now(self, instrument: Instrument, now: datetime) -> float:
+        pinned = self._pinned.get(instrument.token)
+        if pinned is not None:
+            return pinned
+        if instrument.underlying is not None:
+            return self._mapped(instrument, self._price_now(self.underlying_of(instrument), now), now)
+        return self.walk.price(instrument.walk_spec, now)
+
+    def _mapped(self, instrument: Instrument, spot: float, now: datetime) -> float:
+        """contract_price within the current minute, remembered: a minute's open and extremes recur."""
+        last_now, at_minute = self._minute_of
+        if last_now != now:  # a batch of quotes asks about one moment thousands of times
+            at_minute = minute_start(now)
+            self._minute_of = (now, at_minute)
+        memo = self._mapped_prices.get(instrument.token)
+        if memo is None or memo[0] != at_minute:
+            memo = self._mapped_prices[instrument.token] = (at_minute, {})
+        value = memo[1].get(spot)
+        if value is None:
+            value = memo[1][spot] = contract_price(instrument, spot, at_minute)
+        return value
 
     def day_path(self, instrument: Instrument, day: date) -> DayPath | None:
         if instrument.underlying is None:
@@ -126,8 +163,48 @@ class Market:
     def previous_close(self, instrument: Instrument) -> float:
         """Yesterday's close: the close of yesterday's day candle."""
         yesterday = self._clock().date() - timedelta(days=1)
-        candle = self._whole_day(instrument, yesterday)
-        return candle[3] if candle else instrument.base_price
+        known = self._closes.get(instrument.token)
+        if known is not None and known[0] == yesterday:
+            return known[1]
+        if instrument.underlying is not None and in_walk(yesterday):  # the last minute's close, not the whole day
+            close = self._minute_candle(instrument, yesterday, 1439)[3]
+        else:
+            candle = self._whole_day(instrument, yesterday)
+            close = candle[3] if candle else instrument.base_price
+        self._closes[instrument.token] = (yesterday, close)
+        return close
+
+    def _minutes_so_far(self, instrument: Instrument, day: date, minutes: int) -> tuple | None:
+        """(open, high, low, volume) of the day's first `minutes` whole minutes; None if there are none."""
+        if minutes == 0 or not in_walk(day):
+            return None
+        known = self._tallies.get(instrument.token)
+        if known is not None and known[0] == day and known[1] == minutes:
+            return known[2]
+        if known is not None and known[0] == day and 0 < minutes - known[1] <= FOLD_MINUTES:
+            tally = known[2]
+            for minute in range(known[1], minutes):
+                opened, high, low, _, volume = self._minute_candle(instrument, day, minute)
+                tally = (tally[0], max(tally[1], high), min(tally[2], low), tally[3] + volume)
+        else:
+            opened, high, low, _, volume = _aggregate(self.day_path(instrument, day), 0, minutes)
+            tally = (opened, high, low, volume)
+        self._tallies[instrument.token] = (day, minutes, tally)
+        return tally
+
+    def _minute_candle(self, instrument: Instrument, day: date, minute: int) -> tuple:
+        """One whole minute's candle; an F&O contract's from its underlying's, without its own day path."""
+        if instrument.underlying is None:
+            return _aggregate(self.day_path(instrument, day), minute, minute + 1)
+        spot = self.day_path(self.underlying_of(instrument), day)
+        at = day_start(day) + timedelta(minutes=minute)
+        opened, high, low, close = (
+            contract_price(instrument, float(values[minute]), at)
+            for values in (spot.opens, spot.highs, spot.lows, spot.closes)
+        )
+        if instrument.instrument_type == "PE":  # a put is dearest when its underlying is lowest
+            high, low = low, high
+        return opened, high, low, close, max(int(spot.volumes[minute]) // 50, 1) * instrument.lot_size
 
     def _whole_day(self, instrument: Instrument, day: date) -> tuple | None:
         if instrument.underlying is None:
@@ -153,14 +230,24 @@ class Market:
         return {"instrument_token": instrument.token, "last_price": self.price(instrument)}
 
     def ohlc(self, instrument: Instrument) -> dict:
-        return {**self.ltp(instrument), "ohlc": self._today_ohlc(instrument)[0]}
-
-    def _today_ohlc(self, instrument: Instrument) -> tuple:
-        """(Kite's quote ohlc: today's open, high, low and yesterday's close; today's volume)."""
         now = self._clock()
-        today = self._candles_of_day(instrument, now.date(), 1440, now)
-        last = self.price(instrument)
-        opened, high, low, _, volume = today[0][1:] if today else (last, last, last, last, 0)
+        last = self._price_now(instrument, now)
+        return {
+            "instrument_token": instrument.token,
+            "last_price": last,
+            "ohlc": self._today_ohlc(instrument, now, last)[0],
+        }
+
+    def _today_ohlc(self, instrument: Instrument, now: datetime, last: float) -> tuple:
+        """(Kite's quote ohlc: today's open, high, low and yesterday's close; today's volume)."""
+        day, minutes, _ = split_moment(now)
+        if in_walk(day):
+            opened, high, low, _, volume = self._partial_minute(instrument, now)
+            done = self._minutes_so_far(instrument, day, minutes)
+            if done is not None:
+                opened, high, low, volume = done[0], max(done[1], high), min(done[2], low), done[3] + volume
+        else:
+            opened, high, low, volume = last, last, last, 0
         ohlc = {
             "open": opened,
             "high": max(high, last),
@@ -169,41 +256,50 @@ class Market:
         }
         return ohlc, volume
 
-    def quote(self, instrument: Instrument) -> dict:
-        now = self._clock()
-        last = self.price(instrument)
-        ohlc, volume = self._today_ohlc(instrument)
-        lower, upper = self.circuit_limits(instrument)
-        tick = instrument.tick_size
-        oi = open_interest(instrument)
+    def snapshot(self, instrument: Instrument, now: datetime | None = None) -> "Snapshot":
+        """The instrument's market at one moment (now by default): what quotes and ticks are made of."""
+        now = now or self._clock()
+        last = self._price_now(instrument, now)
+        ohlc, volume = self._today_ohlc(instrument, now, last)
         depth_size = 0 if instrument.is_index else max(instrument.lot_size, 1)
+        average = round((ohlc["high"] + ohlc["low"] + last) / 3, 2) if volume else 0.0
+        return Snapshot(now, last, ohlc, volume, average, depth_size, open_interest(instrument))
+
+    def depth(self, instrument: Instrument, snap: "Snapshot", side: int) -> list:
+        """Five (quantity, price, orders) levels: bids (side -1) below the last price, offers (+1) above."""
+        size = snap.depth_size
+        if not size:
+            return [(0, 0, 0)] * 5
+        tick, last = instrument.tick_size, snap.last
+        return [(size * 10 * n, max(round((last + side * tick * n) * 100) / 100, tick), n) for n in (1, 2, 3, 4, 5)]
+
+    def quote(self, instrument: Instrument) -> dict:
+        snap = self.snapshot(instrument)
+        lower, upper = self.circuit_limits(instrument)
+        volume = snap.volume
         return {
             "instrument_token": instrument.token,
-            "timestamp": now.strftime("%Y-%m-%d %H:%M:%S"),
-            "last_trade_time": (now - timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S"),
-            "last_price": last,
-            "last_quantity": depth_size,
+            "timestamp": snap.moment.strftime("%Y-%m-%d %H:%M:%S"),
+            "last_trade_time": (snap.moment - timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S"),
+            "last_price": snap.last,
+            "last_quantity": snap.depth_size,
             "buy_quantity": volume // 7,
             "sell_quantity": volume // 8,
             "volume": volume,
-            "average_price": round((ohlc["high"] + ohlc["low"] + last) / 3, 2) if volume else 0.0,
-            "oi": oi,
-            "oi_day_high": oi,
-            "oi_day_low": oi,
-            "net_change": round(last - ohlc["close"], 2),
+            "average_price": snap.average,
+            "oi": snap.oi,
+            "oi_day_high": snap.oi,
+            "oi_day_low": snap.oi,
+            "net_change": round(snap.last - snap.ohlc["close"], 2),
             "lower_circuit_limit": lower,
             "upper_circuit_limit": upper,
-            "ohlc": ohlc,
+            "ohlc": snap.ohlc,
             "depth": {
-                side: [
-                    {
-                        "price": max(round(last + sign * tick * (n + 1), 2), tick) if depth_size else 0,
-                        "quantity": depth_size * 10 * (n + 1),
-                        "orders": n + 1 if depth_size else 0,
-                    }
-                    for n in range(5)
-                ]
-                for side, sign in (("buy", -1), ("sell", 1))
+                name: [{"price": price, "quantity": quantity, "orders": orders} for quantity, price, orders in levels]
+                for name, levels in (
+                    ("buy", self.depth(instrument, snap, -1)),
+                    ("sell", self.depth(instrument, snap, 1)),
+                )
             },
         }
 
@@ -268,7 +364,7 @@ class Market:
         if instrument.underlying is None:
             return self.walk.partial_minute(instrument.walk_spec, now)
         spot = self.walk.partial_minute(self.underlying_of(instrument).walk_spec, now)
-        mapped = [contract_price(instrument, p, minute_start(now)) for p in spot[:4]]
+        mapped = [self._mapped(instrument, p, now) for p in spot[:4]]
         volume = spot[4] // 50 * instrument.lot_size
         return mapped[0], max(mapped[1:3]), min(mapped[1:3]), mapped[3], volume
 
@@ -303,4 +399,4 @@ def _aggregate_each(path: DayPath, minutes: int, size: int) -> tuple:
 
 
 def _on_grid(price: float, tick: float) -> float:
-    return float(np.round(np.round(price / tick) * tick, 4))
+    return on_tick_float(price, tick)

@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,34 +28,89 @@ log = logging.getLogger("kite_sandbox.ticker")
 
 MAX_INSTRUMENTS_PER_CONNECTION = 3000
 MAX_CONNECTIONS_PER_API_KEY = 3
-TICK_SECONDS = 1.0
+PREFETCH_AFTER = 0.5  # seconds into a second: clear of the connections' sending and the clients' decoding
 
 
-def tick_for(market, instrument) -> Tick:
-    """The instrument's tick now, from the market's full quote."""
-    quote = market.quote(instrument)
-    now = int(time.time())
-    depth = quote["depth"]
+def tick_for(market, instrument, now: datetime | None = None) -> Tick:
+    """The instrument's tick at `now` (the market's clock by default), as its REST quote has it."""
+    snap = market.snapshot(instrument, now)
+    stamp = int(snap.moment.timestamp())
     return Tick(
         token=instrument.token,
-        last_price=quote["last_price"],
-        last_quantity=quote["last_quantity"],
-        average_price=quote["average_price"],
-        volume=quote["volume"],
-        buy_quantity=quote["buy_quantity"],
-        sell_quantity=quote["sell_quantity"],
-        open=quote["ohlc"]["open"],
-        high=quote["ohlc"]["high"],
-        low=quote["ohlc"]["low"],
-        close=quote["ohlc"]["close"],
-        last_trade_time=now - 1,  # as the quote has it: a trade a second ago
-        oi=quote["oi"],
-        oi_day_high=quote["oi_day_high"],
-        oi_day_low=quote["oi_day_low"],
-        exchange_timestamp=now,
-        bids=tuple((d["quantity"], d["price"], d["orders"]) for d in depth["buy"]),
-        offers=tuple((d["quantity"], d["price"], d["orders"]) for d in depth["sell"]),
+        last_price=snap.last,
+        last_quantity=snap.depth_size,
+        average_price=snap.average,
+        volume=snap.volume,
+        buy_quantity=snap.volume // 7,
+        sell_quantity=snap.volume // 8,
+        open=snap.ohlc["open"],
+        high=snap.ohlc["high"],
+        low=snap.ohlc["low"],
+        close=snap.ohlc["close"],
+        last_trade_time=stamp - 1,  # as the quote has it: a trade a second ago
+        oi=snap.oi,
+        oi_day_high=snap.oi,
+        oi_day_low=snap.oi,
+        exchange_timestamp=stamp,
+        bids=market.depth(instrument, snap, -1),
+        offers=market.depth(instrument, snap, 1),
     )
+
+
+class _Second:
+    """One wall-clock second's ticks and packets, taken at one moment of the market's clock."""
+
+    def __init__(self, moment: datetime):
+        self.moment = moment
+        self.lock = threading.Lock()
+        self.ticks: dict = {}  # token -> Tick
+        self.packets: dict = {}  # (token, mode) -> bytes
+
+
+class TickCache:
+    """Each second's packets, made once and shared by every connection.
+
+    Kite's maximum is 3 connections x 3,000 instruments. Made per connection, each tick would be
+    worked out three times a second; and made when the second begins, 3,000 ticks would leave
+    a quarter of a second late. The sandbox's market is a function of time, so prefetch() works a
+    second's ticks out during the second before it, and each tick carries the values and the
+    exchange timestamp of the second it is sent on.
+    """
+
+    def __init__(self, market):
+        self._market = market
+        self._lock = threading.Lock()
+        self._seconds: dict = {}  # wall-clock second -> _Second: the current one and the next
+
+    def packets(self, second: int, wanted) -> list:
+        """The packets of wall-clock `second` for `wanted` (token, mode) pairs; unknown tokens are left out."""
+        entry = self._second(second)
+        market = self._market
+        found = []
+        with entry.lock:
+            for token, mode in wanted:
+                made = entry.packets.get((token, mode))
+                if made is None:
+                    tick = entry.ticks.get(token)
+                    if tick is None:
+                        instrument = market.by_token(token)
+                        if instrument is None:
+                            continue
+                        tick = entry.ticks[token] = tick_for(market, instrument, entry.moment)
+                    made = entry.packets[(token, mode)] = packet(tick, mode)
+                found.append(made)
+        return found
+
+    def _second(self, second: int) -> _Second:
+        with self._lock:
+            entry = self._seconds.get(second)
+            if entry is None:
+                moment = self._market.now() + timedelta(seconds=second - time.time(), microseconds=500_000)
+                moment = moment.replace(microsecond=0)  # the whole second (the two clocks read microseconds apart)
+                entry = self._seconds[second] = _Second(moment)
+                for old in [s for s in self._seconds if s < second - 1]:
+                    del self._seconds[old]
+        return entry
 
 
 class Connection:
@@ -105,15 +161,31 @@ class TickerServer:
         self.port = self._server.socket.getsockname()[1]
         self.url = f"ws://{host}:{port if port else self.port}"
         self._thread = None
+        self._ticks = TickCache(sandbox.market)
+        self._stopping = threading.Event()
         sandbox.order_listeners.append(self.order_update)
 
     def start(self) -> "TickerServer":
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-ticker", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._prefetch_loop, name="sandbox-ticks", daemon=True).start()
         return self
 
     def close(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
+
+    def _prefetch_loop(self) -> None:
+        """Shortly after each second begins, work out the next second's ticks for every subscription."""
+        while not self._stopping.wait(max(0.0, int(time.time()) + 1 + PREFETCH_AFTER - time.time())):
+            wanted = set()
+            with self._lock:
+                connections = list(self._connections)
+            for connection in connections:
+                with connection.lock:
+                    wanted.update(connection.modes.items())
+            if wanted:
+                self._ticks.packets(int(time.time()) + 1, wanted)
 
     def drop_all(self) -> int:
         """Close every connection at once, as a network drop would (for tests)."""
@@ -166,12 +238,12 @@ class TickerServer:
             sender.join(5)
 
     def _send_loop(self, connection: Connection) -> None:
-        market = self._sandbox.market
-        next_tick = time.monotonic()
+        """Text messages as they come; on each wall-clock second, the ticks (or a heartbeat)."""
+        next_second = int(time.time()) + 1
         try:
             while True:
                 try:
-                    text = connection.outbox.get(timeout=max(0.0, next_tick - time.monotonic()))
+                    text = connection.outbox.get(timeout=max(0.0, next_second - time.time()))
                 except queue.Empty:
                     text = ""
                 if text is None:
@@ -179,14 +251,11 @@ class TickerServer:
                 if text:
                     connection.websocket.send(text)
                     continue
-                next_tick += TICK_SECONDS
+                second = int(time.time())  # a late loop skips to the current second, never sends a stale one
+                next_second = second + 1
                 with connection.lock:
                     modes = dict(connection.modes)
-                packets = []
-                for token, mode in modes.items():
-                    instrument = market.by_token(token)
-                    if instrument is not None:
-                        packets.append(packet(tick_for(market, instrument), mode))
+                packets = self._ticks.packets(second, modes.items())
                 connection.websocket.send(frame(packets) if packets else HEARTBEAT)
         except ConnectionClosed:
             return

@@ -7,7 +7,7 @@ order counts int16 and 2 bytes of padding); prices are integers in the segment's
 """
 
 import struct
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 MODE_LTP, MODE_QUOTE, MODE_FULL = "ltp", "quote", "full"
 MODES = (MODE_LTP, MODE_QUOTE, MODE_FULL)
@@ -17,10 +17,12 @@ DIVISORS = {3: 10_000_000, 6: 10_000}
 DEFAULT_DIVISOR = 100
 HEARTBEAT = b"\x00"  # one byte, sent when there is nothing else to send
 DEPTH_LEVELS = 5
+LTP_PACKET = struct.Struct(">II")
+QUOTE_PACKET = struct.Struct(">II" + "I" * 9)
+FULL_PACKET = struct.Struct(">II" + "I" * 9 + "I" * 5 + "IIHxx" * 2 * DEPTH_LEVELS)  # + 5 bids, 5 offers
 
 
-@dataclass(frozen=True)
-class Tick:
+class Tick(NamedTuple):
     """One instrument's market data at one moment, in rupees and Unix seconds."""
 
     token: int
@@ -39,8 +41,8 @@ class Tick:
     oi_day_high: int = 0
     oi_day_low: int = 0
     exchange_timestamp: int = 0
-    bids: tuple = field(default=())  # (quantity, price, orders) for each of 5 levels, best first
-    offers: tuple = field(default=())
+    bids: tuple = ()  # (quantity, price, orders) for each of 5 levels, best first
+    offers: tuple = ()
 
 
 def divisor(token: int) -> int:
@@ -58,11 +60,10 @@ def packet(tick: Tick, mode: str) -> bytes:
     def price(value: float) -> int:
         return round(value * scale)
 
-    head = struct.pack(">II", tick.token, price(tick.last_price))
     if mode == MODE_LTP:
-        return head
+        return LTP_PACKET.pack(tick.token, price(tick.last_price))
     if is_index(tick.token):
-        body = head + struct.pack(
+        body = LTP_PACKET.pack(tick.token, price(tick.last_price)) + struct.pack(
             ">IIIIi",
             price(tick.high),
             price(tick.low),
@@ -71,8 +72,7 @@ def packet(tick: Tick, mode: str) -> bytes:
             price(tick.last_price) - price(tick.close),  # price change; the clients compute their own
         )
         return body if mode == MODE_QUOTE else body + struct.pack(">I", tick.exchange_timestamp)
-    body = head + struct.pack(
-        ">IIIIIIIII",
+    quote_fields = (
         tick.last_quantity,
         price(tick.average_price),
         tick.volume,
@@ -84,14 +84,23 @@ def packet(tick: Tick, mode: str) -> bytes:
         price(tick.close),
     )
     if mode == MODE_QUOTE:
-        return body
-    body += struct.pack(
-        ">IIIII", tick.last_trade_time, tick.oi, tick.oi_day_high, tick.oi_day_low, tick.exchange_timestamp
-    )
+        return QUOTE_PACKET.pack(tick.token, price(tick.last_price), *quote_fields)
+    depth = []
     for side in (tick.bids, tick.offers):
         levels = list(side)[:DEPTH_LEVELS] + [(0, 0.0, 0)] * (DEPTH_LEVELS - len(side))
-        body += b"".join(struct.pack(">IIHxx", quantity, price(level), orders) for quantity, level, orders in levels)
-    return body
+        for quantity, level, orders in levels:
+            depth += (quantity, price(level), orders)
+    return FULL_PACKET.pack(
+        tick.token,
+        price(tick.last_price),
+        *quote_fields,
+        tick.last_trade_time,
+        tick.oi,
+        tick.oi_day_high,
+        tick.oi_day_low,
+        tick.exchange_timestamp,
+        *depth,
+    )
 
 
 def frame(packets: list) -> bytes:

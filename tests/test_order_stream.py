@@ -73,6 +73,36 @@ def test_a_dropped_connection_is_replaced_and_nothing_is_lost(stream_parts, offi
     assert wait_until(lambda: events.status_counts().get("COMPLETE") == 1)
 
 
+def test_a_restarted_ticker_loses_nothing_and_the_stream_comes_back(
+    stream_parts, sandbox_app, official_kite, ticker, caplog
+):
+    """Kite's ticker goes away (a restart): the fill while it is down comes from the poll, the next from the stream."""
+    stream, _store, events = stream_parts
+    caplog.set_level("INFO", logger="kite_app.orders")
+    stream.start()
+    assert wait_until(lambda: stream.state.state == "connected")
+    ticker.close()  # every connection closed, nothing listening
+    assert wait_until(lambda: stream.state.state != "connected", timeout=5)
+    while_down = place_market_buy(official_kite)
+    assert wait_until(lambda: official_kite.order_history(while_down)[-1]["status"] == "COMPLETE")
+    assert events.status_counts().get("COMPLETE") is None  # nothing heard: the stream is down
+    events.observe(official_kite.orders(), source="poll")
+    assert events.status_counts().get("COMPLETE") == 1
+    restarted = TickerServer(sandbox_app.extensions["kite_sandbox"], "127.0.0.1", ticker.port).start()
+    try:
+        assert wait_until(lambda: stream.state.state == "connected", timeout=40)  # within the capped backoff
+        after = place_market_buy(official_kite)
+        assert wait_until(lambda: events.status_counts().get("COMPLETE") == 2)
+        events.observe(official_kite.orders(), source="poll")  # the safety net brings nothing new
+    finally:
+        restarted.close()
+    completes = [r.getMessage() for r in caplog.records if " COMPLETE" in r.getMessage()]
+    assert len(completes) == 2  # each announced once
+    assert completes[0].startswith(f"Order {while_down} COMPLETE") and completes[1].startswith(
+        f"Order {after} COMPLETE"
+    )
+
+
 def test_a_silent_connection_is_replaced(stream_parts, monkeypatch):
     stream, *_ = stream_parts
     monkeypatch.setattr(order_stream, "SILENCE_SECONDS", 0.5)  # the sandbox's heartbeat comes every second

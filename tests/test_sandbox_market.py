@@ -124,3 +124,24 @@ def test_a_historical_request_beyond_kites_range_is_refused(official_kite, clock
     with pytest.raises(kite_errors.InputException, match="60 days"):
         official_kite.historical_data(INFY, naive(clock() - timedelta(days=61)), naive(clock()), "minute")
     assert len(official_kite.historical_data(INFY, naive(clock() - timedelta(days=60)), naive(clock()), "minute")) > 0
+
+
+@pytest.mark.parametrize("kind", ["stock", "call", "put"])
+def test_the_quotes_day_figures_are_the_days_minute_candles_as_time_passes(official_kite, sandbox_app, clock, kind):
+    market = sandbox_app.extensions["kite_sandbox"].market
+    instrument = market.by_symbol("NSE", "INFY")
+    if kind != "stock":
+        nifty = market.price(market.by_symbol("NSE", "NIFTY 50"))
+        options = [i for i in market.instruments if i.name == "NIFTY" and i.instrument_type == kind[0].upper() + "E"]
+        instrument = min(options, key=lambda i: (i.expiry, abs(i.strike - nifty)))
+    key = f"{instrument.exchange}:{instrument.tradingsymbol}"
+    for step in (0, 25, 40, 130, 4 * 60, 3 * 3600):  # within a minute, a minute on, a few, then hours on
+        clock.advance(step)
+        quote = official_kite.quote(key)[key]
+        midnight = naive(clock()).replace(hour=0, minute=0, second=0)
+        candles = official_kite.historical_data(instrument.token, midnight, naive(clock()), "minute")
+        assert quote["ohlc"]["open"] == candles[0]["open"]
+        assert quote["ohlc"]["high"] == max(c["high"] for c in candles)
+        assert quote["ohlc"]["low"] == min(c["low"] for c in candles)
+        assert quote["last_price"] == candles[-1]["close"]
+        assert quote["volume"] == sum(c["volume"] for c in candles)

@@ -4,6 +4,7 @@ twisted's reactor runs once per process) and by a plain `websockets` client for 
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -140,6 +141,42 @@ def test_heartbeats_keep_an_idle_connection_alive_and_kites_limits_hold(official
         while not isinstance(message, str):
             message = third.recv(timeout=3)
         assert json.loads(message) == {"type": "error", "data": "Invalid message"}
+
+
+def packets_of(message: bytes) -> list:
+    count, offset, packets = struct.unpack(">H", message[:2])[0], 2, []
+    for _ in range(count):
+        length = struct.unpack(">H", message[offset : offset + 2])[0]
+        packets.append(message[offset + 2 : offset + 2 + length])
+        offset += 2 + length
+    return packets
+
+
+def test_every_connection_gets_the_same_ticks_each_second_stamped_with_that_second(official_kite, sandbox_app, ticker):
+    market = sandbox_app.extensions["kite_sandbox"].market
+    options = [i.token for i in market.instruments if i.name == "NIFTY" and i.instrument_type in ("CE", "PE")]
+    tokens = [INFY, *options[:40]]
+    url = f"{ticker.url}/?api_key={official_kite.api_key}&access_token={official_kite.access_token}"
+    seen = ({}, {})  # per connection: exchange timestamp -> (arrival, packets)
+    with connect(url) as first, connect(url) as second:
+        for websocket in (first, second):
+            websocket.send(json.dumps({"a": "subscribe", "v": tokens}))
+            websocket.send(json.dumps({"a": "mode", "v": ["full", tokens]}))
+        started = time.time()
+        while time.time() - started < 4:
+            for websocket, frames in zip((first, second), seen, strict=True):
+                message = websocket.recv(timeout=3)
+                packets = packets_of(message) if isinstance(message, bytes) and len(message) > 1 else []
+                if len(packets) == len(tokens):
+                    stamp = struct.unpack(">I", packets[0][60:64])[0]  # a full packet's exchange timestamp
+                    assert {struct.unpack(">I", p[60:64])[0] for p in packets} == {stamp}
+                    frames[stamp] = (time.time(), sorted(packets))
+    both = sorted(set(seen[0]) & set(seen[1]))
+    assert len(both) >= 2 and both == list(range(both[0], both[-1] + 1))  # one frame a second, none skipped
+    for stamp in both:
+        assert seen[0][stamp][1] == seen[1][stamp][1]  # the same second's ticks, byte for byte
+        for frames in seen:
+            assert 0 <= frames[stamp][0] - stamp < 1  # sent in the second it is stamped with
 
 
 JS_CLIENT = PROJECT_DIR / "tests" / "js"
