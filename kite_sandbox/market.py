@@ -66,7 +66,7 @@ class Market:
         # the day paths, which would not all fit in the caches above.
         self._closes: dict = {}  # token -> (day, close)
         self._tallies: dict = {}
-        self._mapped_prices: dict = {}  # token -> (minute, {spot: contract price}) of the current minute
+        self._mapped_prices: dict = {}  # token -> (minute, {spot: price}, the minute before, {spot: price})
         self._minute_of: tuple = (None, None)  # (moment, the start of its minute)
         today = clock().date()
         self.instruments, self._expired = load_instruments(
@@ -126,22 +126,33 @@ class Market:
         if pinned is not None:
             return pinned
         if instrument.underlying is not None:
-            return self._mapped(instrument, self._price_now(self.underlying_of(instrument), now), now)
+            spot = self._price_now(self.underlying_of(instrument), now)
+            return self._mapped(instrument, spot, self._minute_start(now))
         return self.walk.price(instrument.walk_spec, now)
 
-    def _mapped(self, instrument: Instrument, spot: float, now: datetime) -> float:
-        """contract_price within the current minute, remembered: a minute's open and extremes recur."""
+    def _mapped(self, instrument: Instrument, spot: float, at_minute: datetime) -> float:
+        """contract_price, remembered for this minute and the last: a minute's open and extremes recur
+        every second, and its candle is folded into the day's tally once it is over."""
+        memo = self._mapped_prices.get(instrument.token)
+        if memo is None or at_minute > memo[0]:
+            memo = self._mapped_prices[instrument.token] = (at_minute, {}, *(memo[:2] if memo else (None, None)))
+        if at_minute == memo[0]:
+            prices = memo[1]
+        elif at_minute == memo[2]:
+            prices = memo[3]
+        else:
+            return contract_price(instrument, spot, at_minute)
+        value = prices.get(spot)
+        if value is None:
+            value = prices[spot] = contract_price(instrument, spot, at_minute)
+        return value
+
+    def _minute_start(self, now: datetime) -> datetime:
         last_now, at_minute = self._minute_of
         if last_now != now:  # a batch of quotes asks about one moment thousands of times
             at_minute = minute_start(now)
             self._minute_of = (now, at_minute)
-        memo = self._mapped_prices.get(instrument.token)
-        if memo is None or memo[0] != at_minute:
-            memo = self._mapped_prices[instrument.token] = (at_minute, {})
-        value = memo[1].get(spot)
-        if value is None:
-            value = memo[1][spot] = contract_price(instrument, spot, at_minute)
-        return value
+        return at_minute
 
     def day_path(self, instrument: Instrument, day: date) -> DayPath | None:
         if instrument.underlying is None:
@@ -199,7 +210,7 @@ class Market:
         spot = self.day_path(self.underlying_of(instrument), day)
         at = day_start(day) + timedelta(minutes=minute)
         opened, high, low, close = (
-            contract_price(instrument, float(values[minute]), at)
+            self._mapped(instrument, float(values[minute]), at)
             for values in (spot.opens, spot.highs, spot.lows, spot.closes)
         )
         if instrument.instrument_type == "PE":  # a put is dearest when its underlying is lowest
@@ -364,7 +375,8 @@ class Market:
         if instrument.underlying is None:
             return self.walk.partial_minute(instrument.walk_spec, now)
         spot = self.walk.partial_minute(self.underlying_of(instrument).walk_spec, now)
-        mapped = [self._mapped(instrument, p, now) for p in spot[:4]]
+        at_minute = self._minute_start(now)
+        mapped = [self._mapped(instrument, p, at_minute) for p in spot[:4]]
         volume = spot[4] // 50 * instrument.lot_size
         return mapped[0], max(mapped[1:3]), min(mapped[1:3]), mapped[3], volume
 

@@ -11,7 +11,8 @@ from .instruments import Instrument
 
 OPENING_CASH = 500000.0
 MIS_EQUITY_RATE = 0.2  # intraday leverage of 5x on equity
-FUTURES_RATE = 0.12  # span plus exposure on futures and written options, as a share of contract value
+SPAN_RATE, EXPOSURE_RATE = 0.09, 0.03  # on futures and written options, as shares of the contract value
+FUTURES_RATE = SPAN_RATE + EXPOSURE_RATE
 SEEDED_HOLDINGS = (("INFY", "INE009A01021", 10, 1400.0), ("TCS", "INE467B01029", 5, 3200.0))
 
 
@@ -56,7 +57,16 @@ class Portfolio:
         self._market = market
         self.positions: dict = {}  # (exchange, symbol, product) -> Position
         self.realised = 0.0
+        self.charges = 0.0  # brokerage and taxes of executed orders (charges.py), paid out of cash
         self.holdings = [_holding_row(market.by_symbol("NSE", s), isin, q, avg) for s, isin, q, avg in SEEDED_HOLDINGS]
+
+    def what_if(self, with_positions: bool = True) -> "Portfolio":
+        """A detached copy to try orders on (the margin calculators): today's positions, or none."""
+        copy = Portfolio.__new__(Portfolio)
+        copy._market, copy.realised, copy.charges = self._market, self.realised, self.charges
+        copy.positions = {key: _copy_position(p) for key, p in self.positions.items()} if with_positions else {}
+        copy.holdings = [dict(row) for row in self.holdings]
+        return copy
 
     # -- margins -----------------------------------------------------------------------------
 
@@ -100,7 +110,7 @@ class Portfolio:
         return sum(self.position_margin(key) for key in self.positions) + blocked
 
     def available(self, blocked: float) -> float:
-        return round(OPENING_CASH + self.realised - self.utilised(blocked), 2)
+        return round(OPENING_CASH + self.realised - self.charges - self.utilised(blocked), 2)
 
     # -- fills -------------------------------------------------------------------------------
 
@@ -226,12 +236,12 @@ class Portfolio:
                 delivery += margin
             else:
                 span += margin
-        equity = _segment(True, OPENING_CASH, self.realised, delivery, span, blocked)
-        return {"equity": equity, "commodity": _segment(False, 0.0, 0.0, 0.0, 0.0, 0.0)}
+        equity = _segment(True, OPENING_CASH, self.realised, delivery, span, blocked, self.charges)
+        return {"equity": equity, "commodity": _segment(False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)}
 
 
-def _segment(enabled, cash, realised, delivery, span, blocked) -> dict:
-    utilised = delivery + span + blocked
+def _segment(enabled, cash, realised, delivery, span, blocked, charges) -> dict:
+    utilised = delivery + span + blocked + charges
     net = round(cash + realised - utilised, 2)
     return {
         "enabled": enabled,
@@ -259,6 +269,12 @@ def _segment(enabled, cash, realised, delivery, span, blocked) -> dict:
             "delivery": round(delivery + blocked, 2),
         },
     }
+
+
+def _copy_position(position: Position) -> Position:
+    copy = Position(position.instrument)
+    copy.__dict__.update(position.__dict__)
+    return copy
 
 
 def _holding_row(instrument: Instrument, isin: str, quantity: int, average: float) -> dict:

@@ -10,6 +10,7 @@ with nothing subscribed, a one-byte heartbeat. Order updates of the user arrive 
 {"type": "order", "data": {...the postback payload, checksum blank...}}.
 """
 
+import gc
 import json
 import logging
 import queue
@@ -28,7 +29,7 @@ log = logging.getLogger("kite_sandbox.ticker")
 
 MAX_INSTRUMENTS_PER_CONNECTION = 3000
 MAX_CONNECTIONS_PER_API_KEY = 3
-PREFETCH_AFTER = 0.5  # seconds into a second: clear of the connections' sending and the clients' decoding
+PREFETCH_AFTER = 0.2  # seconds into a second: after the connections have sent theirs
 
 
 def tick_for(market, instrument, now: datetime | None = None) -> Tick:
@@ -166,6 +167,9 @@ class TickerServer:
         sandbox.order_listeners.append(self.order_update)
 
     def start(self) -> "TickerServer":
+        # The instrument table and the market's caches live as long as the process: frozen, the
+        # collector's full passes skip them (61 ms -> 21 ms each, every few seconds under full load).
+        gc.freeze()
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-ticker", daemon=True)
         self._thread.start()
         threading.Thread(target=self._prefetch_loop, name="sandbox-ticks", daemon=True).start()
