@@ -15,6 +15,7 @@ import uuid
 
 from .kite_errors import InputError, KiteError, NotFoundError
 from .order_record import stamp
+from .quotes import quote_of
 
 TYPES = ("simple", "ato")
 OPERATORS = {
@@ -122,7 +123,7 @@ class Alerts:
 
     def _fire(self, alert: dict, lhs, right) -> None:
         now = self._clock()
-        quote = self._market.quote(lhs)
+        quote = quote_of(self._market, lhs)
         snapshot = {
             "instrument_token": lhs.token,
             "tradingsymbol": lhs.tradingsymbol,

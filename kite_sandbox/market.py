@@ -237,18 +237,6 @@ class Market:
 
     # -- quotes ------------------------------------------------------------------------------
 
-    def ltp(self, instrument: Instrument) -> dict:
-        return {"instrument_token": instrument.token, "last_price": self.price(instrument)}
-
-    def ohlc(self, instrument: Instrument) -> dict:
-        now = self._clock()
-        last = self._price_now(instrument, now)
-        return {
-            "instrument_token": instrument.token,
-            "last_price": last,
-            "ohlc": self._today_ohlc(instrument, now, last)[0],
-        }
-
     def _today_ohlc(self, instrument: Instrument, now: datetime, last: float) -> tuple:
         """(Kite's quote ohlc: today's open, high, low and yesterday's close; today's volume)."""
         day, minutes, _ = split_moment(now)
@@ -283,36 +271,6 @@ class Market:
             return [(0, 0, 0)] * 5
         tick, last = instrument.tick_size, snap.last
         return [(size * 10 * n, max(round((last + side * tick * n) * 100) / 100, tick), n) for n in (1, 2, 3, 4, 5)]
-
-    def quote(self, instrument: Instrument) -> dict:
-        snap = self.snapshot(instrument)
-        lower, upper = self.circuit_limits(instrument)
-        volume = snap.volume
-        return {
-            "instrument_token": instrument.token,
-            "timestamp": snap.moment.strftime("%Y-%m-%d %H:%M:%S"),
-            "last_trade_time": (snap.moment - timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S"),
-            "last_price": snap.last,
-            "last_quantity": snap.depth_size,
-            "buy_quantity": volume // 7,
-            "sell_quantity": volume // 8,
-            "volume": volume,
-            "average_price": snap.average,
-            "oi": snap.oi,
-            "oi_day_high": snap.oi,
-            "oi_day_low": snap.oi,
-            "net_change": round(snap.last - snap.ohlc["close"], 2),
-            "lower_circuit_limit": lower,
-            "upper_circuit_limit": upper,
-            "ohlc": snap.ohlc,
-            "depth": {
-                name: [{"price": price, "quantity": quantity, "orders": orders} for quantity, price, orders in levels]
-                for name, levels in (
-                    ("buy", self.depth(instrument, snap, -1)),
-                    ("sell", self.depth(instrument, snap, 1)),
-                )
-            },
-        }
 
     # -- instrument dump and candles ------------------------------------------------------------
 

@@ -1,13 +1,13 @@
-"""The sandbox's background matcher: fills orders as the price moves, not only when a request comes."""
+"""The sandbox's background matcher: fills orders and fires triggers as the price moves, not only on requests."""
 
 import threading
 
 
 class Matcher:
-    """Advances the book every `interval` seconds on a daemon thread (a sandbox on the real clock)."""
+    """Calls `advance` every `interval` seconds on a daemon thread (a sandbox on the real clock)."""
 
-    def __init__(self, book, interval: float = 0.05):
-        self._book, self._interval = book, interval
+    def __init__(self, advance, interval: float = 0.05):
+        self._advance, self._interval = advance, interval
         self._stop = threading.Event()
         self._thread = None
 
@@ -21,4 +21,4 @@ class Matcher:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self._book.advance()
+            self._advance()

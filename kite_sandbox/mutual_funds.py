@@ -177,7 +177,7 @@ class MutualFunds:
                 "trigger_price": 0,
                 "step_up": {},
                 "tradingsymbol": fund["tradingsymbol"],
-                "tag": params.get("tag"),
+                "tag": params.get("tag") or "",
                 "frequency": frequency,
                 "last_instalment": stamp(now),
                 "pending_instalments": instalments,
@@ -233,7 +233,9 @@ class MutualFunds:
             self.advance()
             if sip_id is not None:
                 return dict(self._sip(sip_id))
-            return [dict(s) for s in reversed(self._sips.values())]
+            return [
+                {k: v for k, v in s.items() if k != "fund_source"} for s in reversed(self._sips.values())
+            ]  # as Kite lists them
 
     # -- the passage of time ----------------------------------------------------------------
 
@@ -244,7 +246,8 @@ class MutualFunds:
             for sip in self._sips.values():
                 while sip["status"] == "ACTIVE" and sip["pending_instalments"] != 0:
                     due = date.fromisoformat(sip["next_instalment"])
-                    moment = datetime.combine(due, time(0, 0), IST)
+                    created = datetime.strptime(sip["created"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST)
+                    moment = max(datetime.combine(due, time(0, 0), IST), created)  # the first: when registered
                     if moment > now:
                         break
                     fund = self.funds[sip["tradingsymbol"]]
@@ -281,7 +284,7 @@ class MutualFunds:
             order.update(amount=round(units * nav, 2))
         order.update(
             status="COMPLETE",
-            status_message=None if order["variety"] == "regular" else order["status_message"],
+            status_message="" if order["variety"] == "regular" else order["status_message"],
             average_price=nav,
             last_price=nav,
             last_price_date=cut_off.date().isoformat(),
@@ -313,7 +316,7 @@ class MutualFunds:
             "exchange_timestamp": None,
             "variety": variety,
             "last_price_date": day.isoformat(),
-            "status_message": None,
+            "status_message": "",
             "fund": fund["name"],
             "quantity": quantity,
         }

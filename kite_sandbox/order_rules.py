@@ -10,7 +10,7 @@ error_type follow Kite's exceptions table (400 InputException for bad parameters
 from .instruments import Instrument
 from .kite_errors import InputError
 
-VARIETIES = ("regular", "amo", "co", "iceberg")
+VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
 PRODUCTS = ("CNC", "MIS", "NRML", "CO")
 ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 VALIDITIES = ("DAY", "IOC", "TTL")

@@ -11,6 +11,7 @@ import itertools
 import threading
 from datetime import datetime, timedelta
 
+from .charges import order_charges
 from .kite_errors import InputError, NotFoundError
 from .market import Market
 from .order_caps import OrderCaps
@@ -59,15 +60,21 @@ class OrderBook:
 
     # -- placing, modifying, cancelling -------------------------------------------------------
 
-    def place(self, variety: str, params: dict) -> str:
+    def place(self, variety: str, params: dict, caps: bool = True, **fields) -> str:
+        """Place an order; `fields` set more of it (meta, parent_order_id, auction_number, tags).
+        caps=False for the legs Kite itself places (iceberg legs after the first, cover stops)."""
         with self._lock:
             now = self._clock()
-            self._caps.take_placement(now)  # counted like Kite's gateway counts requests: before any check
+            if caps:
+                self._caps.take_placement(now)  # counted like Kite's gateway counts requests: before any check
             self.advance(now)
             expired = self._market.expired_contract(params.get("exchange"), params.get("tradingsymbol"))
             find = (lambda *_: None) if expired else self._market.by_symbol
-            instrument, fields = order_fields(variety, params, find)
-            order = new_order(f"{now:%y%m%d}{next(self._ids):09d}", self._user_id, variety, instrument, fields, now)
+            instrument, order_values = order_fields(variety, params, find)
+            extra = dict(fields)
+            order = new_order(self.new_order_id(), self._user_id, variety, instrument, order_values, now)
+            order["tags"] += extra.pop("tags", [])
+            order.update(extra)
             check_order(order, instrument, self._market.price(instrument), self._market.circuit_limits(instrument))
             order_id = order["order_id"]
             self.orders[order_id] = order
@@ -129,6 +136,21 @@ class OrderBook:
             self._resting.discard(order_id)  # a modified order is checked afresh
             self._record(order, "MODIFIED", now)
             self._record(order, resume, now)
+            self.advance(now)
+            return order_id
+
+    def new_order_id(self) -> str:
+        return f"{self._clock():%y%m%d}{next(self._ids):09d}"
+
+    def exit_to_market(self, order_id: str) -> str:
+        """A cover order's exit: its pending stop becomes a MARKET order, filled at the next pass."""
+        with self._lock:
+            now = self._clock()
+            self.advance(now)
+            order = self._live_order(order_id, "co", "exited")
+            order.update(order_type="MARKET", trigger_price=0, market_protection=-1)
+            self._placed_at[order_id] = now - MARKET_FILL_DELAY  # at the market now, not in 2 s
+            self._record(order, "OPEN", now)
             self.advance(now)
             return order_id
 
@@ -297,6 +319,10 @@ class OrderBook:
         if status == "CANCELLED":
             order["cancelled_quantity"] += order["pending_quantity"]
             order["pending_quantity"] = 0
+        if order["filled_quantity"]:  # an executed order pays its charges (charges.py)
+            instrument = self._instrument(order)
+            side, filled, price = order["transaction_type"], order["filled_quantity"], order["average_price"]
+            self.portfolio.charges += order_charges(instrument, order["product"], side, filled, price)["total"]
         self._live.pop(order["order_id"], None)
         self._blocked.pop(order["order_id"], None)
         self._resting.discard(order["order_id"])
@@ -304,16 +330,11 @@ class OrderBook:
 
     # -- account ----------------------------------------------------------------------------
 
-    def positions(self) -> dict:
+    def reading(self, work):
+        """work(portfolio) under the book's lock once it has caught up with the clock: the account's views."""
         with self._lock:
             self.advance(self._clock())
-            net = self.portfolio.position_rows()
-            return {"net": net, "day": [dict(row) for row in net]}
-
-    def holdings_now(self) -> list:
-        with self._lock:
-            self.advance(self._clock())
-            return self.portfolio.holding_rows()
+            return work(self.portfolio)
 
     def convert_position(self, params: dict) -> bool:
         with self._lock:

@@ -165,6 +165,11 @@ class Portfolio:
 
     # -- what the API shows --------------------------------------------------------------------
 
+    def positions_answer(self) -> dict:
+        """/portfolio/positions: the net positions, and the day's (the same: the sandbox has no overnight ones)."""
+        net = self.position_rows()
+        return {"net": net, "day": [dict(row) for row in net]}
+
     def position_rows(self) -> list:
         return [self._position_row(key, p) for key, p in self.positions.items() if p.buy_quantity or p.sell_quantity]
 
@@ -225,6 +230,35 @@ class Portfolio:
                     "day_change_percentage": round((last - close) / close * 100, 4),
                 }
             )
+        return rows
+
+    def holdings_summary(self) -> dict:
+        """/portfolio/holdings/summary: the holdings' value and profit, overall and today."""
+        rows = self.holding_rows()
+        invested = sum(r["average_price"] * r["quantity"] for r in rows)
+        current = sum(r["last_price"] * r["quantity"] for r in rows)
+        yesterday = sum(r["close_price"] * r["quantity"] for r in rows)
+        return {
+            "total_pnl": current - invested,
+            "total_pnl_percent": (current - invested) / invested * 100 if invested else 0.0,
+            "today_pnl": current - yesterday,
+            "today_pnl_percent": (current - yesterday) / yesterday * 100 if yesterday else 0.0,
+            "invested_amount": invested,
+            "current_value": current,
+        }
+
+    def holdings_compact(self) -> list:
+        keys = ("exchange", "tradingsymbol", "instrument_token", "t1_quantity", "quantity")
+        return [{key: row[key] for key in keys} for row in self.holdings]
+
+    def auction_rows(self) -> list:
+        """/portfolio/holdings/auctions: the sandbox runs an auction in every settled holding (numbered per day)."""
+        rows = []
+        for row in self.holding_rows():
+            if row["realised_quantity"] - row["used_quantity"] > 0:
+                number = str(10 + (row["instrument_token"] + self._market.now().toordinal()) % 90)
+                keep = [k for k in row if k not in ("used_quantity", "authorisation", "short_quantity", "mtf")]
+                rows.append({**{k: row[k] for k in keep}, "auction_number": number})
         return rows
 
     def margin_rows(self, blocked: float) -> dict:

@@ -10,7 +10,10 @@ import requests
 
 log = logging.getLogger("kite_sandbox.postbacks")
 
-POSTBACK_STATUSES = ("COMPLETE", "CANCELLED", "REJECTED", "OPEN", "TRIGGER PENDING")
+# What Kite posts (its postback docs): COMPLETE, CANCELLED, REJECTED, and UPDATE for a modification,
+# a partial fill or a stop's trigger being hit (forum answers 33954, 37646). The states an order
+# passes through on its way in (PUT ORDER REQ RECEIVED ... OPEN) are not posted (forum 3093).
+FINAL_STATUSES = ("COMPLETE", "CANCELLED", "REJECTED")
 POSTBACK_FIELDS = (
     "placed_by",
     "order_id",
@@ -50,11 +53,25 @@ def postback_checksum(order_id: str, order_timestamp: str, api_secret: str) -> s
     return hashlib.sha256((order_id + order_timestamp + api_secret).encode()).hexdigest()
 
 
-def postback_payload(order: dict, user_id: str, api_key: str, api_secret: str) -> dict:
-    """The body Kite posts for an order update (OPEN with fills is sent as UPDATE)."""
+def postback_status(order: dict, previous: tuple | None) -> str | None:
+    """The status Kite posts for this order update, or None when it posts nothing.
+
+    `previous` is the (status, filled quantity) of the order's last update."""
+    status = order["status"]
+    if status in FINAL_STATUSES:
+        return status
+    if status == "MODIFIED":
+        return "UPDATE"
+    if status == "OPEN" and previous is not None:
+        if previous[0] == "TRIGGER PENDING" or order["filled_quantity"] > previous[1]:
+            return "UPDATE"
+    return None
+
+
+def postback_payload(order: dict, status: str, user_id: str, api_key: str, api_secret: str) -> dict:
+    """The body Kite posts for an order update, with `status` as postback_status() gave it."""
     payload = {name: order.get(name) for name in POSTBACK_FIELDS}
-    if order["status"] == "OPEN" and order["filled_quantity"]:
-        payload["status"] = "UPDATE"
+    payload["status"] = status
     payload.update(
         user_id=user_id,
         app_id=0,

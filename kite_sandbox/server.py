@@ -1,40 +1,190 @@
-"""The sandbox's HTTP face: Kite Connect v3 routes, envelopes, auth, rate limits, login page."""
+"""The sandbox's HTTP face: one table of Kite Connect v3's routes, and the envelopes, auth and rate limits around them.
+
+Route names follow the official Python client's routes table (kiteconnect/connect.py); the Go
+client's extra routes (full profile, holdings summary and compact, alerts) are named alike.
+"""
 
 import logging
+import secrets
 import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from dataclasses import dataclass, field
 
-from flask import Flask, Response, redirect, request
+from flask import Flask, Response, request
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
-from clock import IST, now_ist
+from clock import now_ist
 
-from .accounts import DEMO_USER_NAME, Accounts, DemoCredentials
-from .faults import FAULT_KINDS, Faults
+from . import control, margins, quotes, sessions
+from .accounts import Accounts, DemoCredentials
+from .alerts import Alerts
+from .faults import Faults
+from .gtt import Triggers
 from .kite_errors import InputError, KiteError, PermissionDeniedError, RateLimitedError, TokenError, failure, success
-from .login_page import error_page, landing_page, login_form
 from .market import DEFAULT_SEED, Market
 from .matcher import Matcher
+from .mutual_funds import MutualFunds
 from .order_caps import OrderCaps
 from .orders import OrderBook
-from .postbacks import POSTBACK_STATUSES, PostbackSender, postback_payload
+from .portfolio import Portfolio
+from .postbacks import PostbackSender, postback_payload, postback_status
+from .varieties import OrderDesk
 
 log = logging.getLogger("kite_sandbox")
 
-# Kite's per-api_key limits (requests per second) and which endpoints count against which; order
+
+def _form() -> dict:
+    return request.form.to_dict()
+
+
+def _json_list():
+    return request.get_json(silent=True)
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = request.args.get(name)
+    return default if value in (None, "") else value.lower() in ("true", "1")
+
+
+# (route name, method, URL rule, view(sandbox, **URL values) -> data for Kite's envelope, or a Response)
+ROUTES = [
+    ("api.login", "GET POST", "/connect/login", sessions.login_page),
+    ("sandbox.landing", "GET", "/sandbox/landing", sessions.landing),
+    ("sandbox.control", "POST", "/sandbox/control/<action>", control.control),
+    ("api.token", "POST", "/session/token", sessions.open_session),
+    ("api.token.invalidate", "DELETE", "/session/token", sessions.close_session),
+    ("user.profile", "GET", "/user/profile", lambda s: sessions.profile(s.credentials)),
+    ("user.profile.full", "GET", "/user/profile/full", lambda s: sessions.full_profile(s.credentials)),
+    ("user.margins", "GET", "/user/margins", lambda s: s.book.margins()),
+    ("user.margins.segment", "GET", "/user/margins/<segment>", lambda s, segment: s.book.margins(segment)),
+    ("orders", "GET", "/orders", lambda s: s.book.all_orders()),
+    ("order.info", "GET", "/orders/<order_id>", lambda s, order_id: s.book.history(order_id)),
+    ("order.place", "POST", "/orders/<variety>", lambda s, variety: _placed(s.desk.place(variety, _form()))),
+    (
+        "order.modify",
+        "PUT",
+        "/orders/<variety>/<order_id>",
+        lambda s, variety, order_id: {"order_id": s.desk.modify(variety, order_id, _form())},
+    ),
+    (
+        "order.cancel",
+        "DELETE",
+        "/orders/<variety>/<order_id>",
+        lambda s, variety, order_id: {
+            "order_id": s.desk.cancel(variety, order_id, request.args.get("parent_order_id"))
+        },
+    ),
+    ("order.trades", "GET", "/orders/<order_id>/trades", lambda s, order_id: s.book.order_trades(order_id)),
+    ("trades", "GET", "/trades", lambda s: s.book.all_trades()),
+    ("portfolio.positions", "GET", "/portfolio/positions", lambda s: s.book.reading(Portfolio.positions_answer)),
+    ("portfolio.positions.convert", "PUT", "/portfolio/positions", lambda s: s.book.convert_position(_form())),
+    ("portfolio.holdings", "GET", "/portfolio/holdings", lambda s: s.book.reading(Portfolio.holding_rows)),
+    (
+        "portfolio.holdings.summary",
+        "GET",
+        "/portfolio/holdings/summary",
+        lambda s: s.book.reading(Portfolio.holdings_summary),
+    ),
+    (
+        "portfolio.holdings.compact",
+        "GET",
+        "/portfolio/holdings/compact",
+        lambda s: s.book.reading(Portfolio.holdings_compact),
+    ),
+    (
+        "portfolio.holdings.auction",
+        "GET",
+        "/portfolio/holdings/auctions",
+        lambda s: s.book.reading(Portfolio.auction_rows),
+    ),
+    (
+        "portfolio.holdings.authorise",  # the Go client's: starts a CDSL authorisation of holdings for selling
+        "POST",
+        "/portfolio/holdings/authorise",
+        lambda s: {"request_id": secrets.token_urlsafe(24)},
+    ),
+    ("market.instruments.all", "GET", "/instruments", quotes.instruments),
+    ("market.instruments", "GET", "/instruments/<exchange>", quotes.instruments),
+    ("market.historical", "GET", "/instruments/historical/<int:token>/<interval>", quotes.historical),
+    ("market.trigger_range", "GET", "/instruments/trigger_range/<transaction_type>", quotes.trigger_range),
+    ("market.quote", "GET", "/quote", quotes.quote),
+    ("market.quote.ohlc", "GET", "/quote/ohlc", quotes.ohlc),
+    ("market.quote.ltp", "GET", "/quote/ltp", quotes.ltp),
+    (
+        "order.margins",
+        "POST",
+        "/margins/orders",
+        lambda s: s.book.reading(
+            lambda p: margins.order_margins(s.market, p, _json_list(), request.args.get("mode") == "compact")
+        ),
+    ),
+    (
+        "order.margins.basket",
+        "POST",
+        "/margins/basket",
+        lambda s: s.book.reading(
+            lambda p: margins.basket_margins(
+                s.market, p, _json_list(), _flag("consider_positions", True), request.args.get("mode") == "compact"
+            )
+        ),
+    ),
+    ("order.contract_note", "POST", "/charges/orders", lambda s: margins.contract_note(s.market, _json_list())),
+    ("gtt", "GET", "/gtt/triggers", lambda s: s.triggers.all()),
+    ("gtt.place", "POST", "/gtt/triggers", lambda s: {"trigger_id": s.triggers.place(_form())}),
+    ("gtt.info", "GET", "/gtt/triggers/<int:trigger_id>", lambda s, trigger_id: s.triggers.get(trigger_id)),
+    (
+        "gtt.modify",
+        "PUT",
+        "/gtt/triggers/<int:trigger_id>",
+        lambda s, trigger_id: {"trigger_id": s.triggers.modify(trigger_id, _form())},
+    ),
+    (
+        "gtt.delete",
+        "DELETE",
+        "/gtt/triggers/<int:trigger_id>",
+        lambda s, trigger_id: {"trigger_id": s.triggers.delete(trigger_id)},
+    ),
+    ("mf.orders", "GET", "/mf/orders", lambda s: s.funds.orders()),
+    ("mf.order.info", "GET", "/mf/orders/<order_id>", lambda s, order_id: s.funds.orders(order_id)),
+    ("mf.order.place", "POST", "/mf/orders", lambda s: {"order_id": s.funds.place_order(_form())}),
+    (
+        "mf.order.cancel",
+        "DELETE",
+        "/mf/orders/<order_id>",
+        lambda s, order_id: {"order_id": s.funds.cancel_order(order_id)},
+    ),
+    ("mf.sips", "GET", "/mf/sips", lambda s: s.funds.sips()),
+    ("mf.sip.info", "GET", "/mf/sips/<sip_id>", lambda s, sip_id: s.funds.sips(sip_id)),
+    ("mf.sip.place", "POST", "/mf/sips", lambda s: {"sip_id": s.funds.place_sip(_form())}),
+    ("mf.sip.modify", "PUT", "/mf/sips/<sip_id>", lambda s, sip_id: {"sip_id": s.funds.modify_sip(sip_id, _form())}),
+    ("mf.sip.cancel", "DELETE", "/mf/sips/<sip_id>", lambda s, sip_id: {"sip_id": s.funds.cancel_sip(sip_id)}),
+    ("mf.holdings", "GET", "/mf/holdings", lambda s: s.funds.holdings()),
+    ("mf.instruments", "GET", "/mf/instruments", quotes.mf_instruments),
+    ("alerts", "GET", "/alerts", lambda s: s.alerts.all(request.args.get("status"))),
+    ("alerts.create", "POST", "/alerts", lambda s: s.alerts.create(_form())),
+    ("alerts.delete", "DELETE", "/alerts", lambda s: s.alerts.delete(request.args.getlist("uuid"))),
+    ("alerts.info", "GET", "/alerts/<alert_id>", lambda s, alert_id: s.alerts.get(alert_id)),
+    ("alerts.modify", "PUT", "/alerts/<alert_id>", lambda s, alert_id: s.alerts.modify(alert_id, _form())),
+    ("alerts.history", "GET", "/alerts/<alert_id>/history", lambda s, alert_id: s.alerts.history(alert_id)),
+]
+
+# Kite's per-api_key limits (requests per second) and which routes count against which; order
 # placement's 10 a second is counted with the other order caps (order_caps.py).
 RATE_LIMITS = {"quote": 1, "historical": 3, "other": 10}
-ENDPOINT_LIMIT_CLASS = {"quote": "quote", "ohlc": "quote", "ltp": "quote", "historical": "historical"}
-BROWSER_ENDPOINTS = {"login_page", "landing", "static", "control"}  # not Kite API calls: no protocol checks
-SESSION_ENDPOINT = "session_token"  # a Kite API call, but made before there is an access token
-ORDER_CALLS = {("orders_by_segment", "POST"), ("order_item", "PUT"), ("order_item", "DELETE")}
+ROUTE_LIMIT_CLASS = {
+    "market.quote": "quote",
+    "market.quote.ohlc": "quote",
+    "market.quote.ltp": "quote",
+    "market.historical": "historical",
+    "order.place": None,
+}
+BROWSER_ROUTES = {"api.login", "sandbox.landing", "sandbox.control", "static"}  # not API calls: no protocol checks
+SESSION_ROUTE = "api.token"  # an API call, but made before there is an access token
+ORDER_ROUTES = {"order.place", "order.modify", "order.cancel", "gtt.place", "gtt.modify", "gtt.delete"}
 # Like the service's (kite_app.py): bodies beyond 1 MB refused unread, slow clients cost a socket.
 WAITRESS_SETTINGS = {
     "threads": 8,
@@ -55,12 +205,25 @@ class Sandbox:
     accounts: Accounts
     market: Market
     book: OrderBook
+    desk: OrderDesk  # every order variety, through the book
+    triggers: Triggers  # GTTs
+    alerts: Alerts
+    funds: MutualFunds
     postbacks: PostbackSender | None
-    delays: dict  # path -> seconds to wait before answering (set through /sandbox/control/delay)
-    faults: Faults  # injected failures (set through /sandbox/control/fault)
-    matcher: Matcher  # fills orders as the price moves (started by whoever serves the app)
-    order_listeners: list  # more receivers of each order update's payload (the ticker)
-    posting: dict  # {"on": bool}: whether postbacks go out (set through /sandbox/control/postbacks)
+    exchange_command: str  # what the landing page tells the user to run with the request_token
+    delays: dict = field(default_factory=dict)  # path -> seconds to wait before answering (control/delay)
+    faults: Faults = field(default_factory=Faults)  # injected failures (control/fault)
+    order_listeners: list = field(default_factory=list)  # more receivers of each order update (the ticker)
+    posting: dict = field(default_factory=lambda: {"on": True})  # whether postbacks go out (control/postbacks)
+    matcher: Matcher | None = None  # fills and fires as the price moves (started by whoever serves the app)
+
+    def advance(self) -> None:
+        """Let time act: fills, next legs, GTTs, alerts, mutual fund cut-offs."""
+        self.book.advance()
+        self.desk.advance()
+        self.triggers.advance()
+        self.alerts.advance()
+        self.funds.advance()
 
 
 def create_sandbox_app(
@@ -84,28 +247,42 @@ def create_sandbox_app(
     market = Market(clock, seed)
     sender = PostbackSender(postback_url) if postback_url else None
     accounts = Accounts(credentials, clock=clock, sessions_file=sessions_file)
-
-    listeners = []
-    posting = {"on": True}  # sandbox control: postbacks can be turned off, as for an app without a public URL
+    last_seen: dict = {}  # order_id -> (status, filled quantity) at its last update
 
     def on_update(order):
-        if order["status"] not in POSTBACK_STATUSES or not (sender or listeners):
+        sandbox.desk.on_update(order)
+        previous = last_seen.get(order["order_id"])
+        last_seen[order["order_id"]] = (order["status"], order["filled_quantity"])
+        status = postback_status(order, previous)
+        if status is None or not (sender or sandbox.order_listeners):
             return
-        payload = postback_payload(order, credentials.user_id, credentials.api_key, credentials.api_secret)
-        if sender and posting["on"]:
+        payload = postback_payload(order, status, credentials.user_id, credentials.api_key, credentials.api_secret)
+        if sender and sandbox.posting["on"]:
             sender.send(payload)
-        for listener in listeners:
+        for listener in sandbox.order_listeners:
             listener(payload)
 
     book = OrderBook(market, credentials.user_id, clock, on_update, OrderCaps(enforce_rate_limits))
-    sandbox = Sandbox(credentials, accounts, market, book, sender, {}, Faults(), Matcher(book), listeners, posting)
+    sandbox = Sandbox(
+        credentials,
+        accounts,
+        market,
+        book,
+        OrderDesk(book, market),
+        Triggers(market, book, credentials.user_id, clock),
+        Alerts(market, book, credentials.user_id, clock),
+        MutualFunds(clock, seed, credentials.user_id),
+        sender,
+        exchange_command,
+    )
+    sandbox.matcher = Matcher(sandbox.advance)
     app.extensions["kite_sandbox"] = sandbox
     limiter = MovingWindowRateLimiter(MemoryStorage())
     limits = {name: RateLimitItemPerSecond(rate) for name, rate in RATE_LIMITS.items()}
 
     @app.before_request
     def check_protocol():
-        if request.endpoint in BROWSER_ENDPOINTS or request.endpoint is None:
+        if request.endpoint in BROWSER_ROUTES or request.endpoint is None:
             return None
         if request.path in sandbox.delays:
             time.sleep(sandbox.delays[request.path])
@@ -114,21 +291,20 @@ def create_sandbox_app(
             return fault
         if request.headers.get("X-Kite-Version") != "3":
             raise InputError("Invalid or missing X-Kite-Version header: send X-Kite-Version: 3.")
-        if request.endpoint == SESSION_ENDPOINT:
+        if request.endpoint == SESSION_ROUTE:
             return None
         api_key, _, access_token = request.headers.get("Authorization", "").removeprefix("token ").partition(":")
         if api_key != credentials.api_key or accounts.session_for(access_token) is None:
             raise TokenError("Incorrect `api_key` or `access_token`.")
-        if order_ip and (request.endpoint, request.method) in ORDER_CALLS and request.remote_addr != order_ip:
+        if order_ip and request.endpoint in ORDER_ROUTES and request.remote_addr != order_ip:
             raise PermissionDeniedError(
                 f"IP ({request.remote_addr}) is not allowed to place orders for this app. Update allowed IPs on "
                 f"the Kite developer console. Learn more - {STATIC_IP_HELP}"
             )
-        limit_class = _limit_class(request.endpoint, request.method)
-        if limit_class is None:
-            return None
-        if enforce_rate_limits and not limiter.hit(limits[limit_class], api_key, limit_class):
+        limit_class = ROUTE_LIMIT_CLASS.get(request.endpoint, "other")
+        if limit_class and enforce_rate_limits and not limiter.hit(limits[limit_class], api_key, limit_class):
             raise RateLimitedError("Too many requests")
+        sandbox.advance()
         return None
 
     @app.errorhandler(KiteError)
@@ -145,229 +321,24 @@ def create_sandbox_app(
         log.exception("Sandbox error in %s %s", request.method, request.path)
         return failure(500, "GeneralException", "Unexpected sandbox error")
 
-    _add_login_routes(app, sandbox, exchange_command)
-    _add_api_routes(app, sandbox)
+    for name, methods, rule, view in ROUTES:
+        app.add_url_rule(rule, name, _answering(sandbox, view), methods=methods.split())
     return app
 
 
-def _limit_class(endpoint: str, method: str) -> str | None:
-    if endpoint == "orders_by_segment" and method == "POST":
-        return None  # counted by the order caps
-    return ENDPOINT_LIMIT_CLASS.get(endpoint, "other")
+def _answering(sandbox: Sandbox, view):
+    """A Flask view: `view`'s data in Kite's success envelope (a Response passes through)."""
+
+    def answer(**values):
+        data = view(sandbox, **values)
+        return data if isinstance(data, Response) else success(data)
+
+    return answer
 
 
-def _add_login_routes(app: Flask, sandbox: Sandbox, exchange_command: str) -> None:
-    creds = sandbox.credentials
-
-    @app.route("/connect/login", methods=["GET", "POST"], endpoint="login_page")
-    def login_page():
-        if request.args.get("api_key") != creds.api_key:
-            return _html(error_page("Invalid api_key: this app is not registered with the sandbox."), 400)
-        if request.method == "GET":
-            return _html(login_form())
-        user_id = request.form.get("user_id", "")
-        if not sandbox.accounts.password_ok(user_id, request.form.get("password", "")):
-            return _html(login_form("Invalid user ID or password.", user_id), 401)
-        if not creds.totp_ok(request.form.get("twofa_value", "")):
-            return _html(login_form("Invalid TOTP.", user_id), 401)
-        params = dict(parse_qsl(request.args.get("redirect_params", ""), keep_blank_values=True))
-        params.update(
-            request_token=sandbox.accounts.issue_request_token(), action="login", type="login", status="success"
-        )
-        target = creds.redirect_url or request.host_url.rstrip("/") + "/sandbox/landing"
-        return redirect(_with_query(target, params), code=302)
-
-    @app.get("/sandbox/landing", endpoint="landing")
-    def landing():
-        return _html(landing_page(exchange_command))
-
-    @app.post("/sandbox/control/<action>", endpoint="control")
-    def control(action):
-        """Test hooks: pin a price, end all sessions as 06:00 IST would, slow down or break one path.
-
-        Needs the api_secret."""
-        body = request.get_json(silent=True) or {}
-        if body.get("api_secret") != creds.api_secret:
-            raise TokenError("Sandbox control needs the sandbox api_secret.")
-        if action == "price":
-            instrument = sandbox.market.find(str(body.get("instrument", "")))
-            if instrument is None:
-                raise InputError("Unknown instrument.")
-            sandbox.market.pin_price(instrument, body.get("price"))
-            return success(True)
-        if action == "postbacks":
-            sandbox.posting["on"] = bool(body.get("enabled"))
-            return success(True)
-        if action == "expire-sessions":
-            return success(sandbox.accounts.expire_all())
-        if action == "delay":
-            seconds = body.get("seconds")
-            if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 60:
-                raise InputError("delay needs 'path' and 'seconds' between 0 and 60.")
-            sandbox.delays[str(body.get("path"))] = seconds
-            return success(True)
-        if action == "fault":
-            kind, times = body.get("kind"), body.get("times", 1)
-            if (kind is not None and kind not in FAULT_KINDS) or not isinstance(times, int):
-                raise InputError(f"fault needs 'path', 'kind' (one of {', '.join(FAULT_KINDS)} or null) and 'times'.")
-            sandbox.faults.set(str(body.get("path")), kind, times)
-            return success(True)
-        raise InputError(f"Unknown control action: {action}")
-
-
-def _add_api_routes(app: Flask, sandbox: Sandbox) -> None:
-    creds, accounts, market, book = sandbox.credentials, sandbox.accounts, sandbox.market, sandbox.book
-
-    @app.route("/session/token", methods=["POST", "DELETE"], endpoint="session_token")
-    def session_token():
-        params = request.form if request.method == "POST" else request.args
-        if params.get("api_key") != creds.api_key:
-            raise InputError("Invalid `api_key`.")
-        if request.method == "DELETE":
-            if not params.get("access_token"):
-                raise InputError("Missing `access_token`.")
-            if not accounts.close_session(params["access_token"]):
-                raise TokenError("Incorrect `api_key` or `access_token`.")
-            return success(True)
-        request_token = params.get("request_token", "")
-        if not accounts.checksum_ok(creds.api_key, request_token, params.get("checksum", "")):
-            raise TokenError("Invalid `checksum`.")  # Kite answers a bad checksum as a TokenException
-        if not accounts.redeem_request_token(request_token):
-            raise TokenError("Token is invalid or has expired.")
-        session = accounts.open_session()
-        return success(
-            {
-                **_profile(creds),
-                "avatar_url": "",
-                "api_key": creds.api_key,
-                "access_token": session.access_token,
-                "public_token": session.public_token,
-                "enctoken": session.enctoken,
-                "refresh_token": "",
-                "silo": "",
-                "login_time": session.login_time.strftime("%Y-%m-%d %H:%M:%S"),
-            }
-        )
-
-    @app.get("/user/profile", endpoint="profile")
-    def profile():
-        return success(_profile(creds))
-
-    @app.get("/user/margins", endpoint="margins")
-    def margins():
-        return success(book.margins())
-
-    @app.get("/user/margins/<segment>", endpoint="margins_segment")
-    def margins_segment(segment):
-        return success(book.margins(segment))
-
-    @app.get("/orders", endpoint="orders")
-    def orders():
-        return success(book.all_orders())
-
-    @app.route("/orders/<segment>", methods=["GET", "POST"], endpoint="orders_by_segment")
-    def orders_by_segment(segment):
-        if request.method == "GET":
-            return success(book.history(segment))
-        return success({"order_id": book.place(segment, request.form.to_dict())})
-
-    @app.route("/orders/<first>/<second>", methods=["GET", "PUT", "DELETE"], endpoint="order_item")
-    def order_item(first, second):
-        if request.method == "GET":
-            if second != "trades":
-                raise InputError("Route not found")
-            return success(book.order_trades(first))
-        if request.method == "PUT":
-            return success({"order_id": book.modify(first, second, request.form.to_dict())})
-        return success({"order_id": book.cancel(first, second)})
-
-    @app.get("/trades", endpoint="trades")
-    def trades():
-        return success(book.all_trades())
-
-    @app.route("/portfolio/positions", methods=["GET", "PUT"], endpoint="positions")
-    def positions():
-        if request.method == "PUT":
-            return success(book.convert_position(request.form.to_dict()))
-        return success(book.positions())
-
-    @app.get("/portfolio/holdings", endpoint="holdings")
-    def holdings():
-        return success(book.holdings_now())
-
-    def instruments_in_query():
-        keys = request.args.getlist("i")
-        if not keys:
-            raise InputError("No instruments given: pass i=EXCHANGE:TRADINGSYMBOL.")
-        found = {}
-        for key in keys:
-            instrument = market.find(key)
-            if instrument is not None:
-                found[key] = instrument
-        return found
-
-    @app.get("/quote", endpoint="quote")
-    def quote():
-        return success({key: market.quote(i) for key, i in instruments_in_query().items()})
-
-    @app.get("/quote/ohlc", endpoint="ohlc")
-    def ohlc():
-        return success({key: market.ohlc(i) for key, i in instruments_in_query().items()})
-
-    @app.get("/quote/ltp", endpoint="ltp")
-    def ltp():
-        return success({key: market.ltp(i) for key, i in instruments_in_query().items()})
-
-    @app.get("/instruments", endpoint="instruments")
-    @app.get("/instruments/<exchange>", endpoint="instruments")
-    def instruments(exchange=None):
-        body = market.instruments_csv_gz(exchange)
-        return Response(body, headers={"Content-Type": "text/csv", "Content-Encoding": "gzip"})
-
-    @app.get("/instruments/historical/<int:token>/<interval>", endpoint="historical")
-    def historical(token, interval):
-        instrument = market.by_token(token)
-        if instrument is None:
-            raise InputError("invalid token")
-        start, end = _parse_time(request.args.get("from"), "from"), _parse_time(request.args.get("to"), "to")
-        candles = market.candles(instrument, interval, start, end, request.args.get("oi") == "1")
-        return success({"candles": candles})
-
-
-def _profile(creds: DemoCredentials) -> dict:
-    """The demo user as /user/profile shows it; the session answer adds the tokens."""
-    return {
-        "user_id": creds.user_id,
-        "user_type": "individual",
-        "email": "sandbox@example.com",
-        "user_name": DEMO_USER_NAME,
-        "user_shortname": "Sandbox",
-        "broker": "ZERODHA",
-        "exchanges": ["NSE", "BSE", "NFO"],
-        "products": ["CNC", "NRML", "MIS", "BO", "CO"],
-        "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
-        "avatar_url": None,
-        "meta": {"demat_consent": "physical"},
-    }
-
-
-def _parse_time(value, name) -> datetime:
-    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(value or "", pattern).replace(tzinfo=IST)
-        except ValueError:
-            continue
-    raise InputError(f"invalid `{name}`: use yyyy-mm-dd hh:mm:ss")
-
-
-def _with_query(url: str, params: dict) -> str:
-    parts = urlsplit(url)
-    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
-    return urlunsplit(parts._replace(query=query))
-
-
-def _html(body: str, status: int = 200) -> Response:
-    return Response(body, status=status, mimetype="text/html")
+def _placed(result):
+    """order.place answers {"order_id"}; an autoslice answers Kite's {"order_id", "children"}."""
+    return result if isinstance(result, dict) else {"order_id": result}
 
 
 class BackgroundServer:

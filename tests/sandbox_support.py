@@ -103,18 +103,22 @@ def sandbox_root(sandbox_app):
 
 def official_client_login(root: str, demo):
     """The official kiteconnect client, logged in at the sandbox the way a user's script would be."""
-    import requests
-
     from kite_sdk import KiteConnect  # kiteconnect's own KiteConnect class (without its ticker import)
+
+    kite = KiteConnect(demo.api_key, root=root)
+    kite.set_access_token(kite.generate_session(log_in_request_token(root, demo), demo.api_secret)["access_token"])
+    return kite
+
+
+def log_in_request_token(root: str, demo) -> str:
+    """Complete the sandbox's login form over HTTP, as the user's browser would; returns the request_token."""
+    import requests
 
     form = {"user_id": demo.user_id, "password": demo.password, "twofa_value": pyotp.TOTP(demo.totp_secret).now()}
     redirect = requests.post(
         f"{root}/connect/login?api_key={demo.api_key}&v=3", data=form, allow_redirects=False, timeout=5
     )
-    request_token = re.search(r"request_token=([^&]+)", redirect.headers["Location"]).group(1)
-    kite = KiteConnect(demo.api_key, root=root)
-    kite.set_access_token(kite.generate_session(request_token, demo.api_secret)["access_token"])
-    return kite
+    return re.search(r"request_token=([^&]+)", redirect.headers["Location"]).group(1)
 
 
 @pytest.fixture

@@ -71,13 +71,33 @@ def test_order_updates_are_posted_with_kites_checksum(demo, clock):
     sandbox = app.test_client()
     token = exchange(sandbox, demo, log_in(sandbox, demo)).get_json()["data"]["access_token"]
     auth = {"X-Kite-Version": "3", "Authorization": f"token {demo.api_key}:{token}"}
-    place(sandbox, auth)
+    market = app.extensions["kite_sandbox"].market
+    infy = market.by_symbol("NSE", "INFY")
+    market.pin_price(infy, 1500.0)
+    place(sandbox, auth)  # a market order: COMPLETE 2 s later
     clock.advance(3)
     sandbox.get("/orders", headers=auth)
+    resting = place(sandbox, auth, order_type="LIMIT", price=1400).get_json()["data"]["order_id"]
+    sandbox.put(f"/orders/regular/{resting}", data={"price": 1401}, headers=auth)  # UPDATE
+    sandbox.delete(f"/orders/regular/{resting}", headers=auth)  # CANCELLED
+    place(sandbox, auth, order_type="LIMIT", price=1500, quantity=200)  # fills in two: UPDATE, then COMPLETE
+    sandbox.get("/orders", headers=auth)
+    place(sandbox, auth, order_type="SL", price=1515, trigger_price=1510)  # TRIGGER PENDING: not posted
+    market.pin_price(infy, 1511.0)
+    sandbox.get("/orders", headers=auth)  # the trigger is hit (UPDATE) and the limit fills (COMPLETE)
     app.extensions["kite_sandbox"].postbacks.wait_idle()
     server.shutdown()
     payloads = [json.loads(body) for body in Receiver.bodies]
-    assert [p["status"] for p in payloads] == ["OPEN", "COMPLETE"]
+    # Kite's postbacks: final statuses, and UPDATE for a modification, a partial fill or a trigger hit
+    assert [p["status"] for p in payloads] == [
+        "COMPLETE",
+        "UPDATE",
+        "CANCELLED",
+        "UPDATE",
+        "COMPLETE",
+        "UPDATE",
+        "COMPLETE",
+    ]
     for payload in payloads:
         expected = hashlib.sha256((payload["order_id"] + payload["order_timestamp"] + demo.api_secret).encode())
         assert payload["checksum"] == expected.hexdigest()

@@ -37,6 +37,16 @@ def available(kite) -> float:
     return kite.margins("equity")["net"]
 
 
+def charges(kite, order_id) -> float:
+    """What the virtual contract note says an executed order costs."""
+    executed = order(kite, order_id)
+    keys = ("exchange", "tradingsymbol", "transaction_type", "variety", "product", "order_type", "average_price")
+    [note] = kite.get_virtual_contract_note(
+        [{**{key: executed[key] for key in keys}, "order_id": order_id, "quantity": executed["filled_quantity"]}]
+    )
+    return note["charges"]["total"]
+
+
 def refusal(call, **fields) -> str:
     with pytest.raises(kite_errors.InputException) as caught:
         call(**fields)
@@ -184,8 +194,8 @@ def test_cnc_sells_are_limited_to_holdings_and_todays_buys(official_kite, market
 
 def test_selling_holdings_adds_only_the_realised_profit(official_kite, market):
     before = available(official_kite)
-    sell(official_kite, order_type="LIMIT", price=1450, quantity=10)  # fills at 1500; held at 1400 on average
-    assert available(official_kite) == pytest.approx(before + 10 * (1500 - 1400))
+    sold = sell(official_kite, order_type="LIMIT", price=1450, quantity=10)  # fills at 1500; held at 1400 on average
+    assert available(official_kite) == pytest.approx(before + 10 * (1500 - 1400) - charges(official_kite, sold))
     margins = official_kite.margins("equity")
     assert margins["utilised"]["m2m_realised"] == 1000.0
 
@@ -197,18 +207,22 @@ def test_margins_are_blocked_by_open_orders_and_positions_and_released(official_
     official_kite.cancel_order(variety="regular", order_id=resting)
     assert available(official_kite) == pytest.approx(start)
 
-    sell(official_kite, tradingsymbol="RELIANCE", product="MIS", order_type="LIMIT", price=1200, quantity=100)
+    shorted = sell(official_kite, tradingsymbol="RELIANCE", product="MIS", order_type="LIMIT", price=1200, quantity=100)
     clock.advance(1)
     short = next(p for p in official_kite.positions()["net"] if p["tradingsymbol"] == "RELIANCE")
     assert short["quantity"] == -100
-    blocked = start - available(official_kite)
+    blocked = start - available(official_kite) - charges(official_kite, shorted)  # executed orders pay charges
     assert blocked == pytest.approx(0.2 * 100 * short["average_price"], abs=0.05)  # MIS: a fifth of the value
-    buy(official_kite, tradingsymbol="RELIANCE", product="MIS", order_type="MARKET", market_protection=-1, quantity=100)
+    covered = buy(
+        official_kite, tradingsymbol="RELIANCE", product="MIS", order_type="MARKET", market_protection=-1, quantity=100
+    )
     clock.advance(2)
     official_kite.orders()
     exited = next(p for p in official_kite.positions()["net"] if p["tradingsymbol"] == "RELIANCE")
     assert exited["quantity"] == 0
-    assert available(official_kite) == pytest.approx(start + exited["realised"], abs=0.05)
+    paid = charges(official_kite, shorted) + charges(official_kite, covered)
+    assert paid > 20  # intraday: brokerage on both orders, STT on the sale
+    assert available(official_kite) == pytest.approx(start + exited["realised"] - paid, abs=0.05)
 
 
 def test_insufficient_funds_rejection_carries_kites_rms_text(official_kite, market, demo):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from kite_sandbox.quotes import quote_of
 from sandbox_support import place
 
 
@@ -34,7 +35,12 @@ def test_market_order_walks_kites_statuses_and_fills(sandbox, auth, clock, marke
     [position] = sandbox.get("/portfolio/positions", headers=auth).get_json()["data"]["net"]
     assert (position["tradingsymbol"], position["quantity"], position["average_price"]) == ("INFY", 1, 1500.0)
     margins = sandbox.get("/user/margins/equity", headers=auth).get_json()["data"]
-    assert margins["utilised"]["debits"] == 1500.0 and margins["net"] == 500000 - 1500.0
+    fill = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "variety": "regular"}
+    fill |= {"product": "CNC", "order_type": "MARKET", "quantity": 1, "average_price": 1500.0}
+    [note] = sandbox.post("/charges/orders", json=[fill], headers=auth).get_json()["data"]
+    assert 1.5 < note["charges"]["total"] < 2.5  # STT 0.1 % and stamp duty 0.015 % on a delivery buy, no brokerage
+    paid = round(1500.0 + note["charges"]["total"], 2)  # the value, and the charges the contract note shows
+    assert margins["utilised"]["debits"] == paid and margins["net"] == round(500000 - paid, 2)
 
 
 def test_limit_order_stays_open_until_the_price_crosses(sandbox, auth, clock, market):
@@ -176,5 +182,5 @@ def test_prices_move_within_the_days_range(market, clock):
         prices.add(market.price(infy))
         clock.advance(10)
     assert len(prices) > 5
-    day = market.quote(infy)["ohlc"]
+    day = quote_of(market, infy)["ohlc"]
     assert all(day["low"] <= p <= day["high"] for p in prices)

@@ -2,7 +2,8 @@
 
 Rules, per object: the keys present in every recorded sample are required, keys seen in no
 sample are refused; values must have a JSON type seen in the samples (number covers int and
-float; a field recorded only as null, or an object recorded empty, may hold anything).
+float; a field recorded only as null, or an object recorded empty, may hold anything; a map keyed
+by data, such as a SIP's step-ups by "DD-MM", is compared by its values).
 """
 
 import gzip
@@ -24,13 +25,21 @@ def json_type(value) -> str:
     return {str: "string", list: "array", dict: "object"}[type(value)]
 
 
+# Objects whose keys are data, not field names (a SIP's step-ups by "DD-MM"): only their values are compared.
+MAP_FIELDS = {"step_up"}
+
+
 def assert_same_shape(ours, samples, path="data"):
     types = {json_type(s) for s in samples}
     if not samples or types == {"null"}:
         return
     kind = json_type(ours)
     assert kind in types, f"{path}: {kind}, recorded as {sorted(types)}"
-    if kind == "object":
+    if kind == "object" and path.rsplit(".", 1)[-1] in MAP_FIELDS:
+        values = [v for s in samples if isinstance(s, dict) for v in s.values()]
+        for key, value in ours.items():
+            assert_same_shape(value, values, f"{path}[{key}]")
+    elif kind == "object":
         dicts = [s for s in samples if isinstance(s, dict)]
         if any(not d for d in dicts):
             return  # recorded as {}: free-form
