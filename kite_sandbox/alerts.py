@@ -10,6 +10,7 @@ Only the last traded price is compared (`LastTradedPrice`); Kite's other attribu
 """
 
 import json
+import math
 import threading
 import uuid
 
@@ -49,8 +50,8 @@ ORDER_PARAM_DEFAULTS = {
 class Alerts:
     """Every alert of the demo account and its history; advance() fires what the price has reached."""
 
-    def __init__(self, market, book, user_id: str, clock):
-        self._market, self._book, self._user_id, self._clock = market, book, user_id, clock
+    def __init__(self, market, desk, user_id: str, clock):
+        self._market, self._desk, self._user_id, self._clock = market, desk, user_id, clock
         self._lock = threading.RLock()
         self._alerts: dict = {}  # uuid -> alert as Kite shows it
         self._history: dict = {}  # uuid -> [history entries]
@@ -74,8 +75,9 @@ class Alerts:
         with self._lock:
             self.advance()
             alert = self._alert(alert_id)
+            fields = self._parse(params)  # checked before anything of the old alert is dropped
             alert.pop("basket", None)
-            alert.update(self._parse(params), status="enabled", updated_at=stamp(self._clock()))
+            alert.update(fields, status="enabled", updated_at=stamp(self._clock()))
             self._was_true[alert_id] = False
             return _shown(alert)
 
@@ -83,9 +85,10 @@ class Alerts:
         with self._lock:
             if not alert_ids:
                 raise InputError("Missing `uuid`: pass one or more uuid=... to delete.")
-            for alert_id in alert_ids:
+            unique = list(dict.fromkeys(alert_ids))
+            for alert_id in unique:
                 self._alert(alert_id)
-            for alert_id in alert_ids:
+            for alert_id in unique:
                 del self._alerts[alert_id]
 
     def get(self, alert_id: str) -> dict:
@@ -157,7 +160,7 @@ class Alerts:
         params = {k: str(v) for k, v in item["params"].items() if k not in ("gtt", "tags", "variety")}
         params.update(exchange=item["exchange"], tradingsymbol=item["tradingsymbol"])
         try:
-            order_id = self._book.place(item["params"]["variety"], params)
+            order_id = self._desk.place(item["params"]["variety"], params)
             return {"tradingsymbol": item["tradingsymbol"], "order_id": order_id, "status": "success", "error": ""}
         except KiteError as refused:
             return {
@@ -198,6 +201,8 @@ class Alerts:
                 fields["rhs_constant"] = float(params.get("rhs_constant"))
             except (TypeError, ValueError):
                 raise InputError("Invalid `rhs_constant`: a number.") from None
+            if not math.isfinite(fields["rhs_constant"]):
+                raise InputError("Invalid `rhs_constant`: a number.")
         elif fields["rhs_type"] == "instrument":
             rhs = self._instrument(params.get("rhs_exchange"), params.get("rhs_tradingsymbol"))
             if params.get("rhs_attribute") not in ATTRIBUTES:
@@ -227,6 +232,8 @@ class Alerts:
                 raise InputError("Invalid `basket`: every item needs `exchange`, `tradingsymbol` and `params`.")
             instrument = self._instrument(item.get("exchange"), item.get("tradingsymbol"))
             params = {**ORDER_PARAM_DEFAULTS, **{k: v for k, v in item["params"].items() if k in ORDER_PARAM_DEFAULTS}}
+            if "market_protection" in item["params"]:  # the Go client sends it; MARKET orders need it since 2026
+                params["market_protection"] = item["params"]["market_protection"]
             stored.append(
                 {
                     "id": next(self._item_ids),

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from .kite_errors import InputError, KiteError, NotFoundError
 from .order_record import stamp
-from .order_rules import positive_int, price_value
+from .order_rules import on_tick_grid, positive_int, price_value
 
 TYPES = ("single", "two-leg")
 STATUSES = ("active", "triggered", "disabled", "expired", "cancelled", "rejected", "deleted")
@@ -74,7 +74,7 @@ class Triggers:
     def modify(self, trigger_id: int, params: dict) -> int:
         with self._lock:
             self.advance()
-            trigger = self._active(trigger_id, "modified")
+            trigger = self._changeable(trigger_id, "modified")
             kind, condition, orders, instrument = self._parse(params)
             if instrument.token != trigger["condition"]["instrument_token"]:
                 raise InputError("A GTT's instrument cannot be changed: delete it and place a new one.")
@@ -86,7 +86,7 @@ class Triggers:
     def delete(self, trigger_id: int) -> int:
         with self._lock:
             self.advance()
-            trigger = self._active(trigger_id, "deleted")
+            trigger = self._changeable(trigger_id, "deleted")
             trigger.update(status="deleted", updated_at=stamp(self._clock()))
             return trigger_id
 
@@ -126,8 +126,13 @@ class Triggers:
         last = self._market.price(self._market.find(str(trigger["condition"]["instrument_token"])))
         params = {name: order[name] for name in ("exchange", "tradingsymbol", "transaction_type", "product")}
         params.update(order_type="LIMIT", quantity=str(order["quantity"]), price=str(order["price"]), validity="DAY")
-        try:
-            order_id, outcome = self._book.place("regular", params), {"status": "success", "rejection_reason": ""}
+        try:  # Kite places it, not the user's request: it does not count against the user's caps
+            order_id = self._book.place("regular", params, caps=False)
+            placed = self._book.orders[order_id]
+            if placed["status"] == "REJECTED":
+                outcome = {"status": "failed", "rejection_reason": placed["status_message"]}
+            else:
+                outcome = {"status": "success", "rejection_reason": ""}
         except KiteError as refused:
             order_id, outcome = "", {"status": "failed", "rejection_reason": refused.message}
         order["result"] = {
@@ -202,6 +207,9 @@ class Triggers:
         quantity = positive_int(order["quantity"], "quantity")
         if quantity % instrument.lot_size:
             raise InputError(f"Quantity should be a multiple of the lot size {instrument.lot_size}.")
+        price = price_value(order["price"], "price")
+        if price <= 0 or not on_tick_grid(price, instrument.tick_size):
+            raise InputError(f"Invalid `price` inside orders: a multiple of the tick size {instrument.tick_size:g}.")
         return {
             "exchange": instrument.exchange,
             "tradingsymbol": instrument.tradingsymbol,
@@ -209,7 +217,7 @@ class Triggers:
             "order_type": "LIMIT",
             "transaction_type": order["transaction_type"],
             "quantity": quantity,
-            "price": price_value(order["price"], "price"),
+            "price": price,
             "result": None,
         }
 
@@ -223,7 +231,8 @@ class Triggers:
                 meta={"rejection_reason": "Trigger is less than 0.25% away from the last price."},  # ours
             )
 
-    def _active(self, trigger_id: int, action: str) -> dict:
+    def _changeable(self, trigger_id: int, action: str) -> dict:
+        """An active or disabled trigger: the ones Kite lets the user modify or delete."""
         trigger = self._triggers.get(trigger_id)
         if trigger is None or trigger["status"] == "deleted":
             raise NotFoundError("Invalid trigger ID.")  # ours

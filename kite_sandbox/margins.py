@@ -33,7 +33,10 @@ def basket_margins(market, portfolio: Portfolio, orders: list, consider_position
     before = together.utilised(0.0)
     for order in parsed:
         instrument, product, side, quantity, price = _margin_args(order)
-        together.book_fill(instrument, product, side, quantity, price)
+        if product == "CNC" and side == "SELL":  # delivery sells only what is held (the book rejects the rest)
+            quantity = min(quantity, together.sellable_cnc(instrument))
+        if quantity:
+            together.book_fill(instrument, product, side, quantity, price)
     final = max(together.utilised(0.0) - before, 0.0)
     initial = _total_row(rows, sum(row["total"] for row in rows))
     result = {

@@ -1,6 +1,9 @@
 """The sandbox's background matcher: fills orders and fires triggers as the price moves, not only on requests."""
 
+import logging
 import threading
+
+log = logging.getLogger("kite_sandbox")
 
 
 class Matcher:
@@ -21,4 +24,7 @@ class Matcher:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self._advance()
+            try:
+                self._advance()
+            except Exception:  # logged; the next pass tries again rather than the matcher dying
+                log.exception("Sandbox matcher pass failed")

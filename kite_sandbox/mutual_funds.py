@@ -23,11 +23,11 @@ from pathlib import Path
 from clock import IST
 
 from .kite_errors import InputError, NotFoundError
+from .mf_dates import cut_off_after, next_date
 from .order_record import stamp
 from .price_walk import PriceWalk, WalkSpec
 
 MF_INSTRUMENTS_CSV = Path(__file__).parent / "data" / "mf_instruments.csv"
-CUT_OFF = time(13, 30)
 ORDERS_SHOWN_DAYS = 7  # GET /mf/orders: "over the last 7 days"
 FREQUENCIES = ("weekly", "monthly", "quarterly")
 NAV_VOLATILITY = {"debt": 0.0005, "liquid": 0.0002}  # daily; equity and others 0.008
@@ -172,7 +172,7 @@ class MutualFunds:
                 "instalment_amount": amount,
                 "fund": fund["name"],
                 "instalments": instalments,
-                "next_instalment": _next_date(now.date(), frequency, day, first=True).isoformat(),
+                "next_instalment": next_date(now.date(), frequency, day, first=True).isoformat(),
                 "transaction_type": "BUY",
                 "trigger_price": 0,
                 "step_up": {},
@@ -208,16 +208,21 @@ class MutualFunds:
                 done = sip["completed_instalments"]
                 sip["instalments"] = _instalments(params["instalments"])
                 sip["pending_instalments"] = -1 if sip["instalments"] == -1 else max(sip["instalments"] - done, 0)
+            today = self._clock().date()
             if params.get("instalment_day") or params.get("frequency"):
                 sip["instalment_day"] = _instalment_day(params.get("instalment_day"), sip["frequency"])
-                today = self._clock().date()
-                sip["next_instalment"] = _next_date(
-                    today, sip["frequency"], sip["instalment_day"], first=True
-                ).isoformat()
+                last = datetime.strptime(sip["last_instalment"], "%Y-%m-%d %H:%M:%S").date()
+                after_last = next_date(last, sip["frequency"], sip["instalment_day"])  # none twice in a period
+                sip["next_instalment"] = max(after_last, today).isoformat()
             if params.get("status"):
                 status = str(params["status"]).upper()
                 if status not in ("ACTIVE", "PAUSED"):
                     raise InputError("Invalid `status`: use active or paused.")
+                if sip["status"] == "PAUSED" and status == "ACTIVE":  # the paused periods' instalments are skipped
+                    due = date.fromisoformat(sip["next_instalment"])
+                    while due < today:
+                        due = next_date(due, sip["frequency"], sip["instalment_day"])
+                    sip["next_instalment"] = due.isoformat()
                 sip["status"] = status
             return sip_id
 
@@ -260,10 +265,10 @@ class MutualFunds:
                         sip["pending_instalments"] -= 1
                     if sip["pending_instalments"] == 0:
                         sip["status"] = "CANCELLED"  # ours: every instalment made
-                    sip["next_instalment"] = _next_date(due, sip["frequency"], sip["instalment_day"]).isoformat()
+                    sip["next_instalment"] = next_date(due, sip["frequency"], sip["instalment_day"]).isoformat()
             for order in self._orders.values():
                 if order["status"] == "OPEN":
-                    cut_off = _cut_off_after(datetime.strptime(order["order_timestamp"], "%Y-%m-%d %H:%M:%S"))
+                    cut_off = cut_off_after(datetime.strptime(order["order_timestamp"], "%Y-%m-%d %H:%M:%S"))
                     if cut_off <= now:
                         self._allot(order, cut_off)
 
@@ -335,41 +340,12 @@ class MutualFunds:
         return self._sips[sip_id]
 
 
-def _cut_off_after(moment: datetime) -> datetime:
-    """The first 13:30 IST cut-off at or after `moment` (the sandbox's market is open every day)."""
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=IST)
-    cut_off = datetime.combine(moment.date(), CUT_OFF, IST)
-    return cut_off if moment <= cut_off else cut_off + timedelta(days=1)
-
-
-def _next_date(after: date, frequency: str, day: int, first: bool = False) -> date:
-    """The next instalment date after `after` (from `after` itself for a new SIP's first instalment)."""
-    if frequency == "weekly":
-        return after + timedelta(days=0 if first else 7)
-    months = 1 if frequency == "monthly" else 3
-    target_day = day or after.day
-    candidate = _on_day(after.year, after.month, target_day)
-    if first and candidate >= after:
-        return candidate
-    year, month = divmod(after.month - 1 + months, 12)
-    return _on_day(after.year + year, month + 1, target_day)
-
-
-def _on_day(year: int, month: int, day: int) -> date:
-    for candidate in range(min(day, 31), 27, -1):  # the 31st of a short month is its last day
-        try:
-            return date(year, month, candidate)
-        except ValueError:
-            continue
-    return date(year, month, min(day, 28))
-
-
 def _number(value, name: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise InputError(f"Invalid `{name}`.") from None
-    if not number > 0:
+    if not 0 < number < float("inf"):
         raise InputError(f"Invalid `{name}`: it must be above 0.")
     return number
 

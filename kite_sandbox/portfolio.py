@@ -234,10 +234,10 @@ class Portfolio:
 
     def holdings_summary(self) -> dict:
         """/portfolio/holdings/summary: the holdings' value and profit, overall and today."""
-        rows = self.holding_rows()
-        invested = sum(r["average_price"] * r["quantity"] for r in rows)
-        current = sum(r["last_price"] * r["quantity"] for r in rows)
-        yesterday = sum(r["close_price"] * r["quantity"] for r in rows)
+        rows = [(r, r["quantity"] - r["used_quantity"]) for r in self.holding_rows()]  # what is still held
+        invested = sum(r["average_price"] * held for r, held in rows)
+        current = sum(r["last_price"] * held for r, held in rows)
+        yesterday = sum(r["close_price"] * held for r, held in rows)
         return {
             "total_pnl": current - invested,
             "total_pnl_percent": (current - invested) / invested * 100 if invested else 0.0,

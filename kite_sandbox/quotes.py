@@ -99,6 +99,14 @@ def trigger_range(sandbox, transaction_type: str):
     return success(found)
 
 
+def instrument_trigger_range(sandbox, exchange: str, tradingsymbol: str):
+    instrument = sandbox.market.by_symbol(exchange, tradingsymbol)
+    if instrument is None:
+        raise InputError(f"Invalid instrument: {exchange}:{tradingsymbol}.")
+    lower, upper = cover_trigger_range(sandbox.market, instrument)
+    return success({f"{exchange}:{tradingsymbol}": {"instrument_token": 0, "lower": lower, "upper": upper}})
+
+
 def _parse_time(value, name) -> datetime:
     for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
         try:

@@ -57,6 +57,8 @@ ROUTES = [
     ("sandbox.control", "POST", "/sandbox/control/<action>", control.control),
     ("api.token", "POST", "/session/token", sessions.open_session),
     ("api.token.invalidate", "DELETE", "/session/token", sessions.close_session),
+    ("api.token.renew", "POST", "/session/refresh_token", sessions.refresh_refused),
+    ("api.token.refresh.invalidate", "DELETE", "/session/refresh_token", sessions.refresh_refused),
     ("user.profile", "GET", "/user/profile", lambda s: sessions.profile(s.credentials)),
     ("user.profile.full", "GET", "/user/profile/full", lambda s: sessions.full_profile(s.credentials)),
     ("user.margins", "GET", "/user/margins", lambda s: s.book.margins()),
@@ -111,6 +113,12 @@ ROUTES = [
     ("market.instruments", "GET", "/instruments/<exchange>", quotes.instruments),
     ("market.historical", "GET", "/instruments/historical/<int:token>/<interval>", quotes.historical),
     ("market.trigger_range", "GET", "/instruments/trigger_range/<transaction_type>", quotes.trigger_range),
+    (
+        "market.trigger_range.instrument",  # as the Go client names the same call
+        "GET",
+        "/instruments/<exchange>/<tradingsymbol>/trigger_range",
+        quotes.instrument_trigger_range,
+    ),
     ("market.quote", "GET", "/quote", quotes.quote),
     ("market.quote.ohlc", "GET", "/quote/ohlc", quotes.ohlc),
     ("market.quote.ltp", "GET", "/quote/ltp", quotes.ltp),
@@ -183,7 +191,7 @@ ROUTE_LIMIT_CLASS = {
     "order.place": None,
 }
 BROWSER_ROUTES = {"api.login", "sandbox.landing", "sandbox.control", "static"}  # not API calls: no protocol checks
-SESSION_ROUTE = "api.token"  # an API call, but made before there is an access token
+SESSION_ROUTES = {"api.token", "api.token.renew", "api.token.refresh.invalidate"}  # made without an access token
 ORDER_ROUTES = {"order.place", "order.modify", "order.cancel", "gtt.place", "gtt.modify", "gtt.delete"}
 # Like the service's (kite_app.py): bodies beyond 1 MB refused unread, slow clients cost a socket.
 WAITRESS_SETTINGS = {
@@ -218,12 +226,13 @@ class Sandbox:
     matcher: Matcher | None = None  # fills and fires as the price moves (started by whoever serves the app)
 
     def advance(self) -> None:
-        """Let time act: fills, next legs, GTTs, alerts, mutual fund cut-offs."""
-        self.book.advance()
-        self.desk.advance()
-        self.triggers.advance()
-        self.alerts.advance()
-        self.funds.advance()
+        """Let time act: fills, next legs, GTTs, alerts, mutual fund cut-offs. A fault in one part is
+        logged and leaves the others running (and the API answering)."""
+        for part in (self.book, self.desk, self.triggers, self.alerts, self.funds):
+            try:
+                part.advance()
+            except Exception:
+                log.exception("Sandbox: %s.advance failed", type(part).__name__)
 
 
 def create_sandbox_app(
@@ -253,6 +262,8 @@ def create_sandbox_app(
         sandbox.desk.on_update(order)
         previous = last_seen.get(order["order_id"])
         last_seen[order["order_id"]] = (order["status"], order["filled_quantity"])
+        if order["status"] in ("COMPLETE", "CANCELLED", "REJECTED"):
+            del last_seen[order["order_id"]]  # nothing follows a final status
         status = postback_status(order, previous)
         if status is None or not (sender or sandbox.order_listeners):
             return
@@ -263,14 +274,15 @@ def create_sandbox_app(
             listener(payload)
 
     book = OrderBook(market, credentials.user_id, clock, on_update, OrderCaps(enforce_rate_limits))
+    desk = OrderDesk(book, market)
     sandbox = Sandbox(
         credentials,
         accounts,
         market,
         book,
-        OrderDesk(book, market),
+        desk,
         Triggers(market, book, credentials.user_id, clock),
-        Alerts(market, book, credentials.user_id, clock),
+        Alerts(market, desk, credentials.user_id, clock),
         MutualFunds(clock, seed, credentials.user_id),
         sender,
         exchange_command,
@@ -291,7 +303,7 @@ def create_sandbox_app(
             return fault
         if request.headers.get("X-Kite-Version") != "3":
             raise InputError("Invalid or missing X-Kite-Version header: send X-Kite-Version: 3.")
-        if request.endpoint == SESSION_ROUTE:
+        if request.endpoint in SESSION_ROUTES:
             return None
         api_key, _, access_token = request.headers.get("Authorization", "").removeprefix("token ").partition(":")
         if api_key != credentials.api_key or accounts.session_for(access_token) is None:

@@ -5,7 +5,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Response, redirect, request
 
 from .accounts import DEMO_USER_NAME, DemoCredentials
-from .kite_errors import InputError, TokenError, success
+from .kite_errors import InputError, PermissionDeniedError, TokenError, success
 from .login_page import error_page, landing_page, login_form
 
 
@@ -67,6 +67,13 @@ def close_session(sandbox):
     if not sandbox.accounts.close_session(params["access_token"]):
         raise TokenError("Incorrect `api_key` or `access_token`.")
     return success(True)
+
+
+def refresh_refused(sandbox):
+    """/session/refresh_token: renewing sessions is for platforms Kite approves, not an ordinary app."""
+    raise PermissionDeniedError(  # ours: Kite's wording for an app without the permission is not documented
+        "Refresh tokens are issued only to platforms Zerodha approves; log in again at the login page."
+    )
 
 
 def profile(creds: DemoCredentials) -> dict:

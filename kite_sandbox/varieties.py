@@ -18,10 +18,13 @@ What Kite does, with sources (forum answers are Zerodha staff's on kite.trade/fo
   modifications (support.zerodha.com, "Participation in the auction").
 """
 
+import logging
 import threading
 
 from .kite_errors import InputError, KiteError
 from .order_rules import positive_int
+
+log = logging.getLogger("kite_sandbox")
 
 ICEBERG_LEGS = (2, 50)
 CO_TRIGGER_RANGE = 0.03  # a stop within 3 % of the last price (ours; Kite's range is per instrument)
@@ -58,6 +61,7 @@ class OrderDesk:
 
     def place(self, variety: str, params: dict):
         """The order_id, or for autoslice Kite's {"order_id", "children"}."""
+        variety = variety.lower()  # Kite redirects /orders/CO to /orders/co
         instrument = self._market.by_symbol(params.get("exchange"), params.get("tradingsymbol"))
         if params.get("autoslice") in AUTOSLICE_VALUES:
             return self._autoslice(variety, params, instrument)
@@ -71,11 +75,13 @@ class OrderDesk:
         return self._book.place(variety, params)
 
     def modify(self, variety: str, order_id: str, params: dict) -> str:
+        variety = variety.lower()
         if variety == "auction":
             raise InputError("Auction orders cannot be modified: cancel the order and place it again.")
         return self._book.modify(variety, order_id, params)
 
     def cancel(self, variety: str, order_id: str, parent_order_id: str | None = None) -> str:
+        variety = variety.lower()
         order = self._book.orders.get(order_id)
         if variety == "co" and parent_order_id and order is not None and order["parent_order_id"] == parent_order_id:
             return self._book.exit_to_market(order_id)  # exit_order: the stop becomes a MARKET order
@@ -133,9 +139,9 @@ class OrderDesk:
         return order_id
 
     def _second_leg(self, entry: dict) -> None:
-        stop = self._cover_stops.pop(entry["order_id"])
-        if entry["status"] != "COMPLETE" and not entry["filled_quantity"]:
-            return
+        stop = self._cover_stops.pop(entry["order_id"], None)
+        if stop is None or (entry["status"] != "COMPLETE" and not entry["filled_quantity"]):
+            return  # already handled (an update can be told twice), or nothing executed
         leg = {
             "exchange": entry["exchange"],
             "tradingsymbol": entry["tradingsymbol"],
@@ -150,7 +156,10 @@ class OrderDesk:
             self._book.place("co", leg, parent_order_id=entry["order_id"], caps=False)
         except KiteError:  # the price is already through the stop: square off at the market
             leg.update(order_type="MARKET", trigger_price="0")
-            self._book.place("co", leg, parent_order_id=entry["order_id"], caps=False)
+            try:
+                self._book.place("co", leg, parent_order_id=entry["order_id"], caps=False)
+            except KiteError:
+                log.exception("Cover order %s: its stop-loss leg could not be placed", entry["order_id"])
 
     # -- iceberg --------------------------------------------------------------------------------
 
@@ -195,8 +204,8 @@ class OrderDesk:
         return order_id
 
     def _next_leg(self, leg: dict) -> None:
-        plan = self._icebergs.pop(leg["order_id"])
-        if leg["status"] == "COMPLETE" and plan["next"] < len(plan["legs"]):
+        plan = self._icebergs.pop(leg["order_id"], None)
+        if plan is not None and leg["status"] == "COMPLETE" and plan["next"] < len(plan["legs"]):
             try:
                 self._place_leg(plan)
             except KiteError:
@@ -205,11 +214,16 @@ class OrderDesk:
     # -- autoslice and freeze quantities ---------------------------------------------------------
 
     def _autoslice(self, variety: str, params: dict, instrument) -> dict:
+        if variety not in ("regular", "amo"):
+            raise InputError("Autoslice is for regular and AMO orders.")  # ours
         freeze = freeze_quantity(instrument) if instrument is not None else None
+        if freeze is None:
+            raise InputError("Autoslice is for F&O orders above the exchange's freeze quantity.")  # ours
         quantity = positive_int(params.get("quantity") or 0, "quantity")
-        if freeze is None or quantity <= freeze:
-            least = (freeze or 0) + (instrument.lot_size if instrument is not None else 1)
-            raise InputError(f"Quantity should be greater than or equal to {least} for order slicing.")
+        if quantity <= freeze:
+            raise InputError(
+                f"Quantity should be greater than or equal to {freeze + instrument.lot_size} for order slicing."
+            )
         parent = self._book.new_order_id()
         children = []
         left = quantity
@@ -217,9 +231,8 @@ class OrderDesk:
             size = min(left, freeze)
             left -= size
             try:
-                child = self._book.place(
-                    variety, {**params, "quantity": str(size)}, tags=["autoslice", f"autoslice:{parent}"]
-                )
+                tags = ["autoslice", f"autoslice:{parent}"]  # one request: counted once against the caps
+                child = self._book.place(variety, {**params, "quantity": str(size)}, caps=not children, tags=tags)
                 children.append({"order_id": child})
             except KiteError as refused:
                 error = {

@@ -1,6 +1,9 @@
 """Fixtures for the sandbox: a fresh demo account, a controllable clock, a logged-in client."""
 
+import os
 import re
+import shutil
+import subprocess
 
 import pyotp
 import pytest
@@ -8,6 +11,7 @@ import pytest
 from clock import IST
 from kite_sandbox.accounts import DemoCredentials
 from kite_sandbox.server import create_sandbox_app
+from settings import PROJECT_DIR
 
 
 class Clock:
@@ -139,3 +143,19 @@ def place_market_buy(kite) -> str:
         order_type="MARKET",
         market_protection=-1,
     )
+
+
+JS_CLIENT = PROJECT_DIR / "tests" / "js"
+
+
+@pytest.fixture(scope="module")
+def node():
+    """The `node` command, with the official JavaScript client (npm `kiteconnect`, pinned in tests/js)."""
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("KITE_APP_REQUIRE_NODE"):
+            pytest.fail("node not found: CI installs Node.js to test the official JavaScript client")
+        pytest.skip("Node.js not found: install node and npm to test the official JavaScript client")
+    if not (JS_CLIENT / "node_modules" / "kiteconnect").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_CLIENT, check=True, timeout=600)
+    return node

@@ -221,3 +221,28 @@ def go_client_routes(root, kite, clock) -> set:
     return files | {
         f"alerts_{n}.json" for n in ("create", "create_ato", "modify", "get_one", "get", "history", "delete")
     }
+
+
+def test_the_javascript_clients_calls_work_too(node, official_kite, sandbox_app, sandbox_root):
+    import subprocess
+
+    from sandbox_support import JS_CLIENT
+
+    market = sandbox_app.extensions["kite_sandbox"].market
+    market.pin_price(market.by_symbol("NSE", "INFY"), 1500.0)
+    spot = market.price(market.by_symbol("NSE", "NIFTY 50"))
+    call = min(
+        (i for i in market.instruments if i.name == "NIFTY" and i.instrument_type == "CE" and i.strike > spot * 1.03),
+        key=lambda i: (i.expiry, i.strike),
+    )
+    args = [official_kite.api_key, official_kite.access_token, sandbox_root, call.tradingsymbol]
+    result = subprocess.run([node, "calls_probe.js", *args], cwd=JS_CLIENT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    errors = {name: answer["error"] for name, answer in seen.items() if "error" in answer}
+    assert errors == {} and len(seen) == 19
+    assert seen["getGTT"]["data"]["condition"]["trigger_values"] == [1440]
+    assert set(seen["orderMargins"]["data"][0]) == {"type", "tradingsymbol", "exchange", "charges", "total"}  # compact
+    assert seen["orderBasketMargins"]["data"]["final"]["total"] == 0  # a buy and a sell of INFY net out
+    assert seen["getMFInstruments"]["data"]["first"]["tradingsymbol"] == "INF209K01157"  # the recorded first row
+    assert len(seen["placeOrder autoslice"]["data"]["children"]) == 3

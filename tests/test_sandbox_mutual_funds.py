@@ -68,22 +68,24 @@ def test_an_order_waits_for_the_cut_off_and_is_allotted_at_that_days_nav(officia
 
 
 def test_a_sip_places_an_instalment_on_each_date_until_paused_or_done(official_kite, later):
-    sip_id = official_kite.place_mf_sip(FUND, amount=1000, instalments=3, frequency="weekly")["sip_id"]
+    sip_id = official_kite.place_mf_sip(FUND, amount=1000, instalments=4, frequency="weekly")["sip_id"]
     sip = official_kite.mf_sips(sip_id)
-    assert sip["status"] == "ACTIVE" and sip["completed_instalments"] == 1 and sip["pending_instalments"] == 2
+    assert sip["status"] == "ACTIVE" and sip["completed_instalments"] == 1 and sip["pending_instalments"] == 3
     official_kite = later(7 * 24, official_kite)
     assert official_kite.mf_sips(sip_id)["completed_instalments"] == 2
     instalments = [o for o in official_kite.mf_orders() if o["variety"] == "sip"]
     assert [o["status"] for o in instalments] == ["OPEN", "COMPLETE"]  # this week's waits for 13:30
     official_kite.modify_mf_sip(sip_id, status="paused")
-    official_kite = later(7 * 24, official_kite)
+    official_kite = later(14 * 24, official_kite)
     assert official_kite.mf_sips(sip_id)["completed_instalments"] == 2  # paused: none placed
     official_kite.modify_mf_sip(sip_id, status="active", amount=2000)
     assert official_kite.mf_sips(sip_id)["instalment_amount"] == 2000
     official_kite = later(1, official_kite)
     sip = official_kite.mf_sips(sip_id)
-    assert sip["completed_instalments"] == 3 and sip["status"] == "CANCELLED"  # the last one made
+    assert sip["completed_instalments"] == 3 and sip["status"] == "ACTIVE"  # the paused weeks are skipped, not made up
+    official_kite = later(7 * 24, official_kite)
+    sip = official_kite.mf_sips(sip_id)
+    assert sip["completed_instalments"] == 4 and sip["status"] == "CANCELLED"  # the last one made
     official_kite = later(24, official_kite)
     assert official_kite.mf_holdings()[0]["quantity"] > 0
-    official_kite.cancel_mf_sip(sip_id)
-    assert official_kite.mf_sips(sip_id)["status"] == "CANCELLED"
+    assert [o["amount"] for o in official_kite.mf_orders() if o["variety"] == "sip"] == [2000]  # the last 7 days

@@ -2,8 +2,6 @@
 twisted's reactor runs once per process) and by a plain `websockets` client for the protocol's edges."""
 
 import json
-import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -15,7 +13,7 @@ from websockets.sync.client import connect
 
 from kite_sandbox.server import create_sandbox_app
 from kite_sandbox.ticker import TickerServer
-from sandbox_support import place_market_buy
+from sandbox_support import JS_CLIENT, place_market_buy
 from settings import PROJECT_DIR
 
 INFY, NIFTY = 408065, 256265
@@ -177,22 +175,6 @@ def test_every_connection_gets_the_same_ticks_each_second_stamped_with_that_seco
         assert seen[0][stamp][1] == seen[1][stamp][1]  # the same second's ticks, byte for byte
         for frames in seen:
             assert 0 <= frames[stamp][0] - stamp < 1  # sent in the second it is stamped with
-
-
-JS_CLIENT = PROJECT_DIR / "tests" / "js"
-
-
-@pytest.fixture(scope="module")
-def node():
-    """Node.js with the official JavaScript client (npm `kiteconnect`, pinned in tests/js/package-lock.json)."""
-    node = shutil.which("node")
-    if node is None:
-        if os.environ.get("KITE_APP_REQUIRE_NODE"):
-            pytest.fail("node not found: CI installs Node.js to test the official JavaScript client")
-        pytest.skip("Node.js not found: install node and npm to test the official JavaScript client")
-    if not (JS_CLIENT / "node_modules" / "kiteconnect").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_CLIENT, check=True, timeout=600)
-    return node
 
 
 @pytest.mark.parametrize("mode", ["ltp", "quote", "full"])
