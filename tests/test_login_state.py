@@ -75,3 +75,17 @@ def test_outstanding_states_are_bounded(states):
         states.issue()
     with pytest.raises(InvalidStateError, match="already used"):
         states.redeem(first)  # the oldest was evicted
+
+
+@pytest.mark.parametrize("state", ["1a.1795468642.0f3e2d9c", "odd state/with=signs&more", "x.y~z-_", ""])
+def test_the_login_url_carries_the_state_encoded_twice_as_kite_expects(state):
+    from urllib.parse import parse_qs, quote, urlsplit
+
+    from login import kite_login_url
+
+    settings = type("Settings", (), {"kite_login_url": "https://kite.zerodha.com/connect/login"})
+    credentials = type("Credentials", (), {"api_key": "abc"})
+    url = kite_login_url(settings, credentials, state)
+    assert url.endswith("&redirect_params=" + quote("state=" + quote(state, safe=""), safe=""))
+    query = parse_qs(urlsplit(url).query)
+    assert parse_qs(query["redirect_params"][0]).get("state", [""]) == [state]  # what Kite hands back to /api/callback
