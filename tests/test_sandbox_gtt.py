@@ -132,3 +132,32 @@ def test_modify_delete_and_expiry(official_kite, market, clock, sandbox_root, de
     clock.advance(timedelta(days=366).total_seconds())
     next_year = official_client_login(sandbox_root, demo)  # yesterday's session died at 06:00
     assert next_year.get_gtt(lasting)["status"] == "expired"  # a year, as Kite's
+
+
+def test_an_ocos_stop_leg_fires_when_the_price_falls(official_kite, market):
+    pin(market, 1500.0)
+    trigger_id = place(official_kite, "two-leg", [1400, 1600], [leg("SELL", 1390), leg("SELL", 1601)])
+    pin(market, 1398.0)  # the stop: its sell limit sits below the trigger, so it fills at the market
+    trigger = official_kite.get_gtt(trigger_id)
+    assert trigger["orders"][1]["result"] is None
+    order_id = trigger["orders"][0]["result"]["order_result"]["order_id"]
+    assert [official_kite.order_history(order_id)[-1][k] for k in ("status", "average_price")] == ["COMPLETE", 1398.0]
+
+
+def test_an_fno_gtt_expires_with_its_contract(official_kite, market, clock, sandbox_root, demo):
+    spot = market.price(market.by_symbol("NSE", "NIFTY 50"))
+    calls = [i for i in market.instruments if i.name == "NIFTY" and i.instrument_type == "CE"]
+    call = min(calls, key=lambda i: (i.expiry, abs(i.strike - spot)))
+    price = market.price(call)
+    trigger_id = official_kite.place_gtt(
+        "single",
+        call.tradingsymbol,
+        "NFO",
+        [round(price * 0.5, 1)],
+        price,
+        [leg("BUY", round(price * 0.5, 1), 65, product="NRML")],
+    )["trigger_id"]
+    assert official_kite.get_gtt(trigger_id)["expires_at"] == call.expires_at().strftime("%Y-%m-%d %H:%M:%S")
+    clock.advance((call.expires_at() - clock()).total_seconds() + 60)
+    after = official_client_login(sandbox_root, demo)
+    assert after.get_gtt(trigger_id)["status"] == "expired"

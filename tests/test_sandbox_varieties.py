@@ -158,3 +158,42 @@ def test_holdings_in_an_auction_can_be_sold_into_it(official_kite, market):
     assert order["variety"] == "auction" and official_kite.orders()[0]["auction_number"] == number
     with pytest.raises(kite_errors.InputException, match="cannot be modified"):
         official_kite.modify_order(variety="auction", order_id=order_id, price=1505)
+
+
+def test_a_cover_orders_stop_cancelled_without_its_parent_leaves_the_position_open(official_kite, market):
+    entry = official_kite.place_order(
+        variety="co",
+        transaction_type="BUY",
+        quantity=2,
+        product="CO",
+        order_type="LIMIT",
+        price=1500,
+        trigger_price=1480,
+        **INFY,
+    )
+    [stop] = [o for o in official_kite.orders() if o["parent_order_id"] == entry]
+    official_kite.cancel_order(variety="co", order_id=stop["order_id"])  # no parent_order_id: a plain cancel
+    assert history(official_kite, stop["order_id"])["status"] == "CANCELLED"
+    assert official_kite.positions()["net"][0]["quantity"] == 2  # as Kite warns: the position is left open
+
+
+def test_autoslice_children_are_one_request_against_kites_order_caps(demo, clock, sandbox_root_enforcing):
+    from sandbox_support import official_client_login
+
+    kite, market = official_client_login(sandbox_root_enforcing[0], demo), sandbox_root_enforcing[1]
+    call = option(market)
+    fields = {"exchange": "NFO", "tradingsymbol": call.tradingsymbol, "transaction_type": "BUY", "product": "NRML"}
+    fields |= {"order_type": "LIMIT", "price": market.price(call), "quantity": 12 * 1755}
+    answer = kite.place_autoslice_order(variety="regular", **fields)  # 12 children: more than 10 a second
+    assert len(answer["children"]) == 12 and all("order_id" in child for child in answer["children"])
+
+
+@pytest.fixture
+def sandbox_root_enforcing(demo, clock):
+    """A sandbox enforcing Kite's rate limits and order caps, over real HTTP; (root, market)."""
+    from kite_sandbox.server import start_in_background
+
+    app = create_sandbox_app(demo, clock=clock)
+    server = start_in_background(app, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.effective_port}", app.extensions["kite_sandbox"].market
+    server.close()
