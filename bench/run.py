@@ -36,7 +36,7 @@ from order_updates import order_update_latency
 from order_watch import OrderWatcher
 from rate_limit import KITE_RATE_LIMITS, RateLimiter
 from sandbox_orders import order_rate_and_fill_latency
-from support import PROJECT_DIR, HttpCounter, LoggedInSandbox, free_port, median, percentile
+from support import PROJECT_DIR, HttpCounter, LoggedInSandbox, free_port, median, percentile, rss_kb
 from ticker_load import ticker_at_kites_maximum
 
 UNTHROTTLED = {name: RateLimiter(10**6) for name in KITE_RATE_LIMITS}  # limiter code runs, never waits
@@ -368,13 +368,6 @@ def _start(command: list, env: dict, port: int) -> tuple:
         time.sleep(0.005)
 
 
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def _service_env(sandbox: LoggedInSandbox, port: int, poll_seconds: str = "20") -> dict:
     return {
         **{k: v for k, v in os.environ.items() if k not in ("CODE", "PORT", "HOST")},
@@ -460,17 +453,17 @@ def startup_and_footprint() -> list:
             env = _service_env(sandbox, port, poll_seconds="0.1")
             process, took = _start([sys.executable, str(PROJECT_DIR / "kite_app.py")], env, port)
             times.append(took)
-            rss_start.append(_rss_kb(process.pid))
+            rss_start.append(rss_kb(process.pid))
             if round_number == 0:
                 time.sleep(180 * 0.1 + 1)  # 180 order checks: an hour's worth at the default 20 s
-                rss_after = _rss_kb(process.pid)
+                rss_after = rss_kb(process.pid)
             process.terminate()
             process.wait(30)
             port = free_port()
             bare_app = [sys.executable, str(Path(__file__).parent / "bare_app.py"), str(port), "{}", "{}"]
             process, took = _start(bare_app, dict(os.environ), port)
             bare_times.append(took)
-            bare_rss.append(_rss_kb(process.pid))
+            bare_rss.append(rss_kb(process.pid))
             process.terminate()
             process.wait(30)
     finally:

@@ -140,6 +140,14 @@ class HttpCounter:
             urllib3.connection.HTTPConnection.connect = original_connect
 
 
+def rss_kb(pid: int) -> int:
+    """A process's resident memory, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def percentile(samples: list, fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]

@@ -15,7 +15,7 @@ from pathlib import Path
 from kiteconnect import KiteConnect, KiteTicker
 
 from kite_sandbox.ticker_packets import MODE_FULL, Tick, frame, packet
-from support import PROJECT_DIR, LoggedInSandbox, median, percentile
+from support import PROJECT_DIR, LoggedInSandbox, median, percentile, rss_kb
 
 CONNECTIONS = 3
 INSTRUMENTS = 3000
@@ -60,7 +60,7 @@ def ticker_at_kites_maximum(row) -> list:
         time.sleep(SECONDS - 4)
         sandbox_cpu = (cpu_seconds(sandbox.process.pid) - cpu_before) / (time.monotonic() - wall_before)
         clients_cpu = (sum(cpu_seconds(c.pid) for c in clients) - clients_before) / (time.monotonic() - wall_before)
-        rss_mb = _rss_kb(sandbox.process.pid) / 1024
+        rss_mb = rss_kb(sandbox.process.pid) / 1024
         for client in clients:
             client.wait(timeout=SECONDS + 60)
     finally:
@@ -140,10 +140,3 @@ def _decode_time(count: int) -> float:
 
 def _spread(ages: list) -> str:
     return ", ".join(f"{value * 1000:.0f} ms" for value in (median(ages), percentile(ages, 0.99), max(ages)))
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0

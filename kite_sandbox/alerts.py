@@ -9,6 +9,7 @@ counts its firings, an ATO alert places its basket through the order book and is
 Only the last traded price is compared (`LastTradedPrice`); Kite's other attributes are refused.
 """
 
+import itertools
 import json
 import math
 import threading
@@ -56,7 +57,7 @@ class Alerts:
         self._alerts: dict = {}  # uuid -> alert as Kite shows it
         self._history: dict = {}  # uuid -> [history entries]
         self._was_true: dict = {}  # uuid -> the condition at the last check (alerts fire on becoming true)
-        self._item_ids = iter(range(275218517, 10**12))
+        self._item_ids = itertools.count(275218517)  # basket items' ids, as Kite numbers them
 
     def create(self, params: dict) -> dict:
         with self._lock:

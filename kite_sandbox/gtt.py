@@ -116,14 +116,13 @@ class Triggers:
                 if stamp(now) >= trigger["expires_at"]:
                     trigger.update(status="expired", updated_at=stamp(now))
                     continue
-                instrument = self._market.find(str(trigger["condition"]["instrument_token"]))
-                leg = _leg_reached(trigger, self._market.price(instrument))
+                last = self._market.price(self._market.by_token(trigger["condition"]["instrument_token"]))
+                leg = _leg_reached(trigger, last)
                 if leg is not None:
-                    self._fire(trigger, leg, now)
+                    self._fire(trigger, leg, last, now)
 
-    def _fire(self, trigger: dict, leg: int, now) -> None:
+    def _fire(self, trigger: dict, leg: int, last: float, now) -> None:
         order = trigger["orders"][leg]
-        last = self._market.price(self._market.find(str(trigger["condition"]["instrument_token"])))
         params = {name: order[name] for name in ("exchange", "tradingsymbol", "transaction_type", "product")}
         params.update(order_type="LIMIT", quantity=str(order["quantity"]), price=str(order["price"]), validity="DAY")
         try:  # Kite places it, not the user's request: it does not count against the user's caps

@@ -7,6 +7,8 @@ positions; /margins/basket also works out the basket as a whole ("final"), netti
 same instrument, against today's positions when `consider_positions` is true (the default).
 """
 
+from flask import request
+
 from .charges import no_charges, order_charges, sum_charges
 from .kite_errors import InputError
 from .order_rules import ORDER_TYPES, PRODUCTS, choice, positive_int, price_value
@@ -20,7 +22,7 @@ def order_margins(market, portfolio: Portfolio, orders: list, compact: bool = Fa
     """/margins/orders: each order's margin and charges against today's positions and open orders."""
     rows = []
     for order in _orders(market, orders):
-        rows.append(_margin_row(market, portfolio, order, portfolio.order_margin(*_margin_args(order))))
+        rows.append(_margin_row(order, portfolio.order_margin(*_margin_args(order))))
     return [_compact(row) for row in rows] if compact else rows
 
 
@@ -28,7 +30,7 @@ def basket_margins(market, portfolio: Portfolio, orders: list, consider_position
     """/margins/basket: each order alone ("orders", summed in "initial") and the basket together ("final")."""
     base = portfolio.what_if(with_positions=consider_positions)
     parsed = _orders(market, orders)
-    rows = [_margin_row(market, base, order, base.order_margin(*_margin_args(order))) for order in parsed]
+    rows = [_margin_row(order, base.order_margin(*_margin_args(order))) for order in parsed]
     together = base.what_if()
     before = together.utilised(0.0)
     for order in parsed:
@@ -75,6 +77,26 @@ def contract_note(market, orders: list) -> list:
     return notes
 
 
+# -- the routes (JSON bodies, as Kite's calculators take them) ------------------------------------
+
+
+def orders_route(sandbox) -> list:
+    compact = request.args.get("mode") == "compact"
+    body = request.get_json(silent=True)
+    return sandbox.book.reading(lambda portfolio: order_margins(sandbox.market, portfolio, body, compact))
+
+
+def basket_route(sandbox) -> dict:
+    compact = request.args.get("mode") == "compact"
+    consider = request.args.get("consider_positions", "true").lower() in ("true", "1", "")  # the client sends True
+    body = request.get_json(silent=True)
+    return sandbox.book.reading(lambda portfolio: basket_margins(sandbox.market, portfolio, body, consider, compact))
+
+
+def contract_note_route(sandbox) -> list:
+    return contract_note(sandbox.market, request.get_json(silent=True))
+
+
 # -- helpers --------------------------------------------------------------------------------------
 
 
@@ -115,7 +137,7 @@ def _margin_args(order: dict) -> tuple:
     return order["instrument"], order["product"], order["side"], order["quantity"], order["price"]
 
 
-def _margin_row(market, portfolio, order: dict, total: float) -> dict:
+def _margin_row(order: dict, total: float) -> dict:
     """Kite's margin object: `total` split the way the account's rules arrive at it."""
     instrument, product = order["instrument"], order["product"]
     span = exposure = premium = var = 0.0

@@ -41,15 +41,6 @@ def _form() -> dict:
     return request.form.to_dict()
 
 
-def _json_list():
-    return request.get_json(silent=True)
-
-
-def _flag(name: str, default: bool) -> bool:
-    value = request.args.get(name)
-    return default if value in (None, "") else value.lower() in ("true", "1")
-
-
 # (route name, method, URL rule, view(sandbox, **URL values) -> data for Kite's envelope, or a Response)
 ROUTES = [
     ("api.login", "GET POST", "/connect/login", sessions.login_page),
@@ -122,25 +113,9 @@ ROUTES = [
     ("market.quote", "GET", "/quote", quotes.quote),
     ("market.quote.ohlc", "GET", "/quote/ohlc", quotes.ohlc),
     ("market.quote.ltp", "GET", "/quote/ltp", quotes.ltp),
-    (
-        "order.margins",
-        "POST",
-        "/margins/orders",
-        lambda s: s.book.reading(
-            lambda p: margins.order_margins(s.market, p, _json_list(), request.args.get("mode") == "compact")
-        ),
-    ),
-    (
-        "order.margins.basket",
-        "POST",
-        "/margins/basket",
-        lambda s: s.book.reading(
-            lambda p: margins.basket_margins(
-                s.market, p, _json_list(), _flag("consider_positions", True), request.args.get("mode") == "compact"
-            )
-        ),
-    ),
-    ("order.contract_note", "POST", "/charges/orders", lambda s: margins.contract_note(s.market, _json_list())),
+    ("order.margins", "POST", "/margins/orders", margins.orders_route),
+    ("order.margins.basket", "POST", "/margins/basket", margins.basket_route),
+    ("order.contract_note", "POST", "/charges/orders", margins.contract_note_route),
     ("gtt", "GET", "/gtt/triggers", lambda s: s.triggers.all()),
     ("gtt.place", "POST", "/gtt/triggers", lambda s: {"trigger_id": s.triggers.place(_form())}),
     ("gtt.info", "GET", "/gtt/triggers/<int:trigger_id>", lambda s, trigger_id: s.triggers.get(trigger_id)),

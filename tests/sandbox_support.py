@@ -45,6 +45,21 @@ def sandbox_app(demo, clock):
 
 
 @pytest.fixture
+def market(sandbox_app):
+    """The sandbox's market: prices to pin, instruments to find."""
+    return sandbox_app.extensions["kite_sandbox"].market
+
+
+def cheap_nifty_call(market):
+    """The nearest expiry's first NIFTY call 3 % out of the money: a cheap option to buy many lots of."""
+    spot = market.price(market.by_symbol("NSE", "NIFTY 50"))
+    calls = [
+        i for i in market.instruments if i.name == "NIFTY" and i.instrument_type == "CE" and i.strike > spot * 1.03
+    ]
+    return min(calls, key=lambda i: (i.expiry, i.strike))
+
+
+@pytest.fixture
 def sandbox(sandbox_app):
     return sandbox_app.test_client()
 

@@ -26,11 +26,6 @@ def alerts_api(official_kite, sandbox_root):
     return call
 
 
-@pytest.fixture
-def market(sandbox_app):
-    return sandbox_app.extensions["kite_sandbox"].market
-
-
 def simple(**more):
     return {
         "name": "INFY up",

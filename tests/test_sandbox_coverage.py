@@ -12,7 +12,7 @@ import requests
 from conftest import MOCKS, recorded, recorded_text
 from kite_sandbox.server import create_sandbox_app
 from kite_sdk import KiteConnect
-from sandbox_support import log_in_request_token
+from sandbox_support import JS_CLIENT, cheap_nifty_call, log_in_request_token
 from test_sandbox_shapes import assert_instrument_map, assert_same_shape
 
 # Client methods that are not Kite calls (login_url, set_*), or that only approved platforms may make.
@@ -101,11 +101,7 @@ def test_every_client_call_answers_with_the_recorded_shape(official_kite, sandbo
         price=1500,
         auction_number=auctions[0]["auction_number"],
     )
-    spot = market.price(market.by_symbol("NSE", "NIFTY 50"))
-    call = min(
-        (i for i in market.instruments if i.name == "NIFTY" and i.instrument_type == "CE" and i.strike > spot * 1.03),
-        key=lambda i: (i.expiry, i.strike),
-    )
+    call = cheap_nifty_call(market)
     option = {"exchange": "NFO", "tradingsymbol": call.tradingsymbol, "transaction_type": "BUY", "product": "NRML"}
     expect(
         "autoslice_response.json",
@@ -226,15 +222,9 @@ def go_client_routes(root, kite, clock) -> set:
 def test_the_javascript_clients_calls_work_too(node, official_kite, sandbox_app, sandbox_root):
     import subprocess
 
-    from sandbox_support import JS_CLIENT
-
     market = sandbox_app.extensions["kite_sandbox"].market
     market.pin_price(market.by_symbol("NSE", "INFY"), 1500.0)
-    spot = market.price(market.by_symbol("NSE", "NIFTY 50"))
-    call = min(
-        (i for i in market.instruments if i.name == "NIFTY" and i.instrument_type == "CE" and i.strike > spot * 1.03),
-        key=lambda i: (i.expiry, i.strike),
-    )
+    call = cheap_nifty_call(market)
     args = [official_kite.api_key, official_kite.access_token, sandbox_root, call.tradingsymbol]
     result = subprocess.run([node, "calls_probe.js", *args], cwd=JS_CLIENT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]

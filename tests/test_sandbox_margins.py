@@ -10,11 +10,6 @@ def sandbox_app(demo, clock):
     return create_sandbox_app(demo, clock=clock, enforce_rate_limits=False)  # many calls a second; limits: elsewhere
 
 
-@pytest.fixture
-def market(sandbox_app):
-    return sandbox_app.extensions["kite_sandbox"].market
-
-
 def available(kite) -> float:
     return kite.margins("equity")["net"]
 

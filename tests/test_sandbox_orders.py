@@ -11,11 +11,6 @@ def book(sandbox_app):
     return sandbox_app.extensions["kite_sandbox"].book
 
 
-@pytest.fixture
-def market(sandbox_app):
-    return sandbox_app.extensions["kite_sandbox"].market
-
-
 def statuses(sandbox, auth, order_id):
     return [entry["status"] for entry in sandbox.get(f"/orders/{order_id}", headers=auth).get_json()["data"]]
 

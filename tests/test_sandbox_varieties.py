@@ -4,6 +4,7 @@ import pytest
 
 from kite_sandbox.server import create_sandbox_app
 from kite_sdk import kite_errors
+from sandbox_support import cheap_nifty_call
 
 INFY = {"exchange": "NSE", "tradingsymbol": "INFY"}
 
@@ -120,16 +121,8 @@ def test_iceberg_legs_are_placed_and_filled_one_after_another(official_kite, mar
         )
 
 
-def option(market):
-    spot = market.price(market.by_symbol("NSE", "NIFTY 50"))
-    calls = [
-        i for i in market.instruments if i.name == "NIFTY" and i.instrument_type == "CE" and i.strike > spot * 1.03
-    ]
-    return min(calls, key=lambda i: (i.expiry, i.strike))  # a cheap call out of the money
-
-
 def test_autoslice_splits_an_order_above_the_freeze_quantity(official_kite, market):
-    call = option(market)
+    call = cheap_nifty_call(market)
     fields = {"exchange": "NFO", "tradingsymbol": call.tradingsymbol, "transaction_type": "BUY", "product": "NRML"}
     fields |= {"order_type": "MARKET", "market_protection": -1}
     with pytest.raises(kite_errors.InputException, match=r"higher than the maximum quantity of 1755 \(27 lots\)"):
@@ -181,7 +174,7 @@ def test_autoslice_children_are_one_request_against_kites_order_caps(demo, clock
     from sandbox_support import official_client_login
 
     kite, market = official_client_login(sandbox_root_enforcing[0], demo), sandbox_root_enforcing[1]
-    call = option(market)
+    call = cheap_nifty_call(market)
     fields = {"exchange": "NFO", "tradingsymbol": call.tradingsymbol, "transaction_type": "BUY", "product": "NRML"}
     fields |= {"order_type": "LIMIT", "price": market.price(call), "quantity": 12 * 1755}
     answer = kite.place_autoslice_order(variety="regular", **fields)  # 12 children: more than 10 a second
