@@ -32,6 +32,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_sandbox_port() -> int:
+    """A free port whose next one is free too: a sandbox process's ticker listens on its port + 1."""
+    while True:
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+
+
 class LoggedInSandbox:
     """The sandbox served by waitress on loopback, with a session in session.json.
 
@@ -42,7 +55,7 @@ class LoggedInSandbox:
     def __init__(self, enforce_rate_limits: bool = True, own_process: bool = False, postback_url: str | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="kite-bench-"))
         self.demo = DemoCredentials.load_or_create(self.dir / "sandbox", redirect_url=None)
-        self.port = free_port()
+        self.port = free_sandbox_port() if own_process else free_port()
         self.root = f"http://127.0.0.1:{self.port}"
         self.app = self.server = self.process = None
         if own_process:

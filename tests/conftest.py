@@ -134,6 +134,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_sandbox_port(avoid: int = 0) -> int:
+    """A free port whose next one is free too: the sandbox's ticker listens on its port + 1."""
+    while True:
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            if avoid in (port, port + 1):
+                continue
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+
+
 @pytest.fixture
 def env(config):
     """Environment for `python kite_app.py` as a process: the test settings, a free port, no Kite."""

@@ -10,7 +10,7 @@ import pyotp
 import requests
 from dotenv import dotenv_values
 
-from conftest import free_port
+from conftest import free_port, free_sandbox_port
 from kite_api import KiteAPI
 from settings import PROJECT_DIR, load_settings
 from test_entrypoint import wait_until_up
@@ -99,7 +99,8 @@ class Service:
 def start_service(tmp, extra_env=None, extra_args=()) -> Service:
     """Start the service on the built-in sandbox, on free ports, with every file under `tmp`."""
     (tmp / "empty.env").write_text("")
-    port, sandbox_port = free_port(), free_port()
+    port = free_port()
+    sandbox_port = free_sandbox_port(avoid=port)
     env = {
         "PATH": "/usr/bin:/bin",
         "CODE": CODE,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ACCESS_CODE, free_port
+from conftest import ACCESS_CODE, free_port, free_sandbox_port
 from settings import PROJECT_DIR
 
 
@@ -123,7 +123,8 @@ def test_port_in_use_is_a_clear_error(env):
 
 @pytest.mark.parametrize("busy", ["service", "sandbox"])
 def test_a_busy_port_in_sandbox_mode_is_one_clear_line_and_exit_code_1(env, tmp_path, busy):
-    service_port, sandbox_port = int(env["PORT"]), free_port()
+    service_port = int(env["PORT"])
+    sandbox_port = free_sandbox_port(avoid=service_port)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", service_port if busy == "service" else sandbox_port))
         taken.listen()

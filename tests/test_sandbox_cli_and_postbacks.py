@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
-from conftest import free_port, recorded
+from conftest import free_sandbox_port, recorded
 from kite_sandbox.server import create_sandbox_app
 from sandbox_support import exchange, log_in, place
 from settings import PROJECT_DIR
@@ -17,7 +17,7 @@ from test_entrypoint import wait_until_up
 
 
 def test_runs_alone_and_writes_its_credentials(tmp_path):
-    port = free_port()
+    port = free_sandbox_port()
     process = subprocess.Popen(
         [
             sys.executable,
