@@ -70,12 +70,13 @@ def parse_args(argv):
   .venv/bin/python kite_app.py --totp            print the current TOTP code for Kite's login page
   .venv/bin/python kite_app.py --totp --sandbox  the same for the sandbox's demo user (its own key)
 
-settings come from .env (see .env.example; the environment wins) and your app's keys from
+settings come from .env (see .env.example; the environment wins, but sets HOST, PORT and CODE only
+as KITE_APP_HOST, KITE_APP_PORT, KITE_APP_CODE) and your app's keys from
 login_credentials.json (see login_credentials.example.json). Every morning, log in at
 http://127.0.0.1:5001/login (PUBLIC_URL/login if set); scripts then use `from kite_api import KiteAPI`.""",
     )
-    parser.add_argument("--host", help="address to bind (default: HOST or 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default: PORT or 5001)")
+    parser.add_argument("--host", help="address to bind (default: HOST in .env, else 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: PORT in .env, else 5001)")
     parser.add_argument("--no-scheduler", action="store_true", help="serve without the order-watch scheduler")
     parser.add_argument("--sandbox", action="store_true", help="run against the built-in Kite sandbox (no account)")
     parser.add_argument("--sandbox-port", type=int, default=5002, help="sandbox port (default 5002)")

@@ -1,7 +1,8 @@
 """Settings from `.env` and the environment, and the Kite credentials file.
 
-Environment variables win over `.env`. Relative paths are resolved against the
-project folder, so scripts that import KiteAPI from elsewhere find the same files.
+Environment variables win over `.env`, except that the listen address and the access code come
+only from `.env` (or KITE_APP_HOST, KITE_APP_PORT, KITE_APP_CODE). Relative paths are resolved
+against the project folder, so scripts that import KiteAPI from elsewhere find the same files.
 """
 
 import base64
@@ -133,9 +134,23 @@ def env_file() -> Path:
     return _path(os.environ.get(ENV_FILE_VARIABLE) or ".env")
 
 
+# Settings the environment sets only under a name of their own: a login shell exports HOST (tcsh:
+# the machine's name), and nothing inherited may move the listener or change the access code.
+ENVIRONMENT_NAMES = {"HOST": "KITE_APP_HOST", "PORT": "KITE_APP_PORT", "CODE": "KITE_APP_CODE"}
+
+
+def environment_values(environ: Mapping[str, str] | None = None) -> dict:
+    """The settings the environment sets: each by its own name, but HOST, PORT and CODE only as
+    KITE_APP_HOST, KITE_APP_PORT and KITE_APP_CODE."""
+    environ = os.environ if environ is None else environ
+    values = {name: environ[name] for name in DEFAULTS if name in environ and name not in ENVIRONMENT_NAMES}
+    values.update({name: environ[variable] for name, variable in ENVIRONMENT_NAMES.items() if variable in environ})
+    return values
+
+
 def configured_values() -> dict:
-    """The dotenv file's values overlaid by the environment (the environment wins)."""
-    return {**dotenv_values(env_file()), **os.environ}
+    """The dotenv file's values overlaid by environment_values() (the environment wins)."""
+    return {**dotenv_values(env_file()), **environment_values()}
 
 
 def running_sandbox_env_file() -> Path | None:
@@ -162,7 +177,7 @@ def script_values() -> tuple:
     if not os.environ.get(ENV_FILE_VARIABLE):
         sandbox_env = running_sandbox_env_file()
         if sandbox_env is not None:
-            return {**dotenv_values(sandbox_env), **os.environ}, sandbox_env
+            return {**dotenv_values(sandbox_env), **environment_values()}, sandbox_env
     return configured_values(), None
 
 

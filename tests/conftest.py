@@ -17,7 +17,7 @@ from kite_app import create_app
 from kite_client import RetryPolicy
 from rate_limit import OrderCaps, kite_limiters
 from session_store import Session, SessionStore
-from settings import load_settings
+from settings import ENVIRONMENT_NAMES, load_settings
 
 pytest_plugins = ["sandbox_support"]
 
@@ -152,8 +152,10 @@ def free_sandbox_port(avoid: int = 0) -> int:
 @pytest.fixture
 def env(config):
     """Environment for `python kite_app.py` as a process: the test settings, a free port, no Kite."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("CODE", "PORT", "HOST")}
+    environment = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT_NAMES.values()}
     environment.update(config, PORT=str(free_port()), KITE_API_ROOT="http://127.0.0.1:9", ORDER_POLL_SECONDS="1")
+    # PORT and CODE stay for the tests to read; the service takes them from the environment only as:
+    environment.update(KITE_APP_PORT=environment["PORT"], KITE_APP_CODE=environment["CODE"])
     return environment
 
 

@@ -103,7 +103,7 @@ def start_service(tmp, extra_env=None, extra_args=()) -> Service:
     sandbox_port = free_sandbox_port(avoid=port)
     env = {
         "PATH": "/usr/bin:/bin",
-        "CODE": CODE,
+        "KITE_APP_CODE": CODE,
         "LOG_DIR": str(tmp / "logs"),
         "ORDER_POLL_SECONDS": "1",
         "KITE_APP_ENV_FILE": str(tmp / "empty.env"),

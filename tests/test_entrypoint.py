@@ -45,8 +45,8 @@ def log_text(env) -> str:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"CODE": ""}, "CODE is not set"),
-        ({"CODE": "short"}, "too short"),
+        ({"KITE_APP_CODE": ""}, "CODE is not set"),
+        ({"KITE_APP_CODE": "short"}, "too short"),
         ({"CREDENTIALS_FILE": "/nonexistent/creds.json"}, "/nonexistent/creds.json: file not found"),
     ],
 )
@@ -84,6 +84,28 @@ def test_serves_on_loopback_and_stops_cleanly_on_sigterm(env):
     for line in ("Scheduler started", "Order check paused", "Scheduler stopped", "Kite App stopped"):
         assert line in text
     assert ACCESS_CODE not in text + stderr
+
+
+def test_a_login_shells_host_port_and_code_do_not_move_the_service(env):
+    # tcsh exports the machine's name as HOST; PORT and CODE may be anyone's. Only .env, the flags and
+    # KITE_APP_* set where the service listens and its code.
+    port = int(env["PORT"])
+    inherited = {"HOST": "0.0.0.0", "PORT": str(free_port()), "CODE": "a-login-shells-code"}
+    process = start({**env, **inherited}, "--no-scheduler")
+    try:
+        wait_until_up(port, process)
+        right = requests.get(f"http://127.0.0.1:{port}/api/url", headers={"X-Access-Code": ACCESS_CODE}, timeout=5)
+        wrong = requests.get(
+            f"http://127.0.0.1:{port}/api/url", headers={"X-Access-Code": inherited["CODE"]}, timeout=5
+        )
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert (right.status_code, wrong.status_code) == (200, 401)
+    text = log_text(env)
+    assert f"Kite App listening on http://127.0.0.1:{port} " in text
+    assert "reachable from other machines" not in text
 
 
 def test_ctrl_c_stops_cleanly(env):
@@ -152,7 +174,8 @@ def test_a_busy_port_in_sandbox_mode_is_one_clear_line_and_exit_code_1(env, tmp_
 
 def test_second_instance_on_same_data_folder_runs_no_scheduler(env):
     first = start(env)
-    second_env = {**env, "PORT": str(free_port())}
+    second_port = str(free_port())
+    second_env = {**env, "PORT": second_port, "KITE_APP_PORT": second_port}
     second = start(second_env)
     try:
         wait_until_up(int(env["PORT"]), first)

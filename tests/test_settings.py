@@ -1,9 +1,10 @@
 import json
+from pathlib import Path
 
 import pytest
 
 from errors import ConfigError
-from settings import EXAMPLE_ACCESS_CODE, PROJECT_DIR, load_credentials, load_settings
+from settings import ENVIRONMENT_NAMES, EXAMPLE_ACCESS_CODE, PROJECT_DIR, load_credentials, load_settings
 
 
 def test_defaults_bind_to_loopback_on_port_5001():
@@ -15,14 +16,41 @@ def test_defaults_bind_to_loopback_on_port_5001():
     assert settings.kite_api_root == "https://api.kite.trade"
 
 
-def test_environment_overrides_dotenv(tmp_path, monkeypatch):
-    (tmp_path / ".env").write_text("PORT=6000\nCODE=from-dotenv-file\nHOST=127.0.0.2\n")
+@pytest.fixture
+def dotenv_folder(tmp_path, monkeypatch):
+    """A project folder whose `.env` sets the address and code, in an environment without our variables."""
+    (tmp_path / ".env").write_text("PORT=6000\nCODE=from-dotenv-file\nHOST=127.0.0.2\nLOG_DIR=dotenv-logs\n")
     monkeypatch.setattr("settings.PROJECT_DIR", tmp_path)
-    monkeypatch.setenv("PORT", "7000")
+    for name in ("HOST", "PORT", "CODE", "LOG_DIR", "KITE_APP_ENV_FILE", *ENVIRONMENT_NAMES.values()):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_environment_overrides_dotenv(dotenv_folder, monkeypatch):
+    monkeypatch.setenv("LOG_DIR", "/var/log/kite")
     settings = load_settings()
-    assert settings.port == 7000
-    assert settings.access_code == "from-dotenv-file"
-    assert settings.host == "127.0.0.2"
+    assert settings.log_dir == Path("/var/log/kite")
+    assert (settings.host, settings.port, settings.access_code) == ("127.0.0.2", 6000, "from-dotenv-file")
+
+
+def test_an_inherited_host_port_or_code_changes_nothing(dotenv_folder, monkeypatch):
+    # What a tcsh login shell exports (HOST is the machine's name), and two more a shell may carry.
+    monkeypatch.setenv("HOST", "buildbox.example.net")
+    monkeypatch.setenv("PORT", "8080")
+    monkeypatch.setenv("CODE", "someone-elses-code")
+    settings = load_settings()
+    assert (settings.host, settings.port, settings.access_code) == ("127.0.0.2", 6000, "from-dotenv-file")
+    (dotenv_folder / ".env").write_text("")
+    assert (load_settings().host, load_settings().port, load_settings().access_code) == ("127.0.0.1", 5001, "")
+
+
+def test_the_own_names_set_address_and_code_from_the_environment(dotenv_folder, monkeypatch):
+    monkeypatch.setenv("HOST", "buildbox.example.net")
+    monkeypatch.setenv("KITE_APP_HOST", "::1")
+    monkeypatch.setenv("KITE_APP_PORT", "7000")
+    monkeypatch.setenv("KITE_APP_CODE", "code-from-the-unit-file")
+    settings = load_settings()
+    assert (settings.host, settings.port, settings.access_code) == ("::1", 7000, "code-from-the-unit-file")
 
 
 def test_cors_origins_are_a_list():
