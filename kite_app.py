@@ -109,6 +109,7 @@ def main(argv=None) -> int:
             sandbox = SandboxMode(
                 args.sandbox_dir or SANDBOX_DIR, port=args.sandbox_port, enforce_rate_limits=not args.no_rate_limits
             )
+            sandbox.claim()  # before any file in the folder is read or written
             code = sandbox_access_code(settings, sandbox.data_dir)
             app = create_app({**values, **sandbox.start(settings.service_url, code)})
             walkthrough = sandbox.walkthrough(settings.service_url, code)

@@ -45,9 +45,23 @@ class SandboxMode:
     def env_file(self) -> Path:
         return self.data_dir / "sandbox.env"
 
+    def claim(self) -> None:
+        """Take the sandbox folder for this process, before anything in it is written; ConfigError
+        when another `kite_app.py --sandbox` holds it."""
+        if self._running.is_locked:
+            return
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            self._running.acquire()
+        except Timeout:
+            raise ConfigError(
+                f"Another `kite_app.py --sandbox` is running on {self.data_dir}; stop it first, "
+                "or give this one a folder of its own with --sandbox-dir."
+            ) from None
+
     def start(self, app_url: str, access_code: str) -> dict:
         """Start the sandbox server; returns settings values for create_app()."""
-        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.claim()
         # As registered in a Kite app's developer console: redirect and postback URLs at this service.
         self.credentials = DemoCredentials.load_or_create(self.data_dir, redirect_url=f"{app_url}/api/callback")
         # The landing page is an HTTP response: it gets a placeholder, never the code itself.
@@ -88,10 +102,6 @@ class SandboxMode:
             "KITE_TICKER_URL": self._ticker.url,  # KiteTicker(api_key, access_token, root=...)
         }
         self._write_env_file(values)
-        try:
-            self._running.acquire()
-        except Timeout:
-            raise ConfigError(f"Another `kite_app.py --sandbox` uses {self.data_dir}; stop it first.") from None
         return values
 
     def stop(self) -> None:

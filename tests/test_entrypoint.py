@@ -249,3 +249,40 @@ def test_help_shows_examples_files_and_the_login_page(env):
     assert result.returncode == 0
     for expected in ("examples:", "--sandbox", ".env", "login_credentials.json", "/login", "--totp --sandbox"):
         assert expected in text, expected
+
+
+def test_a_second_sandbox_on_the_same_folder_exits_and_leaves_the_first_ones_files(tmp_path):
+    from service_support import start_service
+
+    first = start_service(tmp_path)
+    folder = first.sandbox_dir
+    try:
+        before = {path.name: path.read_bytes() for path in folder.iterdir()}
+        port = free_port()
+        second = subprocess.run(
+            [
+                sys.executable,
+                str(PROJECT_DIR / "kite_app.py"),
+                "--sandbox",
+                "--port",
+                str(port),
+                "--sandbox-port",
+                str(free_sandbox_port(avoid=port)),
+                "--sandbox-dir",
+                str(folder),
+            ],
+            env={"PATH": "/usr/bin:/bin", "KITE_APP_ENV_FILE": str(tmp_path / "empty.env")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+        assert second.returncode == 2
+        assert second.stderr == (
+            f"kite_app: Another `kite_app.py --sandbox` is running on {folder}; stop it first, "
+            "or give this one a folder of its own with --sandbox-dir.\n"
+        )
+        assert second.stdout == ""
+        assert first.login()["state"] == "valid"  # the first one's login still comes back to it
+    finally:
+        first.stop()
