@@ -27,24 +27,71 @@ def test_example_credentials_have_the_expected_fields():
     assert set(example) == {"api_key", "api_secret", "twofa_key"}
 
 
-def test_systemd_unit_restarts_keeps_files_private_and_outwaits_the_longest_job():
-    import configparser
+def stop_bounds() -> dict:
+    """Seconds each part of the service may take to stop (kite_app.serve, then
+    AppContext.stop_background_work, one after another), from the code's own defaults."""
+    import inspect
+
+    from waitress.task import ThreadedTaskDispatcher
 
     from kite_client import DEFAULT_RETRY
-    from notifiers import SEND_TIMEOUT_SECONDS
+    from notifications import Notifications
+    from order_stream import OrderStream
+    from postback_followup import PostbackFollowUp
     from settings import load_settings
 
+    def default(function, name="timeout"):
+        return inspect.signature(function).parameters[name].default
+
+    retry = DEFAULT_RETRY
+    backoff = sum(min(retry.max_delay, retry.base_delay * 2**attempt) for attempt in range(retry.retries))
+    return {
+        # waitress.server.run() closes the server on SystemExit and serve()'s finally closes it again:
+        # each close waits this long for request threads.
+        "waitress": 2 * default(ThreadedTaskDispatcher.shutdown),
+        # stop() closes the socket (the closing handshake, close_timeout=2 in order_stream._listen),
+        # then waits for the thread.
+        "order stream": STREAM_CLOSE_TIMEOUT + default(OrderStream.stop),
+        # The scheduler's shutdown waits for the running order check: every attempt of one GET, with backoff.
+        "order check": (retry.retries + 1) * load_settings({}).kite_timeout + backoff,
+        "postback lookups": default(PostbackFollowUp.stop),
+        "notifier": default(Notifications.stop),
+    }
+
+
+STREAM_CLOSE_TIMEOUT = 2  # order_stream.py opens the WebSocket with close_timeout=2
+STOP_MARGIN_SECONDS = 30  # rate-limit waits, logging's shutdown, the interpreter's exit
+
+
+def test_the_order_stream_closes_within_the_timeout_counted():
+    import inspect
+
+    import order_stream
+
+    assert f"close_timeout={STREAM_CLOSE_TIMEOUT}," in inspect.getsource(order_stream.OrderStream)
+
+
+def test_systemd_unit_restarts_keeps_files_private_and_outwaits_every_part_of_a_stop():
+    import configparser
+
+    unit_text = (PROJECT_DIR / "deploy" / "kite-app.service").read_text()
     unit = configparser.ConfigParser(interpolation=None, strict=False)
     unit.optionxform = str
-    unit.read_string((PROJECT_DIR / "deploy" / "kite-app.service").read_text())
+    unit.read_string(unit_text)
     service = unit["Service"]
     assert service["Restart"] == "on-failure" and service["UMask"] == "0077"
-    assert service["ExecStart"].endswith("kite_app.py")  # binds 127.0.0.1 unless HOST says otherwise
-    attempts = DEFAULT_RETRY.retries + 1
-    longest_poll = attempts * load_settings({}).kite_timeout + DEFAULT_RETRY.retries * DEFAULT_RETRY.max_delay
-    waitress_grace = 5
-    notifier_send = 2 * SEND_TIMEOUT_SECONDS
-    assert int(service["TimeoutStopSec"]) > longest_poll + waitress_grace + notifier_send
+    assert service["ExecStart"].endswith("kite_app.py")  # binds 127.0.0.1 unless .env's HOST says otherwise
+    bounds = stop_bounds()
+    assert bounds == {
+        "waitress": 10,
+        "order stream": 12,
+        "order check": 31.5,
+        "postback lookups": 10,
+        "notifier": 10,
+    }, "a part's stop bound changed: update deploy/kite-app.service's list and TimeoutStopSec"
+    total = sum(bounds.values())
+    assert int(service["TimeoutStopSec"]) >= total + STOP_MARGIN_SECONDS
+    assert f"together {total:g} s" in unit_text
 
 
 def test_the_python_statement_matches_the_project_and_every_pin():
