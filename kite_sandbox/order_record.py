@@ -32,6 +32,11 @@ HISTORY_FIELDS = (
 )
 
 
+# The terminal an order came from, as Kite's order book names it (a string of 15 digits): the
+# sandbox is one terminal.
+TERMINAL_ID = "100000000000001"
+
+
 def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -41,6 +46,7 @@ def new_order(order_id, user_id, variety, instrument, fields, now) -> dict:
     return {
         "account_id": user_id,
         "placed_by": user_id,
+        "terminal_id": TERMINAL_ID,
         "order_id": order_id,
         "exchange_order_id": None,
         "parent_order_id": None,
