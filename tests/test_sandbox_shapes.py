@@ -1,9 +1,10 @@
 """Every sandbox endpoint answers with the keys and JSON types of Zerodha's recorded response.
 
 Rules, per object: the keys present in every recorded sample are required, keys seen in no
-sample are refused; values must have a JSON type seen in the samples (number covers int and
-float; a field recorded only as null, or an object recorded empty, may hold anything; a map keyed
-by data, such as a SIP's step-ups by "DD-MM", is compared by its values).
+sample are refused; a list recorded with items must have items; values must have a JSON type seen
+in the samples (number covers int and float; a field recorded only as null, or an object recorded
+empty, may hold anything; a map keyed by data, such as a SIP's step-ups by "DD-MM", is compared by
+its values).
 """
 
 import gzip
@@ -27,6 +28,8 @@ def json_type(value) -> str:
 
 # Objects whose keys are data, not field names (a SIP's step-ups by "DD-MM"): only their values are compared.
 MAP_FIELDS = {"step_up"}
+# Lists that are rightly empty on some items (an order placed without a tag has no tags).
+MAY_BE_EMPTY = {"tags"}
 
 
 def assert_same_shape(ours, samples, path="data"):
@@ -51,6 +54,9 @@ def assert_same_shape(ours, samples, path="data"):
             assert_same_shape(value, [d[key] for d in dicts if key in d], f"{path}.{key}")
     elif kind == "array":
         elements = [e for s in samples if isinstance(s, list) for e in s]
+        # An empty answer shows no shape: where the recording has items, the sandbox must too.
+        if path.rsplit(".", 1)[-1] not in MAY_BE_EMPTY:
+            assert ours or not elements, f"{path}: an empty list, recorded with {len(elements)} item(s)"
         for index, element in enumerate(ours):
             assert_same_shape(element, elements, f"{path}[{index}]")
 
@@ -105,7 +111,9 @@ def test_every_endpoint_matches_the_recorded_shapes(sandbox, sandbox_app, sessio
         ),
         "order_response.json",
     )["order_id"]
-    resting = sandbox.post("/orders/regular", data={**order, "order_type": "LIMIT", "price": 1300}, headers=session)
+    resting = sandbox.post(
+        "/orders/regular", data={**order, "order_type": "LIMIT", "price": 1300, "tag": "shapes"}, headers=session
+    )
     resting_id = resting.get_json()["data"]["order_id"]
     check(sandbox.put(f"/orders/regular/{resting_id}", data={"price": 1301}, headers=session), "order_modify.json")
     check(sandbox.delete(f"/orders/regular/{resting_id}", headers=session), "order_cancel.json")
@@ -118,6 +126,7 @@ def test_every_endpoint_matches_the_recorded_shapes(sandbox, sandbox_app, sessio
 
     orders = check(get("/orders"), "orders.json", newest_by="order_timestamp")
     assert {o["status"] for o in orders} == {"COMPLETE", "CANCELLED", "REJECTED"}
+    assert [o["tags"] for o in orders if o["tags"]] == [["shapes"]]  # a tags list to compare, too
     check(get(f"/orders/{resting_id}"), "order_info.json")
     assert check(get(f"/orders/{filled}/trades"), "order_trades.json")
     assert check(get("/trades"), "trades.json")
@@ -159,6 +168,24 @@ def test_every_endpoint_matches_the_recorded_shapes(sandbox, sandbox_app, sessio
     token = session["Authorization"].split(":")[1]
     logout = sandbox.delete(f"/session/token?api_key={demo.api_key}&access_token={token}", headers=session)
     check(logout, "session_logout.json")
+
+
+@pytest.mark.parametrize(
+    ("ours", "recorded_data"),
+    [
+        ([], [{"order_id": "1"}]),  # a whole answer
+        ({"net": [], "day": []}, {"net": [{"quantity": 1}], "day": []}),  # a list inside an object
+        ([{"candles": []}], [{"candles": [[1, 2]]}]),  # a list inside a list's items
+    ],
+)
+def test_an_empty_list_where_the_recording_has_items_fails(ours, recorded_data):
+    with pytest.raises(AssertionError, match="an empty list, recorded with 1 item"):
+        assert_same_shape(ours, [recorded_data])
+
+
+def test_an_empty_list_passes_where_the_recording_is_empty_or_the_list_may_be():
+    assert_same_shape({"net": [{"quantity": 1}], "day": []}, [{"net": [{"quantity": 2}], "day": []}])
+    assert_same_shape([{"tag": "b", "tags": []}], [[{"tag": "a", "tags": ["a"]}]])
 
 
 def test_error_envelope_matches_kites(sandbox, session):
