@@ -56,7 +56,20 @@ def test_login_script_orders_and_scheduler_transitions(service):
     )
     assert script.returncode == 0, script.stderr
     market_id, limit_id = re.search(r"market order (\d+), limit order (\d+)", script.stdout).groups()
-    assert "position INFY" in script.stdout or "OPEN" in script.stdout
+    # What the script prints: both orders, the limit one resting; the market one fills 2 s after it was
+    # placed, so it may show OPEN, or COMPLETE with its position, or OPEN then the position of its fill.
+    header, market_line, limit_line, *position_lines = script.stdout.splitlines()
+    assert header == f"market order {market_id}, limit order {limit_id}"
+    shown = re.fullmatch(rf"  {market_id}  (OPEN|COMPLETE) +BUY 1 INFY MARKET", market_line)
+    assert shown, market_line
+    market_status = shown.group(1)
+    assert market_line == f"  {market_id}  {market_status:<12} BUY 1 INFY MARKET"
+    assert limit_line == f"  {limit_id}  OPEN         BUY 1 INFY LIMIT"
+    assert len(position_lines) <= 1
+    if market_status == "COMPLETE":
+        assert position_lines, "a filled market order, and no position"
+    for line in position_lines:
+        assert re.fullmatch(r"  position INFY: 1 @ \d+(\.\d+)?", line), line
 
     service.wait_for_log(rf"Order {market_id} placed: BUY 1 NSE:INFY MARKET")
     service.wait_for_log(rf"Order {market_id} COMPLETE: BUY 1 NSE:INFY filled 1/1 @ [\d.]+")
