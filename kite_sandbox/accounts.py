@@ -132,6 +132,14 @@ class Accounts:
             return None
         return session
 
+    def ended(self, access_token: str) -> str | None:
+        """Why a token that had a session no longer has one ("expired" or "logged out"); None while it lives."""
+        with self._lock:
+            session = self._sessions.get(access_token)
+        if session is None:
+            return "logged out"
+        return "expired" if self._clock() >= session.expires_at else None
+
     def close_session(self, access_token: str) -> bool:
         with self._lock:
             closed = self._sessions.pop(access_token, None) is not None

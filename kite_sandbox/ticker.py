@@ -8,6 +8,12 @@ subscription is in quote mode. Every second each connection gets one binary fram
 per subscribed instrument (ticker_packets.py), read off the same price walk as the REST quotes;
 with nothing subscribed, a one-byte heartbeat. Order updates of the user arrive as text,
 {"type": "order", "data": {...the postback payload, checksum blank...}}.
+
+A connection whose access token is logged out (DELETE /session/token) or expires (06:00 IST) is
+closed within a second with code 1008 (policy violation) and the reason "Invalid access_token:
+logged out" or "...: expired"; its reconnect is then refused with 403, as Kite refuses such tokens.
+Kite does not document what it sends on a live connection, nor do its official clients look at
+the close code: each of them reconnects on any close, which the 403 then stops.
 """
 
 import gc
@@ -30,6 +36,7 @@ log = logging.getLogger("kite_sandbox.ticker")
 MAX_INSTRUMENTS_PER_CONNECTION = 3000
 MAX_CONNECTIONS_PER_API_KEY = 3
 PREFETCH_AFTER = 0.2  # seconds into a second: after the connections have sent theirs
+SESSION_ENDED_CODE = 1008  # RFC 6455 policy violation: the token no longer gives access
 
 
 def tick_for(market, instrument, now: datetime | None = None) -> Tick:
@@ -117,8 +124,9 @@ class TickCache:
 class Connection:
     """One client: its subscriptions and a queue of text messages (order updates) to send."""
 
-    def __init__(self, websocket):
+    def __init__(self, websocket, access_token: str = ""):
         self.websocket = websocket
+        self.access_token = access_token
         self.modes: dict = {}  # token -> mode
         self.lock = threading.Lock()
         self.outbox: queue.Queue = queue.Queue()
@@ -210,9 +218,7 @@ class TickerServer:
     # -- one connection ---------------------------------------------------------------------
 
     def _check_handshake(self, connection, request):
-        query = parse_qs(urlsplit(request.path).query)
-        api_key = (query.get("api_key") or [""])[0]
-        access_token = (query.get("access_token") or [""])[0]
+        api_key, access_token = _credentials(request.path)
         creds, accounts = self._sandbox.credentials, self._sandbox.accounts
         if api_key != creds.api_key or accounts.session_for(access_token) is None:
             return connection.respond(HTTPStatus.FORBIDDEN, "Invalid api_key or access_token\n")
@@ -222,7 +228,7 @@ class TickerServer:
         return None
 
     def _serve(self, websocket) -> None:
-        connection = Connection(websocket)
+        connection = Connection(websocket, _credentials(websocket.request.path)[1])
         with self._lock:
             self._connections.add(connection)
         sender = threading.Thread(target=self._send_loop, args=(connection,), daemon=True)
@@ -255,6 +261,10 @@ class TickerServer:
                 if text:
                     connection.websocket.send(text)
                     continue
+                ended = self._sandbox.accounts.ended(connection.access_token)
+                if ended is not None:
+                    connection.websocket.close(SESSION_ENDED_CODE, f"Invalid access_token: {ended}")
+                    return
                 second = int(time.time())  # a late loop skips to the current second, never sends a stale one
                 next_second = second + 1
                 with connection.lock:
@@ -263,3 +273,9 @@ class TickerServer:
                 connection.websocket.send(frame(packets) if packets else HEARTBEAT)
         except ConnectionClosed:
             return
+
+
+def _credentials(path: str) -> tuple:
+    """(api_key, access_token) from the handshake's query."""
+    query = parse_qs(urlsplit(path).query)
+    return (query.get("api_key") or [""])[0], (query.get("access_token") or [""])[0]

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from kite_sandbox.server import create_sandbox_app
@@ -111,6 +111,72 @@ def test_a_bad_or_logged_out_token_is_refused_at_the_handshake(official_kite, ti
     with pytest.raises(InvalidStatus) as refused:
         connect(f"{ticker.url}/?api_key={official_kite.api_key}&access_token={official_kite.access_token}")
     assert refused.value.response.status_code == 403
+
+
+LOGOUT_PROBE = """
+import json, sys, threading
+from kiteconnect import KiteConnect, KiteTicker
+
+api_key, access_token, ticker_root, rest_root = sys.argv[1:5]
+seen = {"ticks": 0, "closed": None}
+ticker = KiteTicker(api_key, access_token, root=ticker_root, reconnect=False)
+
+def on_connect(ws, response):
+    ws.subscribe([408065])
+    rest = KiteConnect(api_key, access_token=access_token, root=rest_root)
+    threading.Timer(1.5, rest.invalidate_access_token).start()
+
+def on_ticks(ws, ticks):
+    seen["ticks"] += len(ticks)
+
+def on_close(ws, code, reason):
+    seen["closed"] = [code, reason]
+    ws.stop()
+
+ticker.on_connect, ticker.on_ticks, ticker.on_close = on_connect, on_ticks, on_close
+threading.Timer(15, ticker.stop).start()
+ticker.connect(threaded=False)
+print(json.dumps(seen))
+"""
+
+
+def test_kitetickers_connection_ends_when_its_token_is_logged_out(official_kite, ticker, sandbox_root):
+    args = [official_kite.api_key, official_kite.access_token, ticker.url, sandbox_root]
+    result = subprocess.run(
+        [sys.executable, "-c", LOGOUT_PROBE, *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["ticks"] > 0  # it was live before the logout
+    assert seen["closed"] == [1008, "Invalid access_token: logged out"]
+
+
+def test_a_connection_ends_at_0600_ist_when_its_token_expires(demo):
+    from datetime import datetime
+
+    from clock import IST
+    from sandbox_support import Clock, exchange, log_in
+
+    clock = Clock(datetime(2026, 11, 20, 10, 0, tzinfo=IST))
+    app = create_sandbox_app(demo, clock=clock, enforce_rate_limits=False)
+    client = app.test_client()
+    token = exchange(client, demo, log_in(client, demo)).get_json()["data"]["access_token"]
+    server = TickerServer(app.extensions["kite_sandbox"], "127.0.0.1", 0).start()
+    url = f"{server.url}/?api_key={demo.api_key}&access_token={token}"
+    try:
+        with connect(url) as websocket:
+            clock.advance((datetime(2026, 11, 21, 5, 59, 59, tzinfo=IST) - clock.now).total_seconds())
+            assert websocket.recv(timeout=3) == b"\x00"  # a second before 06:00: still served
+            clock.advance(1)
+            with pytest.raises(ConnectionClosed):
+                for _ in range(3):  # the heartbeat of the second under way, then the close
+                    websocket.recv(timeout=3)
+            assert (websocket.close_code, websocket.close_reason) == (1008, "Invalid access_token: expired")
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url)
+        assert refused.value.response.status_code == 403
+    finally:
+        server.close()
 
 
 def test_heartbeats_keep_an_idle_connection_alive_and_kites_limits_hold(official_kite, ticker):
