@@ -1,16 +1,22 @@
 """Everything the service is made of, built once per app and started only by the entry point."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from atomic_file import remove_stale_temp_files
+from clock import now_ist
+from errors import StorageError
 from kite_api import KiteAPI
+from legacy_state import import_legacy_files
 from log_utils import LogThrottle
 from login_state import LoginStates
 from maintenance import Maintenance
 from notifications import Notifications
 from notifiers import TelegramNotifier, WebhookNotifier
 from order_events import OrderEvents
+from order_store import OrderDatabase
 from order_stream import OrderStream
 from order_watch import OrderWatcher
 from postback_followup import PostbackFollowUp
@@ -18,6 +24,8 @@ from reminder import LoginReminder
 from scheduler import SchedulerRunner, build_scheduler
 from session_store import SessionStore
 from settings import Credentials, Settings
+
+log = logging.getLogger("kite_app")
 
 
 @dataclass
@@ -36,43 +44,59 @@ class AppContext:
     postbacks: PostbackFollowUp
     refusals: LogThrottle  # refused callbacks, postbacks and requests: a flood is a few log lines
     stream: OrderStream | None  # order updates over Kite's WebSocket (ORDER_STREAM=on)
+    api: KiteAPI  # the service's own Kite calls (order check, postback look-ups, logout)
+    clock: Callable[[], datetime] = now_ist  # every part reads the time from here (tests inject one)
 
     @classmethod
-    def build(cls, settings: Settings, credentials: Credentials) -> "AppContext":
+    def build(cls, settings: Settings, credentials: Credentials, clock=now_ist) -> "AppContext":
         """Wire the parts together; nothing starts, nothing touches the network."""
         store = SessionStore(settings.session_file)
-        notifications = Notifications(_notifiers(settings), settings.notifications_outbox_file)
+        database = OrderDatabase(settings.order_database_file)
+        notifications = Notifications(_notifiers(settings), database, clock=clock)
         publish = notifications.publish if notifications.notifiers else None
-        events = OrderEvents(settings.order_state_file, publish=publish)
-        api = KiteAPI(settings)
-        watcher = OrderWatcher(api, events, interval_seconds=settings.order_poll_seconds)
-        reminder = LoginReminder(settings, store, publish=publish)
+        events = OrderEvents(database, outbox=notifications if notifications.notifiers else None, clock=clock)
+        api = KiteAPI(settings, clock=clock)
+        watcher = OrderWatcher(api, events, clock=clock, interval_seconds=settings.order_poll_seconds)
+        reminder = LoginReminder(settings, store, publish=publish, clock=clock)
         scheduler = build_scheduler(
             watcher.poll,
-            Maintenance(settings, store, watcher).run,
+            Maintenance(settings, store, watcher, clock=clock).run,
             settings.order_poll_seconds,
             login_reminder=reminder.run,
             reminder_time=settings.login_reminder_time,
         )
         runner = SchedulerRunner(scheduler, settings.scheduler_lock_file)
         return cls(
-            settings,
-            credentials,
-            store,
-            LoginStates(),
-            notifications,
-            events,
-            watcher,
-            reminder,
-            runner,
-            PostbackFollowUp(api, events),
-            LogThrottle(logging.getLogger("kite_app.http")),
-            OrderStream(settings, credentials.api_key, store, events) if settings.order_stream else None,
+            settings=settings,
+            credentials=credentials,
+            store=store,
+            login_states=LoginStates(),
+            notifications=notifications,
+            events=events,
+            watcher=watcher,
+            reminder=reminder,
+            runner=runner,
+            postbacks=PostbackFollowUp(api, events),
+            refusals=LogThrottle(logging.getLogger("kite_app.http")),
+            stream=OrderStream(settings, credentials.api_key, store, events, clock=clock)
+            if settings.order_stream
+            else None,
+            api=api,
+            clock=clock,
         )
 
     def start_background_work(self, with_scheduler: bool = True) -> None:
         """Tidy up after a crash, then start notification delivery and (unless told not to) the scheduler."""
         remove_stale_temp_files(self.settings.data_dir)
+        try:
+            import_legacy_files(
+                self.events.database,
+                self.settings.order_state_file,
+                self.settings.notifications_outbox_file,
+                self.clock().isoformat(timespec="microseconds"),
+            )
+        except StorageError as exc:
+            log.error("Order state of the previous version not imported yet: %s", exc)
         self.notifications.start()
         self.postbacks.start()
         # The stream with the order check, and only in the one process that holds the scheduler's lock.

@@ -26,3 +26,11 @@ def session_expiry(login_time: datetime) -> datetime:
     if login >= expiry:
         expiry += timedelta(days=1)  # IST has no DST, so a day is always 24 h
     return expiry
+
+
+def trading_day(moment: datetime) -> str:
+    """Kite's day that `moment` belongs to, as YYYY-MM-DD: from 06:00 IST to the next 06:00 IST.
+
+    A session and the order book it shows last until 06:00 (not midnight), so 01:00 still belongs
+    to the day before: an order seen at 23:59 is the same order, with the same state, at 00:01."""
+    return (as_ist(moment) - timedelta(hours=SESSION_EXPIRY_HOUR)).date().isoformat()

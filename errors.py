@@ -67,3 +67,7 @@ class OrderCapError(KiteAppError):
         self.limit = limit
         self.per = per  # "minute" or "day"
         self.resets = resets
+
+
+class StorageError(KiteAppError):
+    """The order database could not be read or written (full disk, read-only folder): nothing was changed."""

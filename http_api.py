@@ -7,7 +7,8 @@ from werkzeug.exceptions import HTTPException
 
 import log_utils
 from access_code import AccessDeniedError, CrossSiteRequestError, require_access_code
-from login import LoginError, exchange_request_token, kite_login_url
+from login import LoginError, exchange_request_token, kite_login_url, log_out
+from order_watch import MAX_BACKOFF_SECONDS
 from postback import PostbackError, verify_postback
 
 log = logging.getLogger("kite_app.http")
@@ -45,7 +46,7 @@ def index():
 def health():
     """Liveness and readiness for monitors: no access code, no secrets, no user id."""
     context = _context()
-    session = context.store.summary(max_age=HEALTH_SESSION_MAX_AGE_SECONDS)
+    session = context.store.summary(context.clock(), max_age=HEALTH_SESSION_MAX_AGE_SECONDS)
     body = _health(context, session)
     body["session"] = {"state": session["state"], "expires_at": session["expires_at"]}
     return jsonify(body)
@@ -56,7 +57,7 @@ def health():
 def status():
     """/health plus the user, order-watch counts and the notification backlog."""
     context = _context()
-    body = _health(context, context.store.summary(max_age=HEALTH_SESSION_MAX_AGE_SECONDS))
+    body = _health(context, context.store.summary(context.clock(), max_age=HEALTH_SESSION_MAX_AGE_SECONDS))
     body["orders"] = {
         "watched_today": context.events.watched_count,
         "by_status": context.events.status_counts(),
@@ -75,11 +76,12 @@ def status():
 def _health(context, session: dict) -> dict:
     last = context.watcher.last_outcome
     scheduler_running = context.runner.running
-    order_check_works = last is None or last.ok  # paused without a session, or failing: not ready
     stream = context.stream.state if context.stream is not None else None
+    problems = _problems(context, session, scheduler_running, last, stream)
     return {
         "status": "up",
-        "ready": session["state"] == "valid" and scheduler_running and order_check_works,
+        "ready": not problems,
+        "problems": problems,
         "session": session,
         "scheduler": {"running": scheduler_running},
         "last_order_check": None
@@ -88,8 +90,33 @@ def _health(context, session: dict) -> dict:
         "order_stream": {
             "state": stream.state if stream else "off",
             "last_heard": stream.last_heard.isoformat(timespec="seconds") if stream and stream.last_heard else None,
+            "restarts": stream.restarts if stream else 0,
+            "last_error": stream.last_error if stream else None,
         },
     }
+
+
+def _problems(context, session: dict, scheduler_running: bool, last, stream) -> list:
+    """Why the service is not ready to announce every fill, one short phrase each (no secrets)."""
+    problems = []
+    if session["state"] != "valid":
+        problems.append(f"Kite session {session['state']}: log in at /login")
+    if not scheduler_running:
+        problems.append("order check not running (started without the scheduler, or another process runs it)")
+    elif last is not None and not last.ok and last.detail != "no usable session":
+        problems.append("order check failing: see /api/status or the log")
+    elif last is not None and not last.ok and session["state"] == "valid":
+        problems.append("order check paused: Kite refused the saved session; log in at /login")
+    elif last is not None and (context.clock() - last.at).total_seconds() > _overdue_seconds(context):
+        problems.append(f"order check has not run since {last.at:%H:%M:%S}")
+    if stream is not None and not stream.healthy:
+        problems.append(f"order stream {stream.state} ({stream.last_error or 'thread ended'})")
+    return problems
+
+
+def _overdue_seconds(context) -> float:
+    """Longer than the longest wait between two checks: the poll interval plus the failure backoff."""
+    return 2 * context.settings.order_poll_seconds + MAX_BACKOFF_SECONDS + context.settings.kite_timeout * 4
 
 
 def _outcome(last) -> str:
@@ -119,7 +146,9 @@ def token():
     """Exchange a request_token (query, form or JSON body) for a session saved in session.json."""
     context = _context()
     try:
-        session = exchange_request_token(_request_token(), context.settings, context.credentials, context.store)
+        session = exchange_request_token(
+            _request_token(), context.settings, context.credentials, context.store, clock=context.clock
+        )
     except LoginError as exc:
         log.warning("Login failed (HTTP %d): %s", exc.status, exc)
         return error(exc.status, str(exc))
@@ -131,6 +160,19 @@ def token():
             "expires_at": session.expires_at,
         }
     )
+
+
+@api.post("/logout")
+@require_access_code
+def logout():
+    """Log out: Kite invalidates today's access token, session.json is removed, the order check and
+    stream pause. Kite not reachable: 502 and nothing changed (the token still works; try again)."""
+    context = _context()
+    try:
+        message = log_out(context.api, context.store)
+    except LoginError as exc:
+        return error(exc.status, str(exc))
+    return jsonify({"status": "success", "message": message})
 
 
 @kite_hooks.post("/postback")

@@ -41,20 +41,39 @@ PROTECTED_ORDER_TYPES = ("MARKET", "SL-M")
 
 
 class _SessionBoundClient(KiteClient):
-    """KiteClient that checks the session before each call and types Kite's token errors."""
+    """KiteClient that checks the session before each call and types Kite's token errors.
+
+    Each call sends the token of the session it checked (kept per thread), and a TokenException
+    marks that token as rejected, not whichever token the client holds by the time Kite answers:
+    a postback look-up failing with yesterday's token must not mark a fresh login's token."""
 
     def __init__(self, owner: "KiteAPI", *args, **kwargs):
+        self._call = threading.local()  # the token of the call this thread is making
+        self._shared_access_token = None
         super().__init__(*args, **kwargs)
         self._owner = owner
 
+    @property
+    def access_token(self):
+        return getattr(self._call, "access_token", None) or self._shared_access_token
+
+    @access_token.setter
+    def access_token(self, value):
+        self._shared_access_token = value
+
     def _request(self, route, method, *args, **kwargs):
-        self._owner.ensure_session()
+        session = self._owner.ensure_session()
+        outer = getattr(self._call, "access_token", None)
+        self._call.access_token = session.access_token
         try:
             return super()._request(route, method, *args, **kwargs)
         except kite_errors.TokenException:
+            self._owner.token_rejected(session.access_token)
             raise SessionExpiredError(
                 "Kite rejected the access token (logged out, or logged in elsewhere)", self._owner.login_url
             ) from None
+        finally:
+            self._call.access_token = outer
 
 
 class KiteAPI:
@@ -91,7 +110,6 @@ class KiteAPI:
             order_caps=order_caps,
             retry=retry,
         )
-        self.kite.set_session_expiry_hook(self._on_token_rejected)
         try:
             self.ensure_session()  # so kite.kite.access_token is set before any direct call
         except SessionError:
@@ -136,15 +154,32 @@ class KiteAPI:
         return self.ensure_session()
 
     def logout(self) -> bool:
-        """Invalidate the access token at Kite (ends the session for every script and the service)."""
+        """Log out: invalidate the access token at Kite, then remove session.json, which ends the
+        session for every script and the service (its order check and stream pause at once).
+
+        A token Kite no longer knows counts as logged out. When Kite cannot be reached the file is
+        kept (the token still works at Kite) and KiteUnavailableError says so: call it again."""
         session = self.ensure_session()
         log.info("Logging out %s at Kite", session.user_id)
-        return self.kite.invalidate_access_token(session.access_token)
+        try:
+            self.kite.invalidate_access_token(session.access_token)
+        except SessionExpiredError:
+            pass  # Kite refused the token: it is dead already
+        self._store.clear(session.access_token)
+        log.info("Logged out %s; %s removed", session.user_id, self._store.path)
+        return True
 
-    def _on_token_rejected(self) -> None:
+    def token_rejected(self, access_token: str) -> None:
+        """Kite refused `access_token`: calls with it stop until a session with another token is saved."""
         with self._lock:
-            self._rejected_token = self.kite.access_token
-        log.warning("Kite rejected the access token of the current session; a new login is needed.")
+            if self._rejected_token == access_token:
+                return
+            self._rejected_token = access_token
+            current = self._session is not None and self._session.access_token == access_token
+        if current:
+            log.warning("Kite rejected the access token of the current session; a new login is needed.")
+        else:
+            log.warning("Kite rejected the access token of an earlier session; the current one is unaffected.")
 
     # -- account -------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from waitress.server import create_server
 import log_utils
 from access_code import throttle_failed_attempts
 from app_context import AppContext
+from clock import now_ist
 from errors import ConfigError, PortInUseError
 from http_api import api, kite_hooks, public, register_error_handlers
 from http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
@@ -31,8 +32,8 @@ log = logging.getLogger("kite_app")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the Flask app. `test_config` replaces `.env` and the environment (for tests)."""
+def create_app(test_config: dict | None = None, clock=now_ist) -> Flask:
+    """Build the Flask app. `test_config` replaces `.env` and the environment, `clock` the time (for tests)."""
     settings = load_settings(test_config)
     settings.require_access_code()
     credentials = load_credentials(settings.credentials_file)
@@ -43,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False
-    app.extensions["kite_app"] = AppContext.build(settings, credentials)
+    app.extensions["kite_app"] = AppContext.build(settings, credentials, clock=clock)
     throttle_failed_attempts(app)
     if settings.cors_origins:
         CORS(
@@ -82,6 +83,13 @@ http://127.0.0.1:5001/login (PUBLIC_URL/login if set); scripts then use `from ki
     parser.add_argument("--sandbox-port", type=int, default=5002, help="sandbox port (default 5002)")
     parser.add_argument("--sandbox-dir", type=Path, help="sandbox data folder (default sandbox_data/)")
     parser.add_argument(
+        "--sandbox-market-hours",
+        choices=("always", "nse"),
+        default="always",
+        help="sandbox: always open, after-market orders going in at the next minute (default); or nse: "
+        "09:15-15:30 IST on weekdays but MARKET_HOLIDAYS, after-market orders going in at the next opening",
+    )
+    parser.add_argument(
         "--no-rate-limits",
         action="store_true",
         help="sandbox: turn off Kite's rate limits and order caps per minute and day (for fast test suites)",
@@ -103,11 +111,15 @@ def main(argv=None) -> int:
     sandbox = None
     try:
         if args.sandbox:
-            from sandbox_mode import SANDBOX_DIR, SandboxMode, sandbox_access_code  # only in sandbox mode
+            from kite_sandbox.market_hours import MarketHours  # only in sandbox mode
+            from sandbox_mode import SANDBOX_DIR, SandboxMode, sandbox_access_code
 
             settings = load_settings(values)
             sandbox = SandboxMode(
-                args.sandbox_dir or SANDBOX_DIR, port=args.sandbox_port, enforce_rate_limits=not args.no_rate_limits
+                args.sandbox_dir or SANDBOX_DIR,
+                port=args.sandbox_port,
+                enforce_rate_limits=not args.no_rate_limits,
+                market_hours=MarketHours(args.sandbox_market_hours, settings.market_holidays),
             )
             sandbox.claim()  # before any file in the folder is read or written
             code = sandbox_access_code(settings, sandbox.data_dir)

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import log_utils
 from clock import now_ist
-from errors import KiteUnavailableError, SessionFileError
+from errors import KiteUnavailableError, NoSessionError, SessionError, SessionFileError
 from kite_client import NO_RETRY, KiteClient
 from kite_sdk import kite_errors
 from session_store import Session
@@ -66,3 +66,23 @@ def exchange_request_token(request_token, settings, credentials, store, clock=no
         raise LoginError(500, str(exc)) from None
     log.info("Logged in as %s; session valid until %s IST", session.user_id, f"{session.expires:%Y-%m-%d %H:%M}")
     return session
+
+
+def log_out(api, store) -> str:
+    """End the saved session: Kite invalidates the token (api.logout()) and session.json goes.
+
+    Returns what happened; LoginError(502) when Kite did not confirm, and then nothing changed."""
+    try:
+        api.logout()
+    except NoSessionError:
+        return "No Kite session was saved: nothing to log out."
+    except SessionError:  # ended at 06:00, refused by Kite, or unreadable: only the file is left
+        store.clear()
+        log.info("Removed %s (the session had ended already)", store.path)
+        return "The session had ended already; session.json removed."
+    except (KiteUnavailableError, kite_errors.KiteException) as exc:
+        log.warning("Logout failed: %s", exc)
+        raise LoginError(
+            502, f"Kite did not confirm the logout ({type(exc).__name__}); the session is kept. Try again."
+        ) from None
+    return "Logged out: Kite ended the session and session.json is removed."

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from access_code import AccessDeniedError, CrossSiteRequestError, check_access_code
-from login import LoginError, exchange_request_token, kite_login_url
+from login import LoginError, exchange_request_token, kite_login_url, log_out
 from login_state import InvalidStateError
 
 log = logging.getLogger("kite_app.login")
@@ -48,6 +48,24 @@ def start_login():
     return redirect(url, code=303)
 
 
+@browser.post("/logout")
+def logout():
+    """The page's Log out button: the access code again, then the same logout as POST /api/logout."""
+    context = _context()
+    try:
+        check_access_code(request.form.get("code", ""))
+    except AccessDeniedError:
+        return _login_page(401, error="That access code is wrong. Try again.")
+    except CrossSiteRequestError:
+        context.refusals.warning("cross-site requests", "Refused a cross-site logout form post")
+        return _login_page(403, error="Refused: the form was sent from another web site. Open this page directly.")
+    try:
+        message = log_out(context.api, context.store)
+    except LoginError as exc:
+        return _login_page(exc.status, error=str(exc))
+    return _login_page(200, notice=message)
+
+
 @browser.get("/api/callback")
 def callback():
     """Kite's redirect after a login: check the state, then exchange the request_token."""
@@ -66,17 +84,19 @@ def callback():
         )
         return _refused(400, "Kite did not report a successful login, so nothing was changed.")
     try:
-        exchange_request_token(request.args.get("request_token"), context.settings, context.credentials, context.store)
+        exchange_request_token(
+            request.args.get("request_token"), context.settings, context.credentials, context.store, clock=context.clock
+        )
     except LoginError as exc:
         log.warning("Login failed (HTTP %d): %s", exc.status, exc)
         return _refused(exc.status, str(exc))
     return redirect(url_for("browser.login_page", done=context.login_states.receipt(state)), code=303)
 
 
-def _login_page(status: int, error: str | None = None, done: bool = False):
-    session = _context().store.summary()
+def _login_page(status: int, error: str | None = None, done: bool = False, notice: str | None = None):
+    session = _context().store.summary(_context().clock())
     expires = _readable_time(session["expires_at"])
-    html = render_template("login.html", session=session, expires=expires, error=error, done=done)
+    html = render_template("login.html", session=session, expires=expires, error=error, done=done, notice=notice)
     return _page(html, status)
 
 

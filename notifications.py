@@ -1,9 +1,12 @@
 """The notification outbox: order events and reminders, delivered to every notifier at least once.
 
-`publish()` only appends to the outbox (a JSON file, so a restart resends what was not delivered)
-and wakes the delivery thread; it never waits on the network, so the scheduler and the postback
-endpoint are never held up by a notifier that is down. Each notifier has its own backoff
-(5 s doubling to 5 min); a failure streak is logged once, and so is the recovery.
+The outbox lives in the order database (order_store.py): order events are queued in the same
+transaction that saves the order state, reminders by `publish()`. Queuing never waits on the
+network; the delivery thread sends, so the scheduler and the postback endpoint are never held up
+by a notifier that is down. Each notifier has its own backoff (5 s doubling to 5 min); a failure
+streak is logged once, and so is the recovery. A notification sent but not yet marked delivered
+(the database could not be written) is not sent again by this process; only a crash in between
+sends it twice, and it carries the same "id" both times.
 """
 
 import logging
@@ -12,17 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from atomic_file import read_json, write_json_atomic
-from clock import now_ist
+from clock import as_ist, now_ist
+from errors import StorageError
 from notifiers import SEND_TIMEOUT_SECONDS, NotifierError
+from order_store import OrderDatabase
 
 log = logging.getLogger("kite_app.notify")
 
 FIRST_BACKOFF_SECONDS = 5
 MAX_BACKOFF_SECONDS = 300
-MAX_AGE = timedelta(hours=24)
-MAX_REMEMBERED_IDS = 20000
+MAX_AGE = timedelta(hours=24)  # undelivered for this long: dropped
+REMEMBER_IDS_FOR = timedelta(days=3)  # a delivered id is refused as a repeat for this long
 IDLE_WAIT_SECONDS = 60
+STALE_CHECK_SECONDS = 60
 
 
 @dataclass
@@ -35,37 +40,40 @@ class _NotifierHealth:
 class Notifications:
     """Outbox plus delivery thread for a list of notifiers (each with `name` and `send(dict)`)."""
 
-    def __init__(self, notifiers: list, outbox_file: Path, clock=now_ist):
+    def __init__(self, notifiers: list, database: OrderDatabase | Path, clock=now_ist):
         self.notifiers = list(notifiers)
-        self._outbox_file = Path(outbox_file)
+        self._names = [n.name for n in self.notifiers]
+        self._database = database if isinstance(database, OrderDatabase) else OrderDatabase(database)
         self._clock = clock
-        self._lock = threading.Lock()
         self._health = {n.name: _NotifierHealth() for n in self.notifiers}
-        self._pending = None  # [{"notification": {...}, "waiting_for": [names]}]
-        self._delivered = None  # ids already delivered everywhere (bounded)
+        self._sent_unrecorded: dict = {}  # notifier name -> {seq}: sent, but not yet marked in the database
+        self._stale_checked_at = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = None
 
     @property
     def pending_count(self) -> int:
-        with self._lock:
-            self._load()
-            return len(self._pending)
+        if not self.notifiers:
+            return 0
+        return self._database.pending_count(self._names)
+
+    def queue(self, tx, notification: dict) -> bool:
+        """Queue a notification (needs "id" and "text") inside the caller's transaction; False if
+        that id was queued before. Call wake() once the transaction is committed."""
+        if not self.notifiers:
+            return False
+        return self._database.queue(tx, notification, self._names, _stamp(self._clock()))
 
     def publish(self, notification: dict) -> bool:
-        """Queue a notification (needs "id" and "text"); False if that id was queued before."""
-        with self._lock:
-            self._load()
-            known = {item["notification"]["id"] for item in self._pending}
-            if notification["id"] in known or notification["id"] in self._delivered:
-                return False
-            entry = {"notification": notification, "waiting_for": [n.name for n in self.notifiers]}
-            entry["queued_at"] = self._clock().isoformat()
-            self._pending.append(entry)
-            self._save()
+        """Queue a notification in a transaction of its own and wake the delivery thread."""
+        with self._database.transaction() as tx:
+            queued = self.queue(tx, notification)
+        self.wake()
+        return queued
+
+    def wake(self) -> None:
         self._wake.set()
-        return True
 
     def deliver_due(self) -> float:
         """Try every notifier whose backoff has passed; returns seconds until the next attempt is due."""
@@ -85,7 +93,7 @@ class Notifications:
         self._thread.start()
 
     def stop(self, timeout: float = 2 * SEND_TIMEOUT_SECONDS) -> None:
-        """Stop after the delivery in progress; undelivered notifications stay in the outbox file."""
+        """Stop after the delivery in progress; undelivered notifications stay in the outbox."""
         if self._thread is None:
             return
         self._stopping.set()
@@ -98,6 +106,9 @@ class Notifications:
             self._wake.clear()
             try:
                 wait = self.deliver_due()
+            except StorageError as exc:
+                log.warning("Notification delivery waits for the order database: %s", exc)
+                wait = FIRST_BACKOFF_SECONDS
             except Exception:
                 log.exception("Notification delivery failed unexpectedly; trying again in a minute")
                 wait = IDLE_WAIT_SECONDS
@@ -108,31 +119,37 @@ class Notifications:
     def _deliver_next(self, notifier) -> bool:
         """Send the oldest notification waiting for `notifier`; False when there is nothing (due) to send."""
         health = self._health[notifier.name]
-        with self._lock:
-            self._load()
-            now = self._clock()
-            if health.next_attempt is not None and now < health.next_attempt:
-                return False
-            self._drop_stale(now)
-            entry = next((e for e in self._pending if notifier.name in e["waiting_for"]), None)
-            if entry is None:
-                return False
-            notification = entry["notification"]
+        now = self._clock()
+        if health.next_attempt is not None and now < health.next_attempt:
+            return False
+        unrecorded = self._sent_unrecorded.setdefault(notifier.name, set())
+        self._record_deliveries(notifier.name, unrecorded)
+        self._drop_stale(now)
+        found = self._database.next_for(notifier.name, skip=frozenset(unrecorded))
+        if found is None:
+            return False
+        seq, notification, _queued_at = found
         try:
-            notifier.send(notification)  # outside the lock: publish() must never wait on the network
+            notifier.send(notification)
         except NotifierError as exc:
             self._record_failure(notifier.name, health, exc)
             return False
-        with self._lock:
-            entry["waiting_for"].remove(notifier.name)
-            if not entry["waiting_for"]:
-                self._pending.remove(entry)
-                self._remember_delivered(notification["id"])
-            self._save()
+        unrecorded.add(seq)
+        self._record_deliveries(notifier.name, unrecorded)
         if health.failures:
             log.info("Notifications via %s delivered again after %d failed attempt(s)", notifier.name, health.failures)
         health.failures, health.next_attempt, health.cause = 0, None, None
         return True
+
+    def _record_deliveries(self, name: str, unrecorded: set) -> None:
+        """Mark sent notifications delivered; on a failed write they stay in memory and are not resent."""
+        for seq in sorted(unrecorded):
+            try:
+                self._database.delivered(seq, name)
+            except StorageError as exc:
+                log.warning("Notification sent via %s but not marked delivered yet: %s", name, exc)
+                return
+            unrecorded.discard(seq)
 
     def _record_failure(self, name: str, health: _NotifierHealth, exc: NotifierError) -> None:
         health.failures += 1
@@ -146,57 +163,25 @@ class Notifications:
             health.cause = cause
 
     def _seconds_until_due(self) -> float:
-        with self._lock:
-            waiting = {name for e in self._pending for name in e["waiting_for"]}
         now = self._clock()
         due = [
-            max(0.0, (self._health[name].next_attempt - now).total_seconds())
-            for name in waiting
-            if self._health[name].next_attempt is not None
+            max(0.0, (health.next_attempt - now).total_seconds())
+            for health in self._health.values()
+            if health.next_attempt is not None
         ]
         return min(due) if due else IDLE_WAIT_SECONDS
 
-    # -- the outbox file ------------------------------------------------------------------------------
-
-    def _load(self) -> None:
-        if self._pending is not None:
-            return
-        try:
-            data = read_json(self._outbox_file)
-        except FileNotFoundError:
-            data = {}
-        except (OSError, ValueError):
-            log.warning("%s is unreadable; undelivered notifications from before are lost", self._outbox_file)
-            data = {}
-        names = {n.name for n in self.notifiers}
-        self._pending = []
-        for entry in data.get("pending", []) if isinstance(data, dict) else []:
-            if not isinstance(entry, dict) or not isinstance(entry.get("notification"), dict):
-                continue
-            waiting = [name for name in entry.get("waiting_for", []) if name in names]
-            if waiting:
-                self._pending.append({**entry, "waiting_for": waiting, "queued_at": _timestamp(entry, self._clock)})
-        self._delivered = list(data.get("delivered", [])) if isinstance(data, dict) else []
-        if self._pending:
-            log.info("%d undelivered notification(s) from before the restart will be sent", len(self._pending))
-
-    def _save(self) -> None:
-        write_json_atomic(self._outbox_file, {"pending": self._pending, "delivered": self._delivered})
-
-    def _remember_delivered(self, notification_id: str) -> None:
-        self._delivered.append(notification_id)
-        del self._delivered[:-MAX_REMEMBERED_IDS]
-
     def _drop_stale(self, now: datetime) -> None:
-        fresh = [e for e in self._pending if now - datetime.fromisoformat(e["queued_at"]) <= MAX_AGE]
-        if len(fresh) != len(self._pending):
-            log.warning("Dropped %d notification(s) undelivered for 24 hours", len(self._pending) - len(fresh))
-            self._pending = fresh
-            self._save()
+        """At most once a minute: give up on notifications a day old, forget old delivered ids."""
+        if self._stale_checked_at is not None and (now - self._stale_checked_at).total_seconds() < STALE_CHECK_SECONDS:
+            return
+        dropped = self._database.drop_undelivered_before(_stamp(now - MAX_AGE))
+        if dropped:
+            log.warning("Dropped %d notification delivery(ies) undelivered for 24 hours", dropped)
+        self._database.forget_notifications_before(_stamp(now - REMEMBER_IDS_FOR))
+        self._stale_checked_at = now
 
 
-def _timestamp(entry: dict, clock) -> str:
-    try:
-        return datetime.fromisoformat(entry["queued_at"]).isoformat()
-    except (KeyError, TypeError, ValueError):
-        return clock().isoformat()
+def _stamp(moment: datetime) -> str:
+    """IST with microseconds always written: stamps of one form compare as strings in time order."""
+    return as_ist(moment).isoformat(timespec="microseconds")

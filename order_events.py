@@ -1,20 +1,25 @@
-"""Order events: each status change of an order, reported once whatever told us about it.
+"""Order events: each status change of an order, announced once whatever told us about it.
 
-The order check (polling) and Kite's postbacks both feed `OrderEvents.observe()`. An order's last
-known status and filled quantity are kept in a small JSON file, so an event is announced once
-across both sources and across restarts. Updates that would move an order backwards (a stale poll
-after a postback said COMPLETE, say) are ignored.
+The order check (polling), the order stream and postback look-ups all feed `OrderEvents.observe()`.
+An order's last known status and filled quantity live in the order database together with the
+notification outbox: a batch of changes and its notifications are saved in one transaction, and
+only then logged and counted as announced. A failed write (full disk, read-only folder) changes
+nothing, so the next poll or stream message finds the same changes and announces them, once.
+Updates that would move an order backwards (a stale poll after the stream said COMPLETE, say)
+are ignored. Kite's day runs from 06:00 IST to 06:00 IST (clock.trading_day): state is kept for
+that day and the one before, so nothing is announced again across midnight or a restart.
 """
 
 import logging
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
-from atomic_file import read_json, write_json_atomic
-from clock import now_ist
+from clock import now_ist, trading_day
 from log_utils import clean_text
+from order_store import OrderDatabase
 
 log = logging.getLogger("kite_app.orders")
 
@@ -42,7 +47,7 @@ class OrderEvent:
     status: str
     filled_quantity: int
     text: str
-    source: str  # "poll" or "postback"
+    source: str  # "poll", "stream" or "postback"
     at: str
     order: dict = field(default_factory=dict)
 
@@ -59,52 +64,75 @@ class OrderEvent:
 
 
 class OrderEvents:
-    """The deduplicating event stream; thread-safe (polls and postbacks arrive on different threads)."""
+    """The deduplicating event stream; thread-safe (polls, the stream and postbacks use other threads).
 
-    def __init__(self, state_file: Path, publish=None, clock=now_ist):
-        self._state_file = Path(state_file)
-        self._publish = publish
+    `outbox` (the notification outbox, optional) takes each event in the same transaction as the
+    order state: `outbox.queue(tx, notification)`, then `outbox.wake()` once it is committed."""
+
+    def __init__(self, database: OrderDatabase | Path, outbox=None, clock=now_ist):
+        self.database = database if isinstance(database, OrderDatabase) else OrderDatabase(database)
+        self._outbox = outbox
         self._clock = clock
         self._lock = threading.Lock()
-        self._seen = None  # {order_id: {"status": str, "filled_quantity": int}}
-        self._day = None
+        self._seen = None  # {order_id: {"status", "filled_quantity", "trading_day"}}, today's and yesterday's
+        self._day = None  # the trading day _seen was loaded for
         self.events_today = 0
 
     @property
     def watched_count(self) -> int:
-        return len(self._seen or {})
+        """How many orders changed during the current trading day."""
+        return sum(1 for state in (self._seen or {}).values() if state["trading_day"] == self._day)
 
     def status_counts(self) -> dict:
-        """How many of today's known orders are in each status."""
+        """How many of the current trading day's orders are in each status."""
         with self._lock:
-            return dict(Counter(state["status"] for state in (self._seen or {}).values()))
+            seen = self._seen or {}
+            return dict(Counter(s["status"] for s in seen.values() if s["trading_day"] == self._day))
 
     def observe(self, orders: list, source: str) -> list:
-        """Compare `orders` with what is known; log and publish each change; return the new events."""
+        """Compare `orders` with what is known; save, log and queue each change; return the new events.
+
+        Raises StorageError when the order database cannot be read or written: then nothing was
+        announced, and the same changes are found again by the next call."""
         with self._lock:
             now = self._clock()
             self._load_state(now)
-            events = [e for e in (self._change(order, source, now) for order in orders) if e is not None]
+            changed = {}  # order_id -> new state, in this batch
+            events = []
+            for order in orders:
+                found = self._change(order, source, now, changed)
+                if found is not None:
+                    events.append(found)
             if not events:
                 return []
+            with self.database.transaction() as tx:
+                for order_id, state in changed.items():
+                    self.database.save_order(tx, order_id, state)
+                if self._outbox is not None:
+                    for event in events:
+                        self._outbox.queue(tx, event.to_dict())
+            # Saved and queued: from here on these events count as announced.
+            self._seen.update(changed)
+            self.events_today += len(events)
             for event in events:
                 log.log(logging.WARNING if event.is_rejection else logging.INFO, "%s", event.text)
-                if self._publish is not None:
-                    self._publish(event.to_dict())  # into the notification outbox before the state is saved: none lost
-            write_json_atomic(self._state_file, {"date": self._day, "orders": self._seen})
-            self.events_today += len(events)
+            if self._outbox is not None:
+                self._outbox.wake()
             return events
 
     def prune(self, now) -> None:
-        """Forget order state of previous days (Kite's order book is per day)."""
+        """Forget orders of trading days before yesterday's (Kite's order book is per day)."""
         with self._lock:
             self._load_state(now)
+            forgotten = self.database.forget_orders_before(_day_before(self._day))
+            if forgotten:
+                log.info("Forgot the state of %d order(s) of earlier trading days", forgotten)
 
-    def _change(self, order: dict, source: str, now) -> OrderEvent | None:
+    def _change(self, order: dict, source: str, now, changed: dict) -> OrderEvent | None:
         order_id = str(order.get("order_id") or "")
         if not order_id:
             return None
-        previous = self._seen.get(order_id)
+        previous = changed.get(order_id) or self._seen.get(order_id)
         if (
             previous is not None
             and previous["status"] == order.get("status")
@@ -113,17 +141,16 @@ class OrderEvents:
             return None  # the common case on every poll: nothing new about this order
         status = str(order.get("status") or "UNKNOWN")
         status = POSTBACK_STATUS_ALIASES.get(status, status)
-        if status == "UPDATE":  # postback for a modification or partial fill: the status itself is unchanged
+        if status == "UPDATE":  # an update for a modification or partial fill: the status itself is unchanged
             status = previous["status"] if previous else "OPEN"
         filled = _int(order.get("filled_quantity"))
-        current = {"status": status, "filled_quantity": filled}
-        if previous == current:
+        if previous is not None and previous["status"] == status and previous["filled_quantity"] == filled:
             return None
         if previous is not None and (
             previous["status"] in TERMINAL_STATUSES or filled < previous.get("filled_quantity", 0)
         ):
             return None  # stale news: an order never leaves a final status, fills never shrink
-        self._seen[order_id] = current
+        changed[order_id] = {"status": status, "filled_quantity": filled, "trading_day": self._day}
         # Kite's text (status messages, symbols, tags) goes into log lines and notifications: made inert.
         order = {
             **{name: clean_text(value) if isinstance(value, str) else value for name, value in order.items()},
@@ -142,29 +169,18 @@ class OrderEvents:
         )
 
     def _load_state(self, now) -> None:
-        today = now.date().isoformat()
+        """Read today's and yesterday's order state once, and again when a new trading day begins."""
+        today = trading_day(now)
         if self._seen is not None and self._day == today:
             return
-        stored = self._read_state_file()
-        if stored.get("date") == today and isinstance(stored.get("orders"), dict):
-            self._seen = stored["orders"]
-        else:
-            if stored:
-                log.info("Order state of %s dropped; starting the day fresh", stored.get("date"))
-                write_json_atomic(self._state_file, {"date": today, "orders": {}})
-            self._seen = {}
+        self._seen = self.database.load_orders(since_day=_day_before(today))  # StorageError: try again later
+        if self._day is not None:
             self.events_today = 0
         self._day = today
 
-    def _read_state_file(self) -> dict:
-        try:
-            data = read_json(self._state_file)
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
-            log.warning("%s is unreadable; order statuses will be announced afresh", self._state_file)
-            return {}
-        return data if isinstance(data, dict) else {}
+
+def _day_before(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
 
 
 def describe_transition(order: dict, previous: dict | None) -> str:

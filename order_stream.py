@@ -8,9 +8,12 @@ connection is an authenticated one to Kite itself (unlike a postback, which anyo
 its updates are believed as they come.
 
 It reconnects with capped backoff; a connection silent for SILENCE_SECONDS (Kite sends a heartbeat
-every couple of seconds) is replaced; it stops at logout or the 06:00 expiry and resumes after the
-next login. The URL carries the access token: it is never logged. `websockets`' threaded client,
-so the service never runs twisted (the official KiteTicker's).
+every second) is replaced; within CHECK_SECONDS of the 06:00 expiry, a logout or a new login it
+closes and waits for the next login. Any unexpected error (odd data, a bug) is logged with its
+traceback and the loop starts again after a backoff: the thread never dies silently, and /health
+shows the restarts and the last error. An update whose order state cannot be saved is left to the
+order check, which finds the same change. The URL carries the access token: it is never logged.
+`websockets`' threaded client, so the service never runs twisted (the official KiteTicker's).
 """
 
 import json
@@ -24,21 +27,31 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.sync.client import connect
 
 from clock import now_ist
-from log_utils import clean_text
+from errors import StorageError
+from log_utils import LogThrottle, clean_text
 
 log = logging.getLogger("kite_app.stream")
 
-SILENCE_SECONDS = 5.0  # Kite's heartbeat comes every couple of seconds; the JavaScript client waits 5
+SILENCE_SECONDS = 5.0  # Kite's heartbeat comes every second; the JavaScript client waits 5
+CHECK_SECONDS = 1.0  # how often a connection looks at the clock (06:00) and session.json (logout, login)
 MAX_BACKOFF_SECONDS = 30.0
 WAIT_FOR_LOGIN_SECONDS = 1.0  # how often a stopped stream looks for a new session
+STOP_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
 class StreamState:
     """What /health says of the stream."""
 
-    state: str  # off, waiting for login, connecting, connected, reconnecting
+    state: str  # off, waiting for login, connecting, connected, reconnecting, restarting after an error, dead
     last_heard: datetime | None
+    restarts: int = 0  # unexpected errors the loop recovered from
+    last_error: str | None = None  # its type and time, e.g. "TypeError at 10:15:02"
+
+    @property
+    def healthy(self) -> bool:
+        """False while the stream recovers from an unexpected error or its thread is gone."""
+        return self.state not in ("restarting after an error", "dead")
 
 
 class OrderStream:
@@ -57,10 +70,16 @@ class OrderStream:
         self._state = "off"  # until start()
         self._last_heard = None
         self._refused_token = None  # Kite refused this token: wait for a new login
+        self._restarts = 0
+        self._last_error = None
+        self._throttle = LogThrottle(log)
 
     @property
     def state(self) -> StreamState:
-        return StreamState(self._state, self._last_heard)
+        state = self._state
+        if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
+            state = "dead"
+        return StreamState(state, self._last_heard, self._restarts, self._last_error)
 
     def start(self) -> None:
         if self._thread is None:
@@ -68,7 +87,7 @@ class OrderStream:
             self._thread = threading.Thread(target=self._run, name="order-stream", daemon=True)
             self._thread.start()
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
         self._stop.set()
         socket = self._socket
         if socket is not None:
@@ -83,27 +102,40 @@ class OrderStream:
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            session = self._usable_session()
-            if session is None:
-                self._state = "waiting for login"
-                self._stop.wait(WAIT_FOR_LOGIN_SECONDS)
-                continue
-            self._state = "connecting" if failures == 0 else "reconnecting"
             try:
-                self._listen(session)
-                failures = 0  # ended on purpose (expiry, new login, stop)
-            except InvalidStatus as exc:
-                status = exc.response.status_code
-                if status == 403:
-                    self._refused_token = session.access_token
-                    log.warning("Order stream: Kite refused the access token; waiting for the next login")
-                    continue
-                failures = self._after_failure(failures, f"Kite answered HTTP {status}")
-            except TimeoutError:
-                failures = self._after_failure(failures, f"silent for {SILENCE_SECONDS:g} s")
-            except (OSError, ConnectionClosed, WebSocketException) as exc:
-                failures = self._after_failure(failures, clean_text(f"{type(exc).__name__}: {exc}", 200))
+                failures = self._connect_once(failures)
+            except Exception as exc:  # supervised: log, back off, start again
+                self._socket = None
+                self._restarts += 1
+                self._last_error = f"{type(exc).__name__} at {self._clock():%H:%M:%S}"
+                self._state = "restarting after an error"
+                log.exception("Order stream failed unexpectedly (%s); starting it again", type(exc).__name__)
+                self._stop.wait(min(MAX_BACKOFF_SECONDS, 2.0**failures))
+                failures += 1
         self._state = "off"
+
+    def _connect_once(self, failures: int) -> int:
+        """One connection (or one wait for a login); returns the count of failures in a row."""
+        session = self._usable_session()
+        if session is None:
+            self._state = "waiting for login"
+            self._stop.wait(WAIT_FOR_LOGIN_SECONDS)
+            return failures
+        self._state = "connecting" if failures == 0 else "reconnecting"
+        try:
+            self._listen(session)
+            return 0  # ended on purpose (expiry, logout, new login, stop)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status == 403:
+                self._refused_token = session.access_token
+                log.warning("Order stream: Kite refused the access token; waiting for the next login")
+                return 0
+            return self._after_failure(failures, f"Kite answered HTTP {status}")
+        except TimeoutError:
+            return self._after_failure(failures, f"silent for {SILENCE_SECONDS:g} s")
+        except (OSError, ConnectionClosed, WebSocketException) as exc:
+            return self._after_failure(failures, clean_text(f"{type(exc).__name__}: {exc}", 200))
 
     def _usable_session(self):
         session = self._store.load(max_age=WAIT_FOR_LOGIN_SECONDS)
@@ -131,11 +163,17 @@ class OrderStream:
             log.info("Order stream connected to Kite's WebSocket")
             version = self._store.version()
             while not self._stop.is_set():
-                message = socket.recv(timeout=SILENCE_SECONDS)  # TimeoutError: silent too long
-                self._last_heard = self._clock()
-                if isinstance(message, str):
-                    self._handle(message)
+                try:
+                    message = socket.recv(timeout=CHECK_SECONDS)
+                except TimeoutError:
+                    if (self._clock() - self._last_heard).total_seconds() >= SILENCE_SECONDS:
+                        raise
+                else:
+                    self._last_heard = self._clock()
+                    if isinstance(message, str):
+                        self._handle(message)
                 if self._clock() >= session.expires or self._store.version() != version:
+                    self._state = "waiting for login"
                     return  # 06:00 IST, or a new session.json (a new login or a logout): start again
 
     def _handle(self, text: str) -> None:
@@ -146,6 +184,9 @@ class OrderStream:
         if not isinstance(message, dict):
             return
         if message.get("type") == "order" and isinstance(message.get("data"), dict):
-            self._events.observe([message["data"]], source="stream")
+            try:
+                self._events.observe([message["data"]], source="stream")
+            except StorageError as exc:  # nothing announced: the order check finds the same change
+                self._throttle.warning("unsaved stream updates", "Order stream update not saved yet: %s", exc)
         elif message.get("type") == "error":
             log.warning("Order stream: Kite says %s", clean_text(message.get("data"), 200))

@@ -42,6 +42,7 @@ class OrderWatcher:
         self._failures = 0
         self._failure_cause = None
         self._next_attempt = None
+        self._order_count = 0
         self.last_outcome: PollOutcome | None = None
 
     def poll(self) -> list:
@@ -52,23 +53,21 @@ class OrderWatcher:
                 return []
             try:
                 orders = self._api.get_order_statuses(if_changed=True)  # checks the session first
+                # None: byte-identical to the last answer, nothing can have changed. StorageError from
+                # observe(): nothing was announced; the same changes are found again next time.
+                events = [] if orders is None else self.events.observe(orders, source="poll")
             except SessionError as exc:
                 self._pause(str(exc))
                 self.last_outcome = PollOutcome(now, False, "no usable session")
                 return []
             except Exception as exc:  # noqa: BLE001 - a poll must never take the scheduler down
+                self._api.forget_order_statuses()  # compare the whole order book again next time
                 self._record_failure(now, exc)
                 return []
             self._resume(now)
-            if orders is None:  # byte-identical to the last answer: nothing can have changed
-                self.last_outcome = PollOutcome(now, True, self.last_outcome.detail if self.last_outcome else "")
-                return []
-            try:
-                events = self.events.observe(orders, source="poll")
-            except Exception:
-                self._api.forget_order_statuses()  # compare this order book again next time
-                raise
-            self.last_outcome = PollOutcome(now, True, f"{len(orders)} orders")
+            if orders is not None:
+                self._order_count = len(orders)
+            self.last_outcome = PollOutcome(now, True, f"{self._order_count} orders")
             return [event.text for event in events]
 
     # -- pauses and failures -------------------------------------------------------------------

@@ -112,14 +112,24 @@ class SessionStore:
         log_utils.register_secret(session.access_token, session.public_token)
         return session
 
-    def clear(self) -> None:
-        """Forget the stored session (logout)."""
+    def clear(self, access_token: str | None = None) -> bool:
+        """Forget the stored session (logout); with `access_token`, only if the file still holds that
+        token, so a logout never removes a newer login. True if a file was removed."""
         with self._lock:
             try:
+                if access_token is not None:
+                    try:
+                        stored = self._read()
+                    except SessionFileError:
+                        stored = None
+                    if stored is None or stored.access_token != access_token:
+                        return False
                 self.path.unlink()
+                return True
             except FileNotFoundError:
-                pass
-            self._forget_check()
+                return False
+            finally:
+                self._forget_check()
 
     def version(self):
         """A cheap fingerprint that changes whenever the file is replaced; None when absent."""

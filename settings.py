@@ -93,7 +93,13 @@ class Settings:
         return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
+    def order_database_file(self) -> Path:
+        """Order state and the notification outbox (order_store.py)."""
+        return self.data_dir / "orders.sqlite3"
+
+    @property
     def notifications_outbox_file(self) -> Path:
+        """The outbox of earlier versions, imported into the order database once."""
         return self.data_dir / "notifications.json"
 
     @property
@@ -103,6 +109,7 @@ class Settings:
 
     @property
     def order_state_file(self) -> Path:
+        """The order state of earlier versions, imported into the order database once."""
         return self.data_dir / "order_state.json"
 
     @property

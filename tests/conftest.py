@@ -159,5 +159,39 @@ def env(config):
     return environment
 
 
+# With the clock shifted (libfaketime: .ci/run, tests/shifted_clock), every process a test starts
+# must see the same shifted time as the test itself, even one started with a clean environment.
+SHIFTED_CLOCK_VARIABLES = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "NO_FAKE_STAT")
+SHIFTED_CLOCK_DIR = Path(__file__).parent / "shifted_clock"
+
+
+def clock_env(pythonpath: str = "") -> dict:
+    """The shifted clock's variables (none on a normal run), for a subprocess's clean environment."""
+    env = {name: os.environ[name] for name in SHIFTED_CLOCK_VARIABLES if name in os.environ}
+    paths = [pythonpath] if pythonpath else []
+    if "FAKETIME" in env:
+        paths.append(str(SHIFTED_CLOCK_DIR))
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
 def ist(*args) -> datetime:
     return datetime(*args, tzinfo=IST)
+
+
+class RecordingNotifier:
+    """A notifier that keeps what it is sent (the real outbox delivers to it); fails while `down`."""
+
+    name = "recorder"
+
+    def __init__(self):
+        self.sent = []
+        self.down = False
+
+    def send(self, notification: dict) -> None:
+        from notifiers import NotifierError
+
+        if self.down:
+            raise NotifierError("recorder is down")
+        self.sent.append(notification)

@@ -10,7 +10,7 @@ import pyotp
 import requests
 from dotenv import dotenv_values
 
-from conftest import free_port, free_sandbox_port
+from conftest import clock_env, free_port, free_sandbox_port
 from kite_api import KiteAPI
 from settings import PROJECT_DIR, load_settings
 from test_entrypoint import wait_until_up
@@ -103,6 +103,7 @@ def start_service(tmp, extra_env=None, extra_args=()) -> Service:
     sandbox_port = free_sandbox_port(avoid=port)
     env = {
         "PATH": "/usr/bin:/bin",
+        **clock_env(),
         "KITE_APP_CODE": CODE,
         "LOG_DIR": str(tmp / "logs"),
         "ORDER_POLL_SECONDS": "1",

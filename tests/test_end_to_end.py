@@ -12,6 +12,7 @@ import time
 import pytest
 import requests
 
+from conftest import clock_env
 from errors import SessionExpiredError
 from kite_client import NO_RETRY
 from service_support import CODE, start_service
@@ -47,6 +48,7 @@ def test_login_script_orders_and_scheduler_transitions(service):
         [sys.executable, str(PROJECT_DIR / "examples" / "place_order.py")],
         env={
             "PATH": "/usr/bin:/bin",
+            **clock_env(),
             "KITE_APP_ENV_FILE": str(service.sandbox_dir / "sandbox.env"),
             "LOG_DIR": str(service.log_dir),
         },

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ACCESS_CODE, free_port, free_sandbox_port
+from conftest import ACCESS_CODE, clock_env, free_port, free_sandbox_port
 from settings import PROJECT_DIR
 
 
@@ -271,7 +271,7 @@ def test_a_second_sandbox_on_the_same_folder_exits_and_leaves_the_first_ones_fil
                 "--sandbox-dir",
                 str(folder),
             ],
-            env={"PATH": "/usr/bin:/bin", "KITE_APP_ENV_FILE": str(tmp_path / "empty.env")},
+            env={"PATH": "/usr/bin:/bin", **clock_env(), "KITE_APP_ENV_FILE": str(tmp_path / "empty.env")},
             capture_output=True,
             text=True,
             timeout=60,

@@ -12,10 +12,14 @@ def test_health_needs_no_code_and_reports_a_missing_session(client):
     assert response.get_json() == {
         "status": "up",
         "ready": False,
+        "problems": [
+            "Kite session missing: log in at /login",
+            "order check not running (started without the scheduler, or another process runs it)",
+        ],
         "session": {"state": "missing", "expires_at": None},
         "scheduler": {"running": False},
         "last_order_check": None,
-        "order_stream": {"state": "off", "last_heard": None},
+        "order_stream": {"state": "off", "last_heard": None, "restarts": 0, "last_error": None},
     }
 
 
@@ -46,11 +50,12 @@ def test_health_is_not_ready_while_the_order_check_is_paused_or_failing(app, cli
     try:
         assert client.get("/health").get_json()["ready"] is True
         # The session file still looks valid, but Kite refused the token (a sandbox restart, say).
-        context.watcher.last_outcome = PollOutcome(ist(2026, 11, 20, 10, 0), False, "no usable session")
+        context.watcher.last_outcome = PollOutcome(context.clock(), False, "no usable session")
         body = client.get("/health").get_json()
         assert body["ready"] is False and body["session"]["state"] == "valid"
         assert body["last_order_check"]["outcome"] == "paused: no usable session"
-        context.watcher.last_outcome = PollOutcome(ist(2026, 11, 20, 10, 0), True, "3 orders")
+        assert body["problems"] == ["order check paused: Kite refused the saved session; log in at /login"]
+        context.watcher.last_outcome = PollOutcome(context.clock(), True, "3 orders")
         assert client.get("/health").get_json()["ready"] is True
     finally:
         context.runner.stop()

@@ -10,8 +10,9 @@ import pytest
 import requests
 import responses
 
-from conftest import FAST_RETRY, KITE_ROOT, ist, make_session
+from conftest import FAST_RETRY, KITE_ROOT, RecordingNotifier, ist, make_session
 from kite_api import KiteAPI
+from notifications import Notifications
 from order_events import OrderEvents
 from order_watch import MAX_BACKOFF_SECONDS, OrderWatcher
 from rate_limit import kite_limiters
@@ -93,8 +94,9 @@ def test_order_check_survives_and_recovers_from(fault, settings, store, clock, c
     caplog.set_level(logging.INFO)
     store.save(make_session(login_time=ist(2026, 11, 20, 9, 0)))
     api = KiteAPI(settings, clock=clock, retry=FAST_RETRY, limiters=kite_limiters())
-    published = []
-    watcher = OrderWatcher(api, OrderEvents(settings.order_state_file, publish=published.append, clock=clock), clock)
+    notifier = RecordingNotifier()
+    outbox = Notifications([notifier], settings.order_database_file, clock=clock)
+    watcher = OrderWatcher(api, OrderEvents(settings.order_database_file, outbox=outbox, clock=clock), clock)
     kite = FaultyKite(clock, fault)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         kite.install(mock)
@@ -122,7 +124,8 @@ def test_order_check_survives_and_recovers_from(fault, settings, store, clock, c
     assert watcher.last_outcome.ok  # recovered at that first attempt
     assert all(b - a == INTERVAL for a, b in itertools.pairwise(attempts[-3:]))  # normal pace again
 
-    texts = [n["text"] for n in published]
+    outbox.deliver_due()
+    texts = [n["text"] for n in notifier.sent]
     assert [t.split(":")[0] for t in texts] == ["Order 5001 placed", "Order 5001 COMPLETE"]  # none lost, none twice
     print(
         f"{fault}: {len(during)} attempts during a {FAULT_END - FAULT_START} s fault, gaps {gaps}, "
@@ -134,7 +137,7 @@ def test_token_exception_mid_day_pauses_until_the_next_login(settings, store, cl
     caplog.set_level(logging.INFO)
     store.save(make_session("morning-token", login_time=ist(2026, 11, 20, 9, 0)))
     api = KiteAPI(settings, clock=clock, retry=FAST_RETRY, limiters=kite_limiters())
-    watcher = OrderWatcher(api, OrderEvents(settings.order_state_file, clock=clock), clock)
+    watcher = OrderWatcher(api, OrderEvents(settings.order_database_file, clock=clock), clock)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(
             responses.GET, ORDERS_URL, **_json_error(403, "TokenException", "Incorrect `api_key` or `access_token`.")

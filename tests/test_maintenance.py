@@ -57,7 +57,7 @@ def test_heartbeat_deletes_old_logs_and_prunes_orders(settings, store, caplog):
 
 def test_one_failing_step_does_not_stop_the_others(settings, store, caplog, kite_api):
     caplog.set_level("INFO")
-    watcher = OrderWatcher(kite_api, OrderEvents(settings.order_state_file))
+    watcher = OrderWatcher(kite_api, OrderEvents(settings.order_database_file))
     store.path.parent.mkdir(parents=True, exist_ok=True)
     store.path.write_text("{broken")
     Maintenance(settings, store, watcher, clock=lambda: ist(2026, 11, 21, 12, 0)).run()
@@ -76,5 +76,6 @@ def test_temp_files_of_interrupted_writes_are_removed_once_stale(settings, store
     stale.write_text('{"access_token": "half-writ')
     fresh.write_text("{")
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    os.utime(fresh, (time.time(), time.time()))  # not the kernel's stamp: a shifted test clock would age it
     Maintenance(settings, store, StubWatcher(), clock=lambda: ist(2026, 11, 21, 12, 0)).run()
     assert not stale.exists() and fresh.exists()  # a write in progress is left alone

@@ -25,7 +25,7 @@ def clock():
 
 @pytest.fixture
 def outbox(tmp_path):
-    return tmp_path / "notifications.json"
+    return tmp_path / "orders.sqlite3"
 
 
 def note(n=1):
@@ -134,7 +134,8 @@ def test_the_bot_token_never_appears_in_errors_or_logs(kite, outbox, clock, capl
     center.publish(note())
     center.deliver_due()
     assert "Notification via telegram failed: Telegram unreachable (ConnectionError)" in log_file()
-    assert BOT_TOKEN not in log_file() and BOT_TOKEN not in outbox.read_text()
+    stored = b"".join(p.read_bytes() for p in outbox.parent.glob("orders.sqlite3*"))
+    assert BOT_TOKEN not in log_file() and BOT_TOKEN.encode() not in stored
 
 
 class BlockingNotifier:

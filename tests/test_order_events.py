@@ -1,11 +1,11 @@
-"""One event per order change, whichever source reported it, across restarts."""
-
-import json
+"""One event per order change, whichever source reported it, across restarts and Kite's day."""
 
 import pytest
 
-from conftest import ist
+from conftest import RecordingNotifier, ist
+from notifications import Notifications
 from order_events import OrderEvents
+from order_store import OrderDatabase
 from sandbox_support import Clock
 
 
@@ -15,13 +15,30 @@ def clock():
 
 
 @pytest.fixture
-def published():
-    return []
+def notifier():
+    return RecordingNotifier()
 
 
 @pytest.fixture
-def events(settings, clock, published):
-    return OrderEvents(settings.order_state_file, publish=published.append, clock=clock)
+def outbox(settings, clock, notifier):
+    return Notifications([notifier], OrderDatabase(settings.order_database_file), clock=clock)
+
+
+@pytest.fixture
+def published(outbox, notifier):
+    """What the notifier has received, everything queued delivered first."""
+
+    class Delivered:
+        def __iter__(self):
+            outbox.deliver_due()
+            return iter(notifier.sent)
+
+    return Delivered()
+
+
+@pytest.fixture
+def events(settings, clock, outbox):
+    return OrderEvents(settings.order_database_file, outbox=outbox, clock=clock)
 
 
 def order(status, filled=0, order_id="2001", quantity=10):
@@ -67,7 +84,7 @@ def test_cancel_alias_from_postbacks_is_cancelled(events):
 
 def test_events_are_not_announced_again_after_a_restart(settings, clock, events):
     events.observe([order("OPEN"), order("REJECTED", order_id="2002")], "poll")
-    restarted = OrderEvents(settings.order_state_file, clock=clock)
+    restarted = OrderEvents(settings.order_database_file, clock=clock)
     assert restarted.observe([order("OPEN"), order("REJECTED", order_id="2002")], "poll") == []
     assert restarted.watched_count == 2 and restarted.status_counts() == {"OPEN": 1, "REJECTED": 1}
 
@@ -77,19 +94,30 @@ def test_rejections_are_warnings(events, caplog):
     assert [r.levelname for r in caplog.records if r.name == "kite_app.orders"] == ["WARNING"]
 
 
-def test_event_is_published_before_the_state_is_saved(settings, clock):
-    """A crash between the two can only repeat a notification (deduplicated), never lose one."""
-    seen_on_disk = []
+def test_nothing_is_announced_twice_across_midnight_or_a_restart_before_six(settings, clock, events, published):
+    """Kite's day ends at 06:00 IST, not at midnight: the order book of 23:59 is the one of 01:00."""
+    clock.now = ist(2026, 11, 20, 23, 59)
+    book = [order("OPEN"), order("COMPLETE", 10, order_id="2002"), order("REJECTED", order_id="2003")]
+    assert len(events.observe(book, "poll")) == 3
+    clock.now = ist(2026, 11, 21, 0, 1)
+    assert events.observe(book, "poll") == []
+    clock.now = ist(2026, 11, 21, 1, 0)
+    restarted = OrderEvents(settings.order_database_file, clock=clock)
+    assert restarted.observe(book, "poll") == []
+    assert restarted.watched_count == 3
+    clock.now = ist(2026, 11, 21, 9, 15)  # the next trading day: yesterday's orders are still known
+    assert restarted.observe([order("OPEN")], "poll") == []
+    [fill] = restarted.observe([order("COMPLETE", 10)], "poll")
+    assert fill.status == "COMPLETE" and restarted.watched_count == 1
+    assert [n["id"] for n in published] == ["order:2001:OPEN:0", "order:2002:COMPLETE:10", "order:2003:REJECTED:0"]
 
-    def publish(notification):
-        path = settings.order_state_file
-        seen_on_disk.append(json.loads(path.read_text())["orders"] if path.exists() else {})
 
-    OrderEvents(settings.order_state_file, publish=publish, clock=clock).observe([order("OPEN")], "poll")
-    assert seen_on_disk == [{}]
-    assert json.loads(settings.order_state_file.read_text())["orders"] == {
-        "2001": {"status": "OPEN", "filled_quantity": 0}
-    }
+def test_orders_of_earlier_trading_days_are_forgotten(settings, clock, events):
+    clock.now = ist(2026, 11, 20, 10, 0)
+    events.observe([order("OPEN")], "poll")
+    clock.now = ist(2026, 11, 22, 7, 0)  # two trading days later
+    events.prune(clock())
+    assert OrderDatabase(settings.order_database_file).load_orders(since_day="2000-01-01") == {}
 
 
 def test_orders_without_an_id_are_ignored(events):

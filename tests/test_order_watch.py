@@ -1,5 +1,4 @@
 import copy
-import json
 
 import pytest
 import requests
@@ -7,6 +6,7 @@ import responses
 
 from conftest import KITE_ROOT, ist, recorded
 from order_events import OrderEvents, describe_transition
+from order_store import OrderDatabase
 from order_watch import OrderWatcher
 from sandbox_support import Clock
 
@@ -29,7 +29,7 @@ def api(settings, store, clock, kite_api):
 
 @pytest.fixture
 def watcher(api, settings, clock):
-    return OrderWatcher(api, OrderEvents(settings.order_state_file, clock=clock), clock=clock)
+    return OrderWatcher(api, OrderEvents(settings.order_database_file, clock=clock), clock=clock)
 
 
 def order(order_id="1001", status="OPEN", filled=0, quantity=10, **extra):
@@ -88,22 +88,25 @@ def test_recorded_order_book_is_announced_once(kite, watcher):
 def test_restart_does_not_reannounce(kite, api, settings, clock):
     serve(kite, order(status="OPEN"))
     serve(kite, order(status="OPEN"), order("1002", status="CANCELLED"))
-    assert len(OrderWatcher(api, OrderEvents(settings.order_state_file, clock=clock), clock=clock).poll()) == 1
-    restarted = OrderWatcher(api, OrderEvents(settings.order_state_file, clock=clock), clock=clock)
+    assert len(OrderWatcher(api, OrderEvents(settings.order_database_file, clock=clock), clock=clock).poll()) == 1
+    restarted = OrderWatcher(api, OrderEvents(settings.order_database_file, clock=clock), clock=clock)
     [line] = restarted.poll()
     assert "1002" in line and "CANCELLED" in line
 
 
-def test_previous_days_state_is_dropped(kite, api, settings, clock, watcher):
+def test_state_of_earlier_trading_days_is_dropped(kite, api, settings, clock, watcher):
     serve(kite, order(status="OPEN"))
     watcher.poll()
     clock.now = ist(2026, 11, 21, 5, 30)
+    watcher.events.prune(clock.now)  # 05:30 still belongs to the 20th: yesterday's orders are kept
+    assert list(OrderDatabase(settings.order_database_file).load_orders(since_day="2000-01-01")) == ["1001"]
+    clock.now = ist(2026, 11, 22, 6, 0)  # two trading days later
     watcher.events.prune(clock.now)
-    assert json.loads(settings.order_state_file.read_text()) == {"date": "2026-11-21", "orders": {}}
+    assert OrderDatabase(settings.order_database_file).load_orders(since_day="2000-01-01") == {}
 
 
 def test_no_session_means_no_call_and_one_log_line(kite, settings, clock, caplog, kite_api):
-    watcher = OrderWatcher(kite_api, OrderEvents(settings.order_state_file, clock=clock), clock=clock)
+    watcher = OrderWatcher(kite_api, OrderEvents(settings.order_database_file, clock=clock), clock=clock)
     for _ in range(5):
         watcher.poll()
         clock.advance(20)
@@ -204,6 +207,8 @@ def test_a_failed_comparison_makes_the_next_poll_compare_again(kite, watcher, mo
         raise OSError("disk full")
 
     monkeypatch.setattr(watcher.events, "observe", fail_once)
-    with pytest.raises(OSError):
-        watcher.poll()
+    assert watcher.poll() == []  # the failure is the poll's outcome, not an exception for the scheduler
+    assert watcher.last_outcome.ok is False and "OSError: disk full" in watcher.last_outcome.detail
+    watcher._next_attempt = None
     assert len(watcher.poll()) == 1  # the same bytes again, but compared this time
+    assert watcher.last_outcome.ok is True

@@ -8,6 +8,7 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
 from clock import IST
+from conftest import clock_env
 from scheduler import MAINTENANCE_JOB_ID, ORDER_CHECK_JOB_ID, SchedulerRunner, build_scheduler
 
 
@@ -97,7 +98,7 @@ def test_importing_starts_nothing_and_writes_nothing(tmp_path, module):
         text=True,
         timeout=60,
         cwd=tmp_path,
-        env={"PYTHONPATH": str(__import__("settings").PROJECT_DIR), "PATH": ""},
+        env={**clock_env(pythonpath=str(__import__("settings").PROJECT_DIR)), "PATH": ""},
     )
     assert result.stdout.strip() == "clean", result.stderr
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 
+from conftest import clock_env
 from service_support import start_service
 from settings import PROJECT_DIR
 
@@ -44,7 +45,7 @@ def test_a_script_in_its_own_folder_uses_kiteapi_after_one_step(tmp_path):
     service = start_service(tmp_path / "service")
     try:
         service.login()
-        env = {"PATH": "/usr/bin:/bin", "KITE_APP_SANDBOX_DIR": str(service.sandbox_dir)}  # no other variable
+        env = {"PATH": "/usr/bin:/bin", **clock_env(), "KITE_APP_SANDBOX_DIR": str(service.sandbox_dir)}  # no other
         result = run_script(folder, site, env)
     finally:
         service.stop()

@@ -7,6 +7,7 @@ import base64
 import json
 import secrets
 import threading
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, quote, quote_plus, urlencode, urlsplit
 
@@ -15,6 +16,7 @@ import requests
 import responses
 
 import log_utils
+from clock import IST
 from kite_app import create_app
 from kite_client import RetryPolicy
 from login_state import LoginStates
@@ -23,6 +25,7 @@ from postback import expected_checksum
 from scheduler import SchedulerRunner, build_scheduler
 
 KITE = "http://kite.test"
+LOGGED_IN_AT = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
 WEBHOOK = "http://hooks.test/kite"
 TELEGRAM = "http://telegram.test"
 
@@ -86,7 +89,7 @@ def planted_app(tmp_path):
         "TELEGRAM_CHAT_ID": "4242",
         "TELEGRAM_API_BASE": TELEGRAM,
     }
-    app = create_app(config)
+    app = create_app(config, clock=lambda: LOGGED_IN_AT)  # the session below is valid whatever today's date
     app.extensions["kite_app"].watcher._api.kite.retry = RetryPolicy(retries=2, base_delay=0, max_delay=0)
     handler = log_utils.setup_logging(app.extensions["kite_app"].settings.log_dir, console=False)
     yield app, values, tmp_path
