@@ -13,6 +13,7 @@ from filelock import FileLock, Timeout
 from atomic_file import write_json_atomic, write_text_atomic
 from errors import ConfigError, PortInUseError
 from kite_sandbox.accounts import DemoCredentials
+from kite_sandbox.market_hours import MarketHours
 from kite_sandbox.server import create_sandbox_app, start_in_background
 from kite_sandbox.ticker import TickerServer
 from settings import ENV_FILE_VARIABLE, PROJECT_DIR, SANDBOX_DIR, SANDBOX_LOCK_NAME, Settings
@@ -30,9 +31,11 @@ class SandboxMode:
         port: int = SANDBOX_PORT,
         *,
         enforce_rate_limits: bool = True,
+        market_hours: MarketHours | None = None,
     ):
         self.data_dir = Path(data_dir)
         self.enforce_rate_limits = enforce_rate_limits
+        self.market_hours = market_hours or MarketHours()
         self.root = f"http://{host}:{port}"
         self._host, self._port = host, port
         self.credentials = None
@@ -72,6 +75,7 @@ class SandboxMode:
             exchange_command=exchange,
             enforce_rate_limits=self.enforce_rate_limits,
             sessions_file=self.data_dir / "sessions.json",
+            market_hours=self.market_hours,
         )
         try:
             self._server = start_in_background(app, self._host, self._port)
@@ -149,6 +153,7 @@ class SandboxMode:
                 f"     {script}",
                 "5. Watch the order check log the order's status changes here and in logs/.",
                 f"Kite's WebSocket ticker: {self._ticker.url} (KiteTicker(api_key, access_token, root=that)).",
+                f"The sandbox's market hours: {self.market_hours.describe()}.",
                 "",
             ]
         )

@@ -10,6 +10,7 @@ from waitress.server import create_server
 
 from .accounts import DemoCredentials
 from .market import DEFAULT_SEED
+from .market_hours import KINDS, MarketHours
 from .server import WAITRESS_SETTINGS, create_sandbox_app
 from .ticker import TickerServer
 
@@ -49,7 +50,19 @@ def main(argv=None) -> int:
         action="store_true",
         help="turn off Kite's rate limits and order caps per minute and day (for fast test suites)",
     )
+    parser.add_argument(
+        "--market-hours",
+        choices=KINDS,
+        default="always",
+        help="always: open at every moment, after-market orders go in at the next minute (default); "
+        "nse: 09:15-15:30 IST on weekdays but --holidays, after-market orders go in at the next opening",
+    )
+    parser.add_argument("--holidays", default="", help="with --market-hours nse: dates like 2026-12-25,2027-01-26")
     args = parser.parse_args(argv)
+    try:
+        hours = MarketHours.parse(args.market_hours, args.holidays)
+    except ValueError:
+        parser.error(f"--holidays must list dates like 2026-12-25, separated by commas, not {args.holidays!r}")
 
     credentials = DemoCredentials.load_or_create(args.data_dir, args.redirect_url)
     app = create_sandbox_app(
@@ -59,6 +72,7 @@ def main(argv=None) -> int:
         order_ip=args.order_ip,
         enforce_rate_limits=not args.no_rate_limits,
         sessions_file=args.data_dir / "sessions.json",
+        market_hours=hours,
     )
     try:
         server = create_server(app, host=args.host, port=args.port, **WAITRESS_SETTINGS)
@@ -78,6 +92,7 @@ def main(argv=None) -> int:
     print(describe(credentials, f"http://{args.host}:{args.port}"))
     print(f"  ticker       {ticker.url}  (KiteTicker(api_key, access_token, root={ticker.url!r}))")
     print(f"  market seed  {args.seed}")
+    print(f"  market hours {hours.describe()}")
     if args.order_ip:
         print(f"  order IP     {args.order_ip}  (order calls from any other address are refused)")
     if args.no_rate_limits:

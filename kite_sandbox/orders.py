@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from .charges import order_charges
 from .kite_errors import InputError, NotFoundError
 from .market import Market
+from .market_hours import MarketHours
 from .order_caps import OrderCaps
 from .order_record import HISTORY_FIELDS, new_order, stamp
 from .order_rules import (
@@ -39,8 +40,9 @@ MARKET_FILL_DELAY = timedelta(seconds=2)
 class OrderBook:
     """All trading state of the demo account."""
 
-    def __init__(self, market: Market, user_id: str, clock, on_update=None, caps: OrderCaps | None = None):
+    def __init__(self, market: Market, user_id: str, clock, on_update=None, caps: OrderCaps = None, hours=None):
         self._market = market
+        self._hours = hours or MarketHours()  # when after-market orders go to the exchange
         self._user_id = user_id
         self._clock = clock
         self._on_update = on_update or (lambda order: None)
@@ -51,7 +53,8 @@ class OrderBook:
         self.orders: dict = {}
         self._live: dict = {}  # order_id -> order, for the orders advance() must look at
         self._history: dict = {}
-        self._placed_at: dict = {}
+        self._placed_at: dict = {}  # order_id -> when it went to the exchange
+        self._opens_at: dict = {}  # order_id -> when an after-market order goes to the exchange
         self._resting: set = set()  # limit orders that were not marketable when first checked
         self._blocked: dict = {}  # order_id -> margin held for the order's whole quantity
         self._prices = None  # inside advance(): the price of each instrument for this pass
@@ -92,15 +95,20 @@ class OrderBook:
             self._live[order_id] = order
             if variety == "amo":
                 self._record(order, "AMO REQ RECEIVED", now)  # rests until the next session opens
+                self._opens_at[order_id] = self._hours.next_open(now)
                 return order_id
-            self._record(order, "OPEN PENDING", now)
-            order["exchange_order_id"] = f"{1100000000000000 + int(order_id[-9:])}"
-            order["exchange_timestamp"] = stamp(now)
-            self._record(order, "TRIGGER PENDING" if order["order_type"] in ("SL", "SL-M") else "OPEN", now)
-            if order["validity"] == "IOC":
-                self._fill_or_kill(order, now)
+            self._to_exchange(order, now)
             self.advance(now)
             return order_id
+
+    def _to_exchange(self, order: dict, now: datetime) -> None:
+        self._placed_at[order["order_id"]] = now
+        self._record(order, "OPEN PENDING", now)
+        order["exchange_order_id"] = f"{1100000000000000 + int(order['order_id'][-9:])}"
+        order["exchange_timestamp"] = stamp(now)
+        self._record(order, "TRIGGER PENDING" if order["order_type"] in ("SL", "SL-M") else "OPEN", now)
+        if order["validity"] == "IOC":
+            self._fill_or_kill(order, now)
 
     def modify(self, variety: str, order_id: str, params: dict) -> str:
         with self._lock:
@@ -227,6 +235,8 @@ class OrderBook:
             self._prices = {}  # one price per instrument per pass: thousands of orders may rest on one
             try:
                 for order in list(self._live.values()):
+                    if order["status"] == "AMO REQ RECEIVED" and now >= self._opens_at[order["order_id"]]:
+                        self._to_exchange(order, self._opens_at.pop(order["order_id"]))
                     if order["status"] == "TRIGGER PENDING" and self._triggered(order):
                         self._record(order, "OPEN", now)
                     if order["status"] == "OPEN":
@@ -323,8 +333,8 @@ class OrderBook:
             instrument = self._instrument(order)
             side, filled, price = order["transaction_type"], order["filled_quantity"], order["average_price"]
             self.portfolio.charges += order_charges(instrument, order["product"], side, filled, price)["total"]
-        self._live.pop(order["order_id"], None)
-        self._blocked.pop(order["order_id"], None)
+        for pending in (self._live, self._blocked, self._opens_at):
+            pending.pop(order["order_id"], None)
         self._resting.discard(order["order_id"])
         self._record(order, status, now)
 

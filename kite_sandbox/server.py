@@ -220,13 +220,15 @@ def create_sandbox_app(
     seed=DEFAULT_SEED,
     order_ip=None,
     sessions_file=None,
+    market_hours=None,
 ) -> Flask:
     """The sandbox as a Flask app (serve it with waitress). Rate limits run on real time.
 
     `seed` fixes the market's price walk; `order_ip`, if set, is the one address order calls are
     accepted from (Kite's registered static IP); `enforce_rate_limits=False` turns off the
     per-second limits and the order caps per minute and day (not the 25 modifications);
-    `sessions_file` keeps access tokens across restarts (until 06:00 IST, as Kite's)."""
+    `sessions_file` keeps access tokens across restarts (until 06:00 IST, as Kite's); `market_hours`
+    (market_hours.MarketHours; default always open) says when after-market orders go in."""
     app = Flask(__name__)
     market = Market(clock, seed)
     sender = PostbackSender(postback_url) if postback_url else None
@@ -248,7 +250,7 @@ def create_sandbox_app(
         for listener in sandbox.order_listeners:
             listener(payload)
 
-    book = OrderBook(market, credentials.user_id, clock, on_update, OrderCaps(enforce_rate_limits))
+    book = OrderBook(market, credentials.user_id, clock, on_update, OrderCaps(enforce_rate_limits), market_hours)
     desk = OrderDesk(book, market)
     sandbox = Sandbox(
         credentials,

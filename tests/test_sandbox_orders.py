@@ -72,7 +72,7 @@ def test_stop_loss_waits_for_its_trigger(sandbox, auth, clock, market):
 
 def test_amo_is_received_and_waits(sandbox, auth, clock):
     order_id = place(sandbox, auth, variety="amo", order_type="LIMIT", price=1300).get_json()["data"]["order_id"]
-    clock.advance(60)
+    clock.advance(59)  # placed at 10:00:00, it goes in at 10:01:00 (test_sandbox_market_hours.py)
     assert statuses(sandbox, auth, order_id) == ["PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "AMO REQ RECEIVED"]
     assert sandbox.delete(f"/orders/amo/{order_id}", headers=auth).status_code == 200
     assert statuses(sandbox, auth, order_id)[-1] == "CANCELLED"
