@@ -25,13 +25,21 @@ class Arrivals:
         self.times: dict = {}
         self.lock = threading.Lock()
 
-    def hook(self, channel: str):
-        def publish(event: dict) -> None:
-            if event["status"] == "COMPLETE":
-                with self.lock:
-                    self.times.setdefault((channel, event["order_id"]), time.monotonic())
+    def outbox(self, channel: str):
+        """An outbox for OrderEvents that notes the time an event is queued (inside its transaction)."""
+        arrivals = self
 
-        return publish
+        class Outbox:
+            def queue(self, _tx, event: dict) -> bool:
+                if event["status"] == "COMPLETE":
+                    with arrivals.lock:
+                        arrivals.times.setdefault((channel, event["order_id"]), time.monotonic())
+                return True
+
+            def wake(self) -> None:
+                pass
+
+        return Outbox()
 
 
 def order_update_latency(row, orders: int = 30) -> list:
@@ -59,16 +67,16 @@ def order_update_latency(row, orders: int = 30) -> list:
         settings,
         bench_sandbox.demo.api_key,
         store,
-        OrderEvents(folder / "stream.json", publish=arrivals.hook("stream")),
+        OrderEvents(folder / "stream.sqlite3", outbox=arrivals.outbox("stream")),
     )
     service = create_app(values)  # its /api/postback, with the follow-up lookup at Kite
     context = service.extensions["kite_app"]
-    context.events._publish = arrivals.hook("postback")
+    context.events._outbox = arrivals.outbox("postback")
     context.postbacks.start()
     service_server = create_server(service, host="127.0.0.1", port=service_port, threads=8)
     threading.Thread(target=service_server.run, daemon=True).start()
     watcher = OrderWatcher(
-        KiteAPI(settings), OrderEvents(folder / "poll.json", publish=arrivals.hook("poll")), interval_seconds=1
+        KiteAPI(settings), OrderEvents(folder / "poll.sqlite3", outbox=arrivals.outbox("poll")), interval_seconds=1
     )
     polling = threading.Event()
 

@@ -31,6 +31,7 @@ import log_utils
 from kite_api import KiteAPI
 from kite_client import NO_RETRY, FastJSONSession
 from kite_sdk import KiteConnect, kite_errors
+from order_burst import order_burst
 from order_events import OrderEvents
 from order_updates import order_update_latency
 from order_watch import OrderWatcher
@@ -251,7 +252,7 @@ def order_watch_cost() -> list:
                     },
                 )
                 placed += 1
-            state = Path(tempfile.mkdtemp()) / "order_state.json"
+            state = Path(tempfile.mkdtemp()) / "orders.sqlite3"
             watcher = OrderWatcher(api, OrderEvents(state), interval_seconds=20)
             counter = HttpCounter()
             with counter.counting():
@@ -522,6 +523,13 @@ def ticker_load() -> list:
     return ticker_at_kites_maximum(Row)
 
 
+# -- 10. a burst of order updates into the order database ----------------------------------------------------
+
+
+def order_burst_cost() -> list:
+    return order_burst(Row)
+
+
 # -- the table -------------------------------------------------------------------------------------------------
 
 SECTIONS = [
@@ -534,6 +542,7 @@ SECTIONS = [
     ("7. Sandbox orders and market (through KiteAPI, sandbox enforcing Kite's limits)", sandbox_orders),
     ("8. Order updates: from a fill to the service's order event", order_updates),
     ("9. The sandbox's ticker at Kite's maximum (3 official KiteTickers, each in a process of its own)", ticker_load),
+    ("10. A burst of 1,000 order updates into the order database and its outbox", order_burst_cost),
 ]
 HEADER = ["metric", "ours", "reference", "ratio", "target", "result"]
 

@@ -1,10 +1,10 @@
-"""SIGKILL at random moments while session.json and order_state.json are rewritten in a loop;
-and many logins at once. Every read must give a whole file: the old content or the new.
+"""SIGKILL at random moments while session.json and the order database are rewritten in a loop;
+and many logins at once. Every read must give a whole file (the old content or the new) and a
+whole batch of order changes (all of one transaction or none of it).
 
 Counts: KITE_APP_FULL_COUNTS=1 runs the full 500 kills (docs/reliability.md); CI runs 100.
 """
 
-import json
 import os
 import random
 import signal
@@ -17,6 +17,7 @@ import responses
 
 from atomic_file import remove_stale_temp_files
 from conftest import ACCESS_CODE, KITE_ROOT, session_response
+from order_store import OrderDatabase
 from session_store import SessionStore
 from settings import PROJECT_DIR
 
@@ -27,22 +28,24 @@ KILLS = 500 if os.environ.get("KITE_APP_FULL_COUNTS") == "1" else 100
 WRITER = """
 import sys
 sys.path.insert(0, {project!r})
-from atomic_file import write_json_atomic
+from order_store import OrderDatabase
 from session_store import Session, SessionStore
 store = SessionStore({session!r})
+database = OrderDatabase({state!r})
 n = {start}
 print("ready", flush=True)
 while True:
     n += 1
     store.save(Session("U%d" % n, "User %d" % n, "key", "tok-%d" % n, "pub-%d" % n,
                        "2026-11-23T09:00:00+05:30", "2026-11-23T09:00:00+05:30", "2026-11-24T06:00:00+05:30"))
-    write_json_atomic({state!r}, {{"date": "2026-11-23", "orders": {{str(i): {{"status": "OPEN", "n": n}}
-                                                                   for i in range(50)}}}})
+    with database.transaction() as tx:  # one batch of 50 changes
+        for i in range(50):
+            database.save_order(tx, str(i), {{"status": "OPEN", "filled_quantity": n, "trading_day": "2026-11-23"}})
 """
 
 
 def test_sigkill_during_rewrites_never_leaves_a_broken_or_mixed_file(tmp_path):
-    session_file, state_file = tmp_path / "session.json", tmp_path / "order_state.json"
+    session_file, state_file = tmp_path / "session.json", tmp_path / "orders.sqlite3"
     store = SessionStore(session_file)
     rng = random.Random(4711)
     last_seen = 0
@@ -65,8 +68,8 @@ def test_sigkill_during_rewrites_never_leaves_a_broken_or_mixed_file(tmp_path):
             ), "fields from two different writes"
             last_seen = max(last_seen, n)
         if state_file.exists():
-            state = json.loads(state_file.read_text())
-            assert len({o["n"] for o in state["orders"].values()}) == 1 and len(state["orders"]) == 50
+            orders = OrderDatabase(state_file).load_orders(since_day="2026-11-23")
+            assert orders == {} or (len({o["filled_quantity"] for o in orders.values()}) == 1 and len(orders) == 50)
     leftovers = [p.name for p in tmp_path.glob(".*.tmp")]
     removed = remove_stale_temp_files(tmp_path, older_than_seconds=0)  # what the service does at start
     print(f"{KILLS} SIGKILLs: every file whole; last session #{last_seen}; {len(removed)} temp files cleaned up")

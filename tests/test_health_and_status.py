@@ -85,3 +85,63 @@ def test_status_adds_user_order_counts_and_notifications(app, client, logged_in)
     assert body["last_order_check"]["detail"].startswith("TokenException: ")
     text = client.get("/api/status", headers={"X-Access-Code": ACCESS_CODE}).get_data(as_text=True)
     assert API_SECRET not in text and logged_in.access_token not in text and ACCESS_CODE not in text
+
+
+def test_health_is_not_ready_while_every_order_check_fails_to_save(app, client, logged_in, kite, monkeypatch):
+    """A read-only data folder: Kite answers, but the order state cannot be written."""
+    import responses
+
+    from conftest import KITE_ROOT, recorded
+    from errors import StorageError
+    from order_store import OrderDatabase
+
+    context = app.extensions["kite_app"]
+    kite.add(responses.GET, KITE_ROOT + "/orders", json=recorded("orders.json"))
+
+    def read_only(self):
+        raise StorageError(
+            "Could not write the order database (OperationalError: attempt to write a readonly database)"
+        )
+
+    monkeypatch.setattr(OrderDatabase, "transaction", read_only)
+    context.runner.start()
+    try:
+        assert context.watcher.poll() == []
+        body = client.get("/health").get_json()
+    finally:
+        context.runner.stop()
+    assert body["ready"] is False and body["last_order_check"]["ok"] is False
+    assert body["problems"] == ["order check failing: see /api/status or the log"]
+    detail = client.get("/api/status", headers={"X-Access-Code": ACCESS_CODE}).get_json()["last_order_check"]
+    assert "readonly database" in detail["detail"]
+
+
+def test_health_is_not_ready_when_the_order_stream_thread_is_gone(app, client, logged_in):
+    import threading
+
+    context = app.extensions["kite_app"]
+    context.runner.start()
+    gone = threading.Thread(target=lambda: None)
+    gone.start()
+    gone.join()
+    context.stream._thread = gone  # started, never stopped, no longer running
+    try:
+        body = client.get("/health").get_json()
+    finally:
+        context.stream._thread = None
+        context.runner.stop()
+    assert body["ready"] is False and body["order_stream"]["state"] == "dead"
+    assert body["problems"] == ["order stream dead (thread ended)"]
+
+
+def test_health_is_not_ready_when_the_order_check_has_stopped_running(app, client, logged_in):
+    from datetime import timedelta
+
+    context = app.extensions["kite_app"]
+    context.runner.start()
+    context.watcher.last_outcome = PollOutcome(context.clock() - timedelta(minutes=10), True, "3 orders")
+    try:
+        body = client.get("/health").get_json()
+    finally:
+        context.runner.stop()
+    assert body["ready"] is False and body["problems"][0].startswith("order check has not run since ")

@@ -1,3 +1,4 @@
+import json
 import os
 import threading
 
@@ -274,6 +275,52 @@ def test_logout_sends_the_stored_token_even_on_a_fresh_instance(kite, settings, 
         match=[matchers.query_param_matcher({"api_key": API_KEY, "access_token": logged_in.access_token})],
     )
     assert fresh.logout() is True
+    assert not settings.session_file.exists()  # every script and the service see the logout at once
+    with pytest.raises(NoSessionError):
+        fresh.get_orders()
+
+
+def test_logout_keeps_the_session_when_kite_cannot_be_reached(kite, kite_api, settings, logged_in):
+    kite.add(responses.DELETE, KITE_ROOT + "/session/token", body=requests.ConnectionError("unreachable"))
+    with pytest.raises(KiteUnavailableError):
+        kite_api.logout()
+    assert settings.session_file.exists()  # the token still works at Kite: the file stays, to try again
+
+
+def test_logout_never_removes_a_newer_login(kite, kite_api, store, logged_in):
+    def newer_login_meanwhile(_request):
+        store.save(make_session(access_token="newer-login-token"))
+        return 200, {}, json.dumps(recorded("session_logout.json"))
+
+    kite.add_callback(
+        responses.DELETE, KITE_ROOT + "/session/token", callback=newer_login_meanwhile, content_type="application/json"
+    )
+    kite_api.logout()
+    assert store.load().access_token == "newer-login-token"
+
+
+def test_a_rejected_token_marks_only_itself_not_a_login_that_came_meanwhile(kite, kite_api, store, logged_in):
+    """A call in flight with yesterday's token fails while another thread has switched to a fresh login."""
+
+    def login_meanwhile_then_refuse(_request):
+        store.save(make_session(access_token="fresh-login-token"))
+        kite_api.ensure_session()  # what another thread's call does: the client switches to the new token
+        body = {"status": "error", "message": "Incorrect `api_key` or `access_token`.", "error_type": "TokenException"}
+        return 403, {}, json.dumps(body)
+
+    kite.add_callback(
+        responses.GET, KITE_ROOT + "/orders", callback=login_meanwhile_then_refuse, content_type="application/json"
+    )
+    with pytest.raises(SessionExpiredError):
+        kite_api.get_orders()
+    add(
+        kite,
+        responses.GET,
+        "/portfolio/positions",
+        "positions.json",
+        match=[matchers.header_matcher({"Authorization": f"token {API_KEY}:fresh-login-token"})],
+    )
+    assert kite_api.get_positions()  # the fresh token was not marked as rejected
 
 
 def test_an_answer_without_content_type_is_a_clear_kite_error(kite, kite_api, logged_in):

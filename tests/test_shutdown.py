@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from order_store import OrderDatabase
 from service_support import start_service
 
 pytestmark = pytest.mark.e2e
@@ -45,8 +46,8 @@ def test_sigterm_mid_poll_lets_the_poll_finish_and_save(tmp_path):
         time.sleep(2.5)  # a poll is in flight; the market order fills by the time it is answered
     finally:
         stopped_in = terminate(service)
-    state = json.loads((service.sandbox_dir / "order_state.json").read_text())
-    assert state["orders"][order_id]["status"] == "COMPLETE"  # saved by the poll that SIGTERM waited for
+    state = OrderDatabase(service.sandbox_dir / "orders.sqlite3").load_orders(since_day="2000-01-01")
+    assert state[order_id]["status"] == "COMPLETE"  # saved by the poll that SIGTERM waited for
     log = service.log()
     assert log.count(f"Order {order_id} COMPLETE") == 1
     assert log.index("Scheduler stopped") < log.index("Kite App stopped")
