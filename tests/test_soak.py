@@ -20,6 +20,7 @@ import log_utils
 from clock import IST
 from maintenance import Maintenance
 from postback import expected_checksum
+from sandbox_support import place_market_buy
 from service_support import CODE, start_service
 
 pytestmark = pytest.mark.long
@@ -42,11 +43,12 @@ def test_steady_load_leaves_memory_fds_and_threads_flat(tmp_path):
     pid = service.process.pid
     demo = service.demo
     stop = threading.Event()
-    counts = {"requests": 0, "server_errors": 0}
+    counts = {"requests": 0, "server_errors": 0, "postbacks_accepted": 0}
     lock = threading.Lock()
+    orders = []  # (order_id, order_timestamp) of real orders at the sandbox, for genuine postbacks
 
     def postback(n):
-        order_id, timestamp = f"soak{n % 50}", "2026-11-23 10:00:00"
+        order_id, timestamp = orders[n % len(orders)]
         status = ["OPEN", "UPDATE", "COMPLETE"][n % 3]
         body = {"order_id": order_id, "order_timestamp": timestamp, "status": status, "filled_quantity": n % 3}
         body["checksum"] = expected_checksum(order_id, timestamp, demo["api_secret"])
@@ -76,12 +78,17 @@ def test_steady_load_leaves_memory_fds_and_threads_flat(tmp_path):
             with lock:
                 counts["requests"] += 1
                 counts["server_errors"] += response.status_code >= 500
+                counts["postbacks_accepted"] += "checking the order with Kite" in response.text
                 if took > 2:
                     counts.setdefault("slow", []).append(f"{response.request.path_url[:40]} {took:.1f} s")
             n += 4
 
     try:
         service.login()
+        kite = service.kite_api()
+        for _ in range(5):
+            place_market_buy(kite.kite)
+        orders.extend((o["order_id"], o["order_timestamp"].strftime("%Y-%m-%d %H:%M:%S")) for o in kite.get_orders())
         workers = [threading.Thread(target=client, args=(i,)) for i in range(4)]
         for worker in workers:
             worker.start()
@@ -100,10 +107,14 @@ def test_steady_load_leaves_memory_fds_and_threads_flat(tmp_path):
     growth = {key: after[key] - before[key] for key in before}
     print(
         f"\nsoak {DURATION} s: {counts['requests']} requests ({counts['requests'] / DURATION:.0f}/s), "
-        f"{counts['server_errors']} 5xx; before {before}, after {after}, growth {growth}; "
+        f"{counts['server_errors']} 5xx, {counts['postbacks_accepted']} postbacks looked up; "
+        f"before {before}, after {after}, growth {growth}; "
         f"slow: {counts.get('slow', [])[:10]}"
     )
     assert counts["server_errors"] == 0 and counts["requests"] > DURATION * 20
+    assert counts["postbacks_accepted"] > DURATION  # genuine postbacks: the look-up path ran under load
+    log = service.log()
+    assert "Postback refused" not in log and "not checked with Kite" not in log
     assert health["last_order_check"]["ok"] and health["scheduler"]["running"]
     assert growth["fds"] <= 2 and growth["threads"] <= 1
     assert growth["rss_kb"] <= 8 * 1024  # 8 MB over the measured part of the run
