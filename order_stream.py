@@ -163,8 +163,9 @@ class OrderStream:
             log.info("Order stream connected to Kite's WebSocket")
             version = self._store.version()
             while not self._stop.is_set():
+                silent_for = (self._clock() - self._last_heard).total_seconds()
                 try:
-                    message = socket.recv(timeout=CHECK_SECONDS)
+                    message = socket.recv(timeout=max(0.01, min(CHECK_SECONDS, SILENCE_SECONDS - silent_for)))
                 except TimeoutError:
                     if (self._clock() - self._last_heard).total_seconds() >= SILENCE_SECONDS:
                         raise
