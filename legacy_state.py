@@ -48,6 +48,7 @@ def import_legacy_files(database: OrderDatabase, order_state_file: Path, outbox_
                     "INSERT OR IGNORE INTO notifications (id, body, queued_at) VALUES (?, ?, ?)",
                     (str(delivered_id), orjson.dumps({"id": str(delivered_id)}), queued_at),
                 )
+                count += 1
     for path in (order_state_file, outbox_file):
         with contextlib.suppress(FileNotFoundError):
             Path(path).unlink()

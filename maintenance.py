@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from atomic_file import remove_stale_temp_files
 from clock import now_ist
+from errors import KiteAppError
 from log_utils import purge_old_logs
 
 log = logging.getLogger("kite_app.maintenance")
@@ -28,6 +29,8 @@ class Maintenance:
         for step in (*steps, self._heartbeat):
             try:
                 step(now)
+            except KiteAppError as exc:  # expected trouble (an unreadable session.json, a full disk): one line
+                log.warning("Maintenance step %s skipped: %s", step.__name__.strip("_"), exc)
             except Exception:
                 log.exception("Maintenance step %s failed", step.__name__.strip("_"))
 

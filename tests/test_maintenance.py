@@ -62,7 +62,7 @@ def test_one_failing_step_does_not_stop_the_others(settings, store, caplog, kite
     store.path.write_text("{broken")
     Maintenance(settings, store, watcher, clock=lambda: ist(2026, 11, 21, 12, 0)).run()
     messages = [r.getMessage() for r in caplog.records]
-    assert any("Maintenance step warn_before_expiry failed" in m for m in messages)
+    assert any("Maintenance step warn_before_expiry skipped" in m for m in messages)
     assert any(m.startswith("Heartbeat: session unreadable") for m in messages)
 
 
@@ -79,3 +79,16 @@ def test_temp_files_of_interrupted_writes_are_removed_once_stale(settings, store
     os.utime(fresh, (time.time(), time.time()))  # not the kernel's stamp: a shifted test clock would age it
     Maintenance(settings, store, StubWatcher(), clock=lambda: ist(2026, 11, 21, 12, 0)).run()
     assert not stale.exists() and fresh.exists()  # a write in progress is left alone
+
+
+def test_an_unreadable_session_file_is_one_clear_line_an_hour_not_a_traceback(settings, store, run, caplog):
+    caplog.set_level("INFO")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.session_file.write_text('{"access_token": "half')
+    run(ist(2026, 11, 21, 10, 0))
+    problems = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert len(problems) == 1 and problems[0].exc_info is None
+    assert "Maintenance step warn_before_expiry skipped: Cannot read" in problems[0].getMessage()
+    assert "delete it and log in again" in problems[0].getMessage()
+    heartbeat = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Heartbeat")]
+    assert heartbeat == ["Heartbeat: session unreadable; 3 orders watched; no order check yet"]
