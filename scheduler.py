@@ -5,6 +5,7 @@ folder never has two schedulers, whether from a second process or a reloader chi
 """
 
 import logging
+import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -18,6 +19,9 @@ log = logging.getLogger("kite_app.scheduler")
 ORDER_CHECK_JOB_ID = "order_status_check"
 MAINTENANCE_JOB_ID = "hourly_maintenance"
 LOGIN_REMINDER_JOB_ID = "login_reminder"
+# A running order check is waited for this long at stop: four attempts of one GET at the default
+# KITE_TIMEOUT of 7 s with their backoff take 31.5 s (deploy/kite-app.service adds up the parts).
+STOP_TIMEOUT_SECONDS = 35
 
 
 def build_scheduler(
@@ -94,11 +98,19 @@ class SchedulerRunner:
         log.info("Scheduler started: order check every %s, maintenance hourly", _interval(self.scheduler))
         return True
 
-    def stop(self) -> None:
-        """Wait for running jobs, then release the lock."""
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Wait for running jobs (at most `timeout` seconds), then release the lock.
+
+        An order check that outlasts the wait (a Kite answer trickling in, byte by byte) is left
+        behind: its changes are saved whole or not at all, and the next start finds them again."""
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
-            log.info("Scheduler stopped")
+            shutdown = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+            shutdown.start()
+            shutdown.join(timeout)
+            if shutdown.is_alive():
+                log.warning("Scheduler stopped without waiting longer than %g s for a running job", timeout)
+            else:
+                log.info("Scheduler stopped")
         if self._lock.is_locked:
             self._lock.release()
 

@@ -373,7 +373,8 @@ def _service_env(sandbox: LoggedInSandbox, port: int, poll_seconds: str = "20") 
     return {
         **{k: v for k, v in os.environ.items() if k not in ("CODE", "PORT", "HOST")},
         **sandbox.values,
-        "PORT": str(port),
+        "KITE_APP_PORT": str(port),
+        "KITE_APP_CODE": sandbox.values["CODE"],
         "ORDER_POLL_SECONDS": poll_seconds,
         "LOGIN_REMINDER_TIME": "",
         "KITE_APP_ENV_FILE": os.devnull,

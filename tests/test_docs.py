@@ -38,6 +38,7 @@ def stop_bounds() -> dict:
     from notifications import Notifications
     from order_stream import OrderStream
     from postback_followup import PostbackFollowUp
+    from scheduler import SchedulerRunner
     from settings import load_settings
 
     def default(function, name="timeout"):
@@ -52,8 +53,11 @@ def stop_bounds() -> dict:
         # stop() closes the socket (the closing handshake, close_timeout=2 in order_stream._listen),
         # then waits for the thread.
         "order stream": STREAM_CLOSE_TIMEOUT + default(OrderStream.stop),
-        # The scheduler's shutdown waits for the running order check: every attempt of one GET, with backoff.
-        "order check": (retry.retries + 1) * load_settings({}).kite_timeout + backoff,
+        # The scheduler's shutdown waits for the running order check, at most this long (which covers
+        # every attempt of one GET at the default KITE_TIMEOUT, with backoff).
+        "order check": max(
+            default(SchedulerRunner.stop), (retry.retries + 1) * load_settings({}).kite_timeout + backoff
+        ),
         "postback lookups": default(PostbackFollowUp.stop),
         "notifier": default(Notifications.stop),
     }
@@ -85,7 +89,7 @@ def test_systemd_unit_restarts_keeps_files_private_and_outwaits_every_part_of_a_
     assert bounds == {
         "waitress": 10,
         "order stream": 12,
-        "order check": 31.5,
+        "order check": 35,
         "postback lookups": 10,
         "notifier": 10,
     }, "a part's stop bound changed: update deploy/kite-app.service's list and TimeoutStopSec"

@@ -2,6 +2,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -117,3 +118,25 @@ def test_runs_skipped_behind_a_slow_check_are_not_logged(tmp_path, caplog):
         release.set()
         runner.stop()
     assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
+
+
+def test_stop_waits_for_a_running_job_only_so_long(tmp_path, caplog):
+    """A poll held up by a Kite answer that trickles in must not hold up the service's stop."""
+    started, release = threading.Event(), threading.Event()
+
+    def stuck_order_check():
+        started.set()
+        release.wait(30)
+
+    runner = SchedulerRunner(build_scheduler(stuck_order_check, lambda: None, 0.05), tmp_path / "job.lock")
+    assert runner.start()
+    try:
+        assert started.wait(5)
+        began = time.monotonic()
+        runner.stop(timeout=0.5)
+        took = time.monotonic() - began
+    finally:
+        release.set()
+    assert took < 3
+    assert any("without waiting longer than 0.5 s" in r.getMessage() for r in caplog.records)
+    assert not runner.running
