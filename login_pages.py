@@ -37,13 +37,9 @@ def login_page():
 def start_login():
     """Check the access code, then send the browser to Kite with a fresh one-time state."""
     context = _context()
-    try:
-        check_access_code(request.form.get("code", ""))
-    except AccessDeniedError:
-        return _login_page(401, error="That access code is wrong. Try again.")
-    except CrossSiteRequestError:
-        context.refusals.warning("cross-site requests", "Refused a cross-site login form post")
-        return _login_page(403, error="Refused: the form was sent from another web site. Open this page directly.")
+    refused = _refuse_without_code("login")
+    if refused is not None:
+        return refused
     url = kite_login_url(context.settings, context.credentials, context.login_states.issue())
     return redirect(url, code=303)
 
@@ -52,13 +48,9 @@ def start_login():
 def logout():
     """The page's Log out button: the access code again, then the same logout as POST /api/logout."""
     context = _context()
-    try:
-        check_access_code(request.form.get("code", ""))
-    except AccessDeniedError:
-        return _login_page(401, error="That access code is wrong. Try again.")
-    except CrossSiteRequestError:
-        context.refusals.warning("cross-site requests", "Refused a cross-site logout form post")
-        return _login_page(403, error="Refused: the form was sent from another web site. Open this page directly.")
+    refused = _refuse_without_code("logout")
+    if refused is not None:
+        return refused
     try:
         message = log_out(context.api, context.store)
     except LoginError as exc:
@@ -91,6 +83,18 @@ def callback():
         log.warning("Login failed (HTTP %d): %s", exc.status, exc)
         return _refused(exc.status, str(exc))
     return redirect(url_for("browser.login_page", done=context.login_states.receipt(state)), code=303)
+
+
+def _refuse_without_code(form: str):
+    """None when the posted form carries the access code; otherwise the page saying why (401 or 403)."""
+    try:
+        check_access_code(request.form.get("code", ""))
+    except AccessDeniedError:
+        return _login_page(401, error="That access code is wrong. Try again.")
+    except CrossSiteRequestError:
+        _context().refusals.warning("cross-site requests", "Refused a cross-site %s form post", form)
+        return _login_page(403, error="Refused: the form was sent from another web site. Open this page directly.")
+    return None
 
 
 def _login_page(status: int, error: str | None = None, done: bool = False, notice: str | None = None):
