@@ -81,7 +81,8 @@ class OrderEvents:
     @property
     def watched_count(self) -> int:
         """How many orders changed during the current trading day."""
-        return sum(1 for state in (self._seen or {}).values() if state["trading_day"] == self._day)
+        with self._lock:
+            return sum(1 for state in (self._seen or {}).values() if state["trading_day"] == self._day)
 
     def status_counts(self) -> dict:
         """How many of the current trading day's orders are in each status."""

@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.sync.client import connect
 
 from clock import now_ist
-from errors import StorageError
+from errors import SessionFileError, StorageError
 from log_utils import LogThrottle, clean_text
 
 log = logging.getLogger("kite_app.stream")
@@ -105,11 +105,11 @@ class OrderStream:
             try:
                 failures = self._connect_once(failures)
             except Exception as exc:  # supervised: log, back off, start again
+                log.exception("Order stream failed unexpectedly (%s); starting it again", type(exc).__name__)
                 self._socket = None
-                self._restarts += 1
                 self._last_error = f"{type(exc).__name__} at {self._clock():%H:%M:%S}"
                 self._state = "restarting after an error"
-                log.exception("Order stream failed unexpectedly (%s); starting it again", type(exc).__name__)
+                self._restarts += 1
                 self._stop.wait(min(MAX_BACKOFF_SECONDS, 2.0**failures))
                 failures += 1
         self._state = "off"
@@ -138,7 +138,10 @@ class OrderStream:
             return self._after_failure(failures, clean_text(f"{type(exc).__name__}: {exc}", 200))
 
     def _usable_session(self):
-        session = self._store.load(max_age=WAIT_FOR_LOGIN_SECONDS)
+        try:
+            session = self._store.load(max_age=WAIT_FOR_LOGIN_SECONDS)
+        except SessionFileError:  # unreadable session.json: as good as none (maintenance reports it hourly)
+            return None
         if session is None or session.is_expired(self._clock()) or session.access_token == self._refused_token:
             return None
         return session
