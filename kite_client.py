@@ -164,9 +164,9 @@ class KiteClient(KiteConnect):
         retries = self.retry.retries if method == "GET" else 0
         attempt = 0
         while True:
-            limiter.acquire()
             try:
-                return super()._request(route, method, *args, **kwargs)
+                with limiter.slot():  # counted until the answer is in: Kite counts on arrival
+                    return super()._request(route, method, *args, **kwargs)
             except requests.RequestException as exc:
                 if attempt < retries and is_transient(exc):
                     attempt = self._wait_before_retry(route, method, exc, attempt)

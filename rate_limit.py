@@ -6,9 +6,11 @@ Written here because the throttling libraries on PyPI are either non-blocking (l
 flask-limiter's engine) or built around shared storage; this needs ~30 lines of blocking code.
 """
 
+import bisect
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from datetime import timedelta
 
 from clock import now_ist
@@ -58,9 +60,28 @@ class RateLimiter:
         Callers are served in arrival order (a ticket each), so under contention none of them
         starves; only the caller at the head of the line sleeps until a slot frees.
         """
+        return self._take()[0]
+
+    @contextmanager
+    def slot(self):
+        """Take a slot for one call (as acquire()); when the call is over, its stamp moves to then.
+
+        Kite counts a request when it arrives, somewhere between the two moments. A thread held up
+        between taking its slot and sending (a busy machine) would otherwise let the next call
+        arrive less than a period after it, and Kite would answer 429."""
+        _waited, stamp = self._take()
+        try:
+            yield
+        finally:
+            self._settle(stamp, self._clock())
+
+    def _take(self) -> tuple:
+        """(seconds waited, the slot's stamp)."""
         with self._turn:
-            if self._serving == self._next_ticket and self._has_room(self._clock()):
-                return 0.0  # nobody waiting and a free slot: the common case, one lock round-trip
+            if self._serving == self._next_ticket:
+                now = self._clock()
+                if self._has_room(now):
+                    return 0.0, now  # nobody waiting and a free slot: the common case, one lock round-trip
             ticket = self._next_ticket
             self._next_ticket += 1
             while ticket != self._serving:
@@ -71,7 +92,7 @@ class RateLimiter:
                 with self._turn:
                     now = self._clock()
                     if self._has_room(now):
-                        return waited
+                        return waited, now
                     delay = self._calls[0] + self.period - now
                 self._sleep(delay)
                 waited += delay
@@ -79,6 +100,15 @@ class RateLimiter:
             with self._turn:
                 self._serving += 1
                 self._turn.notify_all()
+
+    def _settle(self, stamp: float, done: float) -> None:
+        """Move one call's stamp from `stamp` to `done`, keeping the window in time order."""
+        with self._turn:
+            try:
+                self._calls.remove(stamp)
+            except ValueError:
+                pass  # already out of the window: count the call at its end, to be safe
+            bisect.insort(self._calls, max(stamp, done))
 
     def _has_room(self, now: float) -> bool:
         """Take a slot at `now` if the window has one (call with the lock held)."""

@@ -99,3 +99,18 @@ def test_waiting_callers_are_served_in_arrival_order():
     for thread in threads:
         thread.join(5)
     assert order == list(range(6))  # nobody overtakes, nobody starves
+
+
+def test_a_call_counts_until_its_answer_is_in():
+    """A call held up after taking its slot (a busy machine) reaches Kite late: the next one waits for that."""
+    clock = FakeClock()
+    limiter = RateLimiter(1, 1.0, clock=clock, sleep=clock.sleep)
+    with limiter.slot():
+        clock.now += 0.25  # sent late, answered at 0.25 s
+    limiter.acquire()
+    assert clock.now == 1.25  # not 1.0: Kite may have seen the first call as late as 0.25 s
+    clock.now = 3.0
+    with limiter.slot():
+        clock.now += 5.0  # longer than the window: still counted at its end
+    limiter.acquire()
+    assert clock.now == 9.0
