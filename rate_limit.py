@@ -10,7 +10,6 @@ import bisect
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
 from datetime import timedelta
 
 from clock import now_ist
@@ -62,18 +61,16 @@ class RateLimiter:
         """
         return self._take()[0]
 
-    @contextmanager
-    def slot(self):
+    def slot(self) -> "_Slot":
         """Take a slot for one call (as acquire()); when the call is over, its stamp moves to then.
+
+            with limiter.slot():
+                send the request and read the answer
 
         Kite counts a request when it arrives, somewhere between the two moments. A thread held up
         between taking its slot and sending (a busy machine) would otherwise let the next call
         arrive less than a period after it, and Kite would answer 429."""
-        _waited, stamp = self._take()
-        try:
-            yield
-        finally:
-            self._settle(stamp, self._clock())
+        return _Slot(self)
 
     def _take(self) -> tuple:
         """(seconds waited, the slot's stamp)."""
@@ -104,11 +101,16 @@ class RateLimiter:
     def _settle(self, stamp: float, done: float) -> None:
         """Move one call's stamp from `stamp` to `done`, keeping the window in time order."""
         with self._turn:
-            try:
-                self._calls.remove(stamp)
-            except ValueError:
-                pass  # already out of the window: count the call at its end, to be safe
-            bisect.insort(self._calls, max(stamp, done))
+            calls = self._calls
+            for index in range(len(calls) - 1, -1, -1):  # a call just made: its stamp is near the end
+                if calls[index] == stamp:
+                    del calls[index]
+                    break
+            # Else it is out of the window already: it counts at its end, to be safe.
+            if not calls or calls[-1] <= done:
+                calls.append(max(stamp, done))  # the usual case: now is later than every stamp
+            else:
+                bisect.insort(calls, max(stamp, done))
 
     def _has_room(self, now: float) -> bool:
         """Take a slot at `now` if the window has one (call with the lock held)."""
@@ -117,6 +119,23 @@ class RateLimiter:
         if len(self._calls) < self.rate:
             self._calls.append(now)
             return True
+        return False
+
+
+class _Slot:
+    """The context manager of RateLimiter.slot() (a class: a generator-based one costs twice as much)."""
+
+    __slots__ = ("_limiter", "_stamp")
+
+    def __init__(self, limiter: RateLimiter):
+        self._limiter = limiter
+
+    def __enter__(self):
+        self._stamp = self._limiter._take()[1]
+        return self
+
+    def __exit__(self, *_exc):
+        self._limiter._settle(self._stamp, self._limiter._clock())
         return False
 
 
