@@ -76,7 +76,7 @@ class AppContext:
             watcher=watcher,
             reminder=reminder,
             runner=runner,
-            postbacks=PostbackFollowUp(api, events),
+            postbacks=PostbackFollowUp(api, events, clock=clock),
             refusals=LogThrottle(logging.getLogger("kite_app.http")),
             stream=OrderStream(settings, credentials.api_key, store, events, clock=clock)
             if settings.order_stream

@@ -10,6 +10,7 @@ from access_code import AccessDeniedError, CrossSiteRequestError, require_access
 from login import LoginError, exchange_request_token, kite_login_url, log_out
 from order_watch import MAX_BACKOFF_SECONDS
 from postback import PostbackError, verify_postback
+from postback_followup import QUEUED
 
 log = logging.getLogger("kite_app.http")
 
@@ -63,6 +64,7 @@ def status():
         "by_status": context.events.status_counts(),
         "events_today": context.events.events_today,
     }
+    body["postbacks"] = {"looked_up": context.postbacks.looked_up, "ignored": dict(context.postbacks.ignored)}
     body["notifications"] = {
         "notifiers": [n.name for n in context.notifications.notifiers],
         "pending": context.notifications.pending_count if context.notifications.notifiers else 0,
@@ -187,7 +189,8 @@ def postback():
     except PostbackError as exc:
         context.refusals.warning("refused postbacks", "Postback refused (HTTP %d): %s", exc.status, exc)
         return error(exc.status, str(exc))
-    context.postbacks.submit(payload["order_id"])
+    if context.postbacks.submit(payload["order_id"], payload["order_timestamp"]) != QUEUED:
+        return jsonify({"status": "success", "message": "Order update received; nothing new to check with Kite."})
     return jsonify({"status": "success", "message": "Order update received; checking the order with Kite."})
 
 

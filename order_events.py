@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from clock import now_ist, trading_day
+from errors import StorageError
 from log_utils import clean_text
 from order_store import OrderDatabase
 
@@ -83,6 +84,18 @@ class OrderEvents:
         """How many orders changed during the current trading day."""
         with self._lock:
             return sum(1 for state in (self._seen or {}).values() if state["trading_day"] == self._day)
+
+    def is_final(self, order_id: str) -> bool:
+        """True when the order is known to be COMPLETE, CANCELLED or REJECTED: nothing about it can change.
+
+        False when unknown, or when the order state cannot be read (then it is worth a look-up)."""
+        with self._lock:
+            try:
+                self._load_state(self._clock())
+            except StorageError:
+                return False
+            state = self._seen.get(order_id)
+            return state is not None and state["status"] in TERMINAL_STATUSES
 
     def status_counts(self) -> dict:
         """How many of the current trading day's orders are in each status."""

@@ -5,13 +5,22 @@ import json
 import pytest
 import responses
 
-from conftest import API_SECRET, KITE_ROOT, recorded
+from conftest import API_SECRET, KITE_ROOT, ist, recorded
+from kite_app import create_app
 from postback import expected_checksum
 
+NOW = ist(2026, 11, 20, 10, 0)  # the service's clock in these tests
+TODAY = "2026-11-20 09:59:00"
 
-def signed(order_id="220303000308932", status="COMPLETE", filled=1, secret=API_SECRET) -> dict:
+
+@pytest.fixture
+def app(config):
+    return create_app(config, clock=lambda: NOW)
+
+
+def signed(order_id="220303000308932", status="COMPLETE", filled=1, secret=API_SECRET, timestamp=TODAY) -> dict:
     payload = recorded("postback.json")
-    payload.update(order_id=order_id, status=status, filled_quantity=filled, quantity=1)
+    payload.update(order_id=order_id, status=status, filled_quantity=filled, quantity=1, order_timestamp=timestamp)
     payload["checksum"] = expected_checksum(order_id, payload["order_timestamp"], secret)
     return payload
 
@@ -32,7 +41,8 @@ def kite_says(kite, order_id, status, filled=0, message=None):
 
 
 def follow_up(app) -> int:
-    return app.extensions["kite_app"].postbacks.run_pending()
+    """Run the look-ups scheduled, those due at the end of an order's window too."""
+    return app.extensions["kite_app"].postbacks.run_pending(include_later=True)
 
 
 def test_a_signed_postback_makes_the_service_ask_kite_and_announce_once(client, app, kite, logged_in, caplog):
@@ -41,11 +51,13 @@ def test_a_signed_postback_makes_the_service_ask_kite_and_announce_once(client, 
     response = post(client, signed())
     assert response.status_code == 200 and response.get_json()["status"] == "success"
     assert follow_up(app) == 1
-    kite_says(kite, "220303000308932", "COMPLETE", filled=1)
-    post(client, signed())  # Kite may send it again: looked up again, announced once
-    follow_up(app)
+    post(client, signed())  # sent again: the order is known to be final, so Kite is not asked again
+    assert follow_up(app) == 0
     lines = [r.getMessage() for r in caplog.records if r.name == "kite_app.orders"]
-    assert lines == ["Order 220303000308932 COMPLETE: BUY 1 NSE:SBIN filled 1/1 @ 470"]
+    assert lines == [
+        "Order 220303000308932 COMPLETE: BUY 1 NSE:SBIN filled 1/1 @ 470",
+        "Postback for order 220303000308932 not looked up: final",
+    ]
 
 
 def test_a_forged_status_is_never_believed(client, app, kite, logged_in, log_file):
@@ -141,3 +153,82 @@ def test_postbacks_need_no_access_code_and_do_not_use_up_its_attempts(client):
 def test_only_post_is_allowed(client):
     response = client.get("/api/postback")
     assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+
+
+# -- replays ---------------------------------------------------------------------------------------------
+
+
+class Monotonic:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def monotonic(app):
+    clock = Monotonic()
+    app.extensions["kite_app"].postbacks._monotonic = clock
+    return clock
+
+
+def history_calls(kite) -> int:
+    return sum(1 for call in kite.calls if "/orders/" in call.request.url)
+
+
+def test_a_replayed_postback_costs_one_lookup_per_window(client, app, kite, logged_in, monotonic, caplog):
+    """One captured postback sent 400 times over 10 s: two look-ups at Kite, not 400."""
+    postbacks = app.extensions["kite_app"].postbacks
+    kite_says(kite, "220303000308932", "OPEN")
+    for _ in range(200):
+        assert post(client, signed(status="OPEN", filled=0)).status_code == 200
+    assert postbacks.run_pending() == 1
+    kite_says(kite, "220303000308932", "OPEN")
+    for _ in range(200):
+        post(client, signed(status="OPEN", filled=0))
+    assert postbacks.run_pending() == 0  # the next look-up waits for the end of the order's window
+    monotonic.now += 10
+    assert postbacks.run_pending() == 1
+    assert history_calls(kite) == 2 and postbacks.ignored["folded"] == 398
+    status = client.get("/api/status", headers={"X-Access-Code": "test-access-code-4711"}).get_json()
+    assert status["postbacks"]["looked_up"] == 2 and status["postbacks"]["ignored"]["folded"] == 398
+    lines = [r.getMessage() for r in caplog.records if "not looked up" in r.getMessage()]
+    assert 1 <= len(lines) <= 10  # counted, and logged a few times a minute at most
+
+
+def test_a_postback_inside_the_window_is_looked_up_at_its_end_not_dropped(client, app, kite, logged_in, monotonic):
+    """The fill a minute after the order opened is found, just later: nothing is lost by the window."""
+    postbacks = app.extensions["kite_app"].postbacks
+    kite_says(kite, "220303000308932", "OPEN")
+    post(client, signed(status="OPEN", filled=0))
+    postbacks.run_pending()
+    kite_says(kite, "220303000308932", "COMPLETE", filled=1)
+    monotonic.now += 3
+    post(client, signed())
+    assert postbacks.run_pending() == 0
+    monotonic.now += 7
+    assert postbacks.run_pending() == 1
+    assert app.extensions["kite_app"].events.is_final("220303000308932")
+
+
+def test_no_lookup_for_an_order_known_to_be_final(client, app, kite, logged_in, monotonic):
+    postbacks = app.extensions["kite_app"].postbacks
+    kite_says(kite, "220303000308932", "COMPLETE", filled=1)
+    post(client, signed())
+    postbacks.run_pending()
+    for _ in range(50):
+        monotonic.now += 60
+        response = post(client, signed())
+        assert response.get_json()["message"] == "Order update received; nothing new to check with Kite."
+    assert postbacks.run_pending(include_later=True) == 0
+    assert history_calls(kite) == 1 and postbacks.ignored["final"] == 50
+
+
+@pytest.mark.parametrize("timestamp", ["2026-11-19 15:00:00", "2026-11-20 05:59:59", "2022-03-03 09:24:25"])
+def test_no_lookup_for_a_postback_of_an_earlier_trading_day(client, app, kite, logged_in, timestamp):
+    """Its signed timestamp says when Kite sent it: before today's 06:00 IST it can only be a replay."""
+    response = post(client, signed(timestamp=timestamp))
+    assert response.status_code == 200
+    assert follow_up(app) == 0 and len(kite.calls) == 0
+    assert app.extensions["kite_app"].postbacks.ignored["earlier day"] == 1
