@@ -17,6 +17,7 @@ from werkzeug.exceptions import TooManyRequests
 
 HEADER = "X-Access-Code"
 FAILED_ATTEMPTS = 10
+ALL_FAILED_ATTEMPTS = 100  # across all clients: naming other addresses buys no more guesses than this
 WINDOW_SECONDS = 15 * 60
 MAX_TRACKED_CLIENTS = 10_000
 
@@ -56,6 +57,13 @@ def check_access_code(supplied) -> None:
     attempts = current_app.extensions["failed_access_attempts"]
     retry_after = attempts.take(client)  # takes a guess from the budget first: no race between checks
     if retry_after:
+        if attempts.ceiling_reached:
+            current_app.extensions["kite_app"].refusals.warning(
+                "code checks past the ceiling",
+                "%d wrong access codes from all clients in 15 minutes: every code check waits %d s",
+                ALL_FAILED_ATTEMPTS,
+                retry_after,
+            )
         raise TooManyRequests(retry_after=retry_after)  # even the right code waits: no guessing through
     context = current_app.extensions["kite_app"]
     if isinstance(supplied, str) and supplied and code_matches(supplied, context.settings.access_code):
@@ -66,7 +74,7 @@ def check_access_code(supplied) -> None:
         "Rejected %s %s from %s: %s access code",
         request.method,
         request.path,
-        request.remote_addr,
+        client,  # checked to be an address (a forwarded one is written by the client)
         "wrong" if supplied else "missing",
     )
     raise AccessDeniedError()
@@ -120,7 +128,7 @@ def client_key(address: str | None) -> str:
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
-        return str(address or "unknown")[:64]
+        return "malformed"  # whatever a client wrote there, it buys no budget of its own
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip.is_loopback:
@@ -131,7 +139,12 @@ def client_key(address: str | None) -> str:
 
 
 class FailedAttempts:
-    """Wrong access codes per client in a moving 15-minute window: 10 each, taken atomically.
+    """Wrong access codes per client in a moving 15-minute window: 10 each, and 100 for all clients
+    together, taken atomically.
+
+    With a trusted proxy the client's address comes from X-Forwarded-For, which any process that
+    can reach the port may write: the ceiling across clients caps what naming other addresses buys
+    (at the price that a flood of wrong codes makes the owner wait too, at most 15 minutes).
 
     A guess takes its place in the window before the code is compared, under one lock, so 90
     simultaneous guesses get exactly 10 comparisons; a right code gives its place back. At most
@@ -140,12 +153,21 @@ class FailedAttempts:
     rather than with `limits`, whose windows cannot give a place back.
     """
 
-    def __init__(self, limit: int = FAILED_ATTEMPTS, window: float = WINDOW_SECONDS, clock=time.monotonic):
+    def __init__(
+        self,
+        limit: int = FAILED_ATTEMPTS,
+        window: float = WINDOW_SECONDS,
+        clock=time.monotonic,
+        total_limit: int = ALL_FAILED_ATTEMPTS,
+    ):
         self._limit = limit
+        self._total_limit = total_limit
         self._window = window
         self._clock = clock
         self._lock = threading.Lock()
         self._clients: OrderedDict = OrderedDict()  # client -> deque of failure times, oldest first
+        self._all: deque = deque()  # every client's failure times, oldest first
+        self.ceiling_reached = False
 
     def take(self, client: str) -> int:
         """0 if `client` may try a code (its guess is counted now); else the seconds to wait."""
@@ -160,9 +182,15 @@ class FailedAttempts:
                 self._clients.move_to_end(client)
             while failures and failures[0] <= now - self._window:
                 failures.popleft()
+            while self._all and self._all[0] <= now - self._window:
+                self._all.popleft()
             if len(failures) >= self._limit:
                 return max(1, math.ceil(failures[0] + self._window - now))
+            self.ceiling_reached = len(self._all) >= self._total_limit
+            if self.ceiling_reached:
+                return max(1, math.ceil(self._all[0] + self._window - now))
             failures.append(now)
+            self._all.append(now)
             return 0
 
     def give_back(self, client: str) -> None:
@@ -171,6 +199,8 @@ class FailedAttempts:
             failures = self._clients.get(client)
             if failures:
                 failures.pop()
+                if self._all:
+                    self._all.pop()
 
     @property
     def tracked_clients(self) -> int:

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from conftest import ACCESS_CODE
-from test_entrypoint import start, wait_until_up
+from test_entrypoint import log_text, start, wait_until_up
 
 
 @pytest.fixture
@@ -218,7 +218,50 @@ def test_client_keys():
     assert client_key("127.0.0.1") == client_key("127.200.3.4") == client_key("::1") == "loopback"
     assert client_key("::ffff:127.0.0.2") == "loopback"
     assert client_key("2001:db8:1:2:3:4:5:6") == client_key("2001:db8:1:2::9") == "2001:db8:1:2::/64"
-    assert client_key("192.0.2.4") == "192.0.2.4" and client_key(None) == "unknown"
+    assert client_key("192.0.2.4") == "192.0.2.4"
+    # Whatever else a forwarded header says buys no budget of its own.
+    assert client_key(None) == client_key("not-an-ip") == client_key("203.0.113.5, 10.0.0.1") == "malformed"
+
+
+def test_wrong_codes_from_all_clients_together_stop_at_100_in_15_minutes():
+    from access_code import FailedAttempts
+
+    now = [0.0]
+    attempts = FailedAttempts(clock=lambda: now[0])
+    waits = [attempts.take(f"198.51.100.{n % 250}") for n in range(150)]  # 150 clients, one guess each
+    assert waits[:100] == [0] * 100 and all(wait > 0 for wait in waits[100:])
+    now[0] += 15 * 60  # the window moves on
+    assert attempts.take("198.51.100.7") == 0
+
+
+def test_with_the_proxy_trusted_no_client_buys_guesses_or_a_host_by_naming_them(env):
+    """The README's recipe trusts 127.0.0.1: any local process may write X-Forwarded-* headers."""
+    port = int(env["PORT"])
+    process = start({**env, "TRUSTED_PROXY": "127.0.0.1"}, "--no-scheduler")
+    try:
+        wait_until_up(port, process)
+        url = f"http://127.0.0.1:{port}/api/url?code=wrong"
+        garbage = [
+            requests.get(url, headers={"X-Forwarded-For": f"not-an-address-{n}"}, timeout=5).status_code
+            for n in range(12)
+        ]
+        spread = [
+            requests.get(url, headers={"X-Forwarded-For": f"203.0.{n // 250}.{n % 250}"}, timeout=5).status_code
+            for n in range(120)
+        ]
+        foreign_host = requests.get(
+            f"http://127.0.0.1:{port}/health",
+            headers={"Host": "evil.example", "X-Forwarded-Host": f"127.0.0.1:{port}"},
+            timeout=5,
+        )
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert garbage.count(401) == 10 and garbage.count(429) == 2  # all malformed addresses: one client
+    assert spread.count(401) == 90 and spread.count(429) == 30  # 100 wrong codes in all, then everyone waits
+    assert foreign_host.status_code == 421  # X-Forwarded-Host is not believed
+    log = log_text(env)
+    assert "not-an-address" not in log and "wrong access codes from all clients" in log
 
 
 # -- 5. Host names ---------------------------------------------------------------------------------
