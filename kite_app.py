@@ -24,8 +24,9 @@ from errors import ConfigError, PortInUseError
 from http_api import api, kite_hooks, public, register_error_handlers
 from http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
 from login_pages import browser
+from private_files import make_private
 from request_guards import install_request_guards
-from settings import configured_values, load_credentials, load_settings
+from settings import PROJECT_DIR, configured_values, env_file, load_credentials, load_settings
 
 log = logging.getLogger("kite_app")
 
@@ -157,6 +158,13 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
     settings = app.extensions["kite_app"].settings
     host, port = settings.host, settings.port
     log_utils.setup_logging(settings.log_dir)
+    try:
+        # The data folder too, unless it is the project folder itself (session.json's default place).
+        data_dir = [settings.data_dir] if settings.data_dir.resolve() != PROJECT_DIR.resolve() else []
+        make_private([env_file(), settings.credentials_file, settings.session_file], [settings.log_dir, *data_dir])
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
     if host not in LOOPBACK_HOSTS:
         log.warning("Listening on %s: reachable from other machines; keep the access code strong", host)
     _allow_open_files(WAITRESS_SETTINGS["connection_limit"] + 256)
@@ -189,7 +197,9 @@ def _proxy_settings(settings) -> dict:
     return {
         "trusted_proxy": settings.trusted_proxy,
         "trusted_proxy_count": 1,
-        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"},
+        # Not x-forwarded-host: the proxy passes Host itself (the README's nginx recipe), and a
+        # forwarded host would let any client past the Host allow-list.
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
         "clear_untrusted_proxy_headers": True,
     }
 
