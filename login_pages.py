@@ -1,10 +1,14 @@
 """The browser side of the daily login: the /login page and the /api/callback that Kite redirects to.
 
 Server-rendered HTML that works without JavaScript. The access code travels in a POST body, never
-in a URL; the callback is accepted only with a state this service issued (login_state.py).
+in a URL; the callback is accepted only with a state this service issued (login_state.py), from
+the browser it was issued to: POST /login sets a random browser key in an HttpOnly, SameSite=Lax
+cookie (sent back on Kite's top-level redirect) that the callback and the page after it check. A
+login begun with /api/url (curl) has no browser: its callback asks for the access code once more.
 """
 
 import logging
+import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -12,11 +16,12 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from access_code import AccessDeniedError, CrossSiteRequestError, check_access_code
 from login import LoginError, exchange_request_token, kite_login_url, log_out
-from login_state import InvalidStateError
+from login_state import STATE_LIFETIME_SECONDS, UNBOUND, InvalidStateError
 
 log = logging.getLogger("kite_app.login")
 
 browser = Blueprint("browser", __name__)
+BROWSER_COOKIE = "kite_app_login"
 
 
 def _context():
@@ -29,7 +34,7 @@ def login_page():
 
     The user is named only on the page a completed login lands on, which carries a receipt that
     only a login begun with the access code gets: a page that merely loads /login learns nothing."""
-    done = _context().login_states.receipt_ok(request.args.get("done"))
+    done = _context().login_states.receipt_ok(request.args.get("done"), request.cookies.get(BROWSER_COOKIE))
     return _login_page(200, done=done)
 
 
@@ -40,8 +45,9 @@ def start_login():
     refused = _refuse_without_code("login")
     if refused is not None:
         return refused
-    url = kite_login_url(context.settings, context.credentials, context.login_states.issue())
-    return redirect(url, code=303)
+    browser_key = secrets.token_urlsafe(24)
+    url = kite_login_url(context.settings, context.credentials, context.login_states.issue(browser_key))
+    return _with_browser_key(redirect(url, code=303), browser_key)
 
 
 @browser.post("/logout")
@@ -60,11 +66,12 @@ def logout():
 
 @browser.get("/api/callback")
 def callback():
-    """Kite's redirect after a login: check the state, then exchange the request_token."""
+    """Kite's redirect after a login: check the state and its browser, then exchange the request_token."""
     context = _context()
     state = request.args.get("state")
+    browser_key = request.cookies.get(BROWSER_COOKIE)
     try:
-        context.login_states.redeem(state)
+        bound = context.login_states.redeem(state, browser_key)
     except InvalidStateError as exc:
         context.refusals.warning("refused login callbacks", "Login callback refused: %s", exc)
         return _refused(403, str(exc))
@@ -75,14 +82,55 @@ def callback():
             str(request.args.get("status"))[:40],
         )
         return _refused(400, "Kite did not report a successful login, so nothing was changed.")
+    if bound == UNBOUND:  # begun with /api/url: no browser to check, so the access code decides
+        context.login_states.park(state, str(request.args.get("request_token") or ""))
+        return _page(render_template("login_finish.html", state=state), 200)
+    return _exchange(context, request.args.get("request_token"), state, browser_key)
+
+
+@browser.post("/login/finish")
+def finish_login():
+    """The access code for a login begun with /api/url; then the request_token Kite sent is exchanged."""
+    context = _context()
+    state = request.form.get("state", "")
     try:
-        exchange_request_token(
-            request.args.get("request_token"), context.settings, context.credentials, context.store, clock=context.clock
-        )
+        check_access_code(request.form.get("code", ""))
+    except AccessDeniedError:
+        return _page(render_template("login_finish.html", state=state, error="That access code is wrong."), 401)
+    except CrossSiteRequestError:
+        context.refusals.warning("cross-site requests", "Refused a cross-site login finish form post")
+        return _refused(403, "Refused: the form was sent from another web site.")
+    try:
+        request_token = context.login_states.finish(state)
+    except InvalidStateError as exc:
+        return _refused(403, str(exc))
+    browser_key = secrets.token_urlsafe(24)
+    return _with_browser_key(_exchange(context, request_token, state, browser_key), browser_key)
+
+
+def _exchange(context, request_token, state: str, browser_key: str):
+    try:
+        exchange_request_token(request_token, context.settings, context.credentials, context.store, clock=context.clock)
     except LoginError as exc:
         log.warning("Login failed (HTTP %d): %s", exc.status, exc)
         return _refused(exc.status, str(exc))
-    return redirect(url_for("browser.login_page", done=context.login_states.receipt(state)), code=303)
+    receipt = context.login_states.receipt(state, browser_key)
+    return redirect(url_for("browser.login_page", done=receipt), code=303)
+
+
+def _with_browser_key(response, browser_key: str):
+    """The browser key cookie: HttpOnly (no script reads it), SameSite=Lax (Kite's redirect brings it
+    back, a cross-site POST does not), Secure behind HTTPS, gone with the login state's 10 minutes."""
+    response.set_cookie(
+        BROWSER_COOKIE,
+        browser_key,
+        max_age=STATE_LIFETIME_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=_context().settings.service_url.startswith("https://"),
+    )
+    return response
 
 
 def _refuse_without_code(form: str):

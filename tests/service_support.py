@@ -44,9 +44,15 @@ class Service:
             time.sleep(0.2)
         raise AssertionError(f"log never showed {pattern!r}:\n{self.log()[-3000:]}")
 
-    def login_at_kite(self) -> str:
-        """Log in at the sandbox's Kite page with a login URL from /api/url; returns the redirect address."""
-        url = requests.get(f"{self.url}/api/url", params={"code": CODE}, timeout=5).json()["url"]
+    def login_at_kite(self, browser: requests.Session | None = None) -> str:
+        """Log in at the sandbox's Kite page; returns the redirect address. With `browser` (a session
+        keeping cookies) the login starts on /login as in a browser, else with /api/url as with curl."""
+        if browser is not None:
+            started = browser.post(f"{self.url}/login", data={"code": CODE}, allow_redirects=False, timeout=5)
+            assert started.status_code == 303, started.text
+            url = started.headers["Location"]
+        else:
+            url = requests.get(f"{self.url}/api/url", params={"code": CODE}, timeout=5).json()["url"]
         demo = self.demo
         form = {
             "user_id": demo["user_id"],
@@ -59,9 +65,10 @@ class Service:
 
     def login(self) -> dict:
         """One click: the browser follows Kite's redirect to /api/callback, which saves the session."""
-        location = self.login_at_kite()
+        browser = requests.Session()
+        location = self.login_at_kite(browser)
         assert location.startswith(f"{self.url}/api/callback?")
-        page = requests.get(location, timeout=10)
+        page = browser.get(location, timeout=10)
         assert page.status_code == 200 and page.url.startswith(f"{self.url}/login?done="), page.text
         assert "Logged in as" in page.text and CODE not in page.text
         return self.status()["session"]

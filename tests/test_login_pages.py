@@ -154,3 +154,55 @@ def test_no_secret_reaches_any_page(client, kite, logged_in):
         body = response.get_data(as_text=True) + str(response.headers)
         for secret in (ACCESS_CODE, API_SECRET, TWOFA_KEY, "page-token-77", logged_in.access_token, "reqtoken123"):
             assert secret not in body
+
+
+# -- the login bound to the browser that began it ---------------------------------------------------------
+
+
+def test_a_state_from_the_login_page_finishes_only_in_the_browser_that_asked(app, client, kite, store):
+    """A state seen elsewhere (history, a screenshot) cannot log another browser's Kite account in."""
+    state = start_login(client)
+    stranger = app.test_client()  # another browser: no cookie from our /login
+    refused = callback(stranger, state, request_token="strangers9token")
+    assert refused.status_code == 403 and "started in another browser" in page_text(refused)
+    assert store.load() is None and len(kite.calls) == 0
+    kite.add(responses.POST, TOKEN_URL, body=session_response("owners-token"), content_type="application/json")
+    assert callback(client, state).status_code == 303  # the owner's own browser still can
+    assert store.load().access_token == "owners-token"
+
+
+def test_the_login_cookie_is_httponly_lax_and_secure_behind_https(config):
+    from kite_app import create_app
+
+    plain = create_app(config).test_client().post("/login", data={"code": ACCESS_CODE})
+    cookie = plain.headers["Set-Cookie"]
+    assert cookie.startswith("kite_app_login=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Path=/" in cookie and "Max-Age=600" in cookie and "Secure" not in cookie
+    https = create_app({**config, "PUBLIC_URL": "https://kite.example.com"}).test_client()
+    answer = https.post("/login", data={"code": ACCESS_CODE}, headers={"Host": "kite.example.com"})
+    assert "Secure" in answer.headers["Set-Cookie"]
+
+
+def test_the_login_complete_page_names_the_user_only_in_its_browser(app, client, kite, store):
+    kite.add(responses.POST, TOKEN_URL, body=session_response("callback-token-2"), content_type="application/json")
+    landing = callback(client, start_login(client)).headers["Location"]
+    assert "Logged in as" in page_text(client.get(landing))
+    elsewhere = page_text(app.test_client().get(landing))
+    assert "Logged in as" not in elsewhere and store.load().user_id not in elsewhere
+
+
+def test_a_login_begun_with_api_url_asks_for_the_access_code_before_saving(client, kite, store):
+    url = client.get("/api/url", headers={"X-Access-Code": ACCESS_CODE}).get_json()["url"]
+    [state] = parse_qs(parse_qs(urlsplit(url).query)["redirect_params"][0])["state"]
+    page = callback(client, state, request_token="curltoken42")
+    assert page.status_code == 200 and "enter your access code to save the session" in page_text(page)
+    assert "curltoken42" not in page.get_data(as_text=True) and store.load() is None and len(kite.calls) == 0
+    wrong = client.post("/login/finish", data={"state": state, "code": "wrong-code-123"})
+    assert wrong.status_code == 401 and store.load() is None
+    kite.add(responses.POST, TOKEN_URL, body=session_response("curl-session"), content_type="application/json")
+    done = client.post("/login/finish", data={"state": state, "code": ACCESS_CODE})
+    assert done.status_code == 303 and "/login?done=" in done.headers["Location"]
+    assert store.load().access_token == "curl-session"
+    assert "request_token=curltoken42" in kite.calls[0].request.body  # the token Kite sent to the callback
+    again = client.post("/login/finish", data={"state": state, "code": ACCESS_CODE})
+    assert again.status_code == 403 and len(kite.calls) == 1

@@ -60,11 +60,12 @@ def test_sigterm_mid_login_finishes_the_login_and_leaves_a_whole_session_file(tm
     callback_done = []
     try:
         slow_down(service, "/session/token", 2)  # Kite takes 2 s to create the session
-        location = service.login_at_kite()
+        with_cookies = requests.Session()  # the browser that pressed "Log in with Kite"
+        location = service.login_at_kite(with_cookies)
 
         def follow():
             try:
-                callback_done.append(requests.get(location, allow_redirects=False, timeout=15).status_code)
+                callback_done.append(with_cookies.get(location, allow_redirects=False, timeout=15).status_code)
             except requests.RequestException as exc:
                 callback_done.append(type(exc).__name__)
 
