@@ -67,3 +67,8 @@ def test_the_login_page_has_a_logout_button_that_needs_the_code(kite, client, se
     text = done.get_data(as_text=True)
     assert done.status_code == 200 and "Logged out" in text and "Not logged in yet" in text
     assert "Log out of Kite" not in text and not settings.session_file.exists()
+
+
+def test_the_page_title_is_only_its_title(client, logged_in):
+    html = client.get("/login").get_data(as_text=True)
+    assert "<title>Kite login · Kite App</title>" in html and html.count('id="logout"') == 1
