@@ -199,15 +199,18 @@ class Sandbox:
     order_listeners: list = field(default_factory=list)  # more receivers of each order update (the ticker)
     posting: dict = field(default_factory=lambda: {"on": True})  # whether postbacks go out (control/postbacks)
     matcher: Matcher | None = None  # fills and fires as the price moves (started by whoever serves the app)
+    advancing: threading.Lock = field(default_factory=threading.Lock)  # one pass at a time, seen whole
 
     def advance(self) -> None:
         """Let time act: fills, next legs, GTTs, alerts, mutual fund cut-offs. A fault in one part is
-        logged and leaves the others running (and the API answering)."""
-        for part in (self.book, self.desk, self.triggers, self.alerts, self.funds):
-            try:
-                part.advance()
-            except Exception:
-                log.exception("Sandbox: %s.advance failed", type(part).__name__)
+        logged and leaves the others running (and the API answering). The matcher's pass and a request's
+        never interleave: a request answered mid-pass would show a filled cover order without its stop."""
+        with self.advancing:
+            for part in (self.book, self.desk, self.triggers, self.alerts, self.funds):
+                try:
+                    part.advance()
+                except Exception:
+                    log.exception("Sandbox: %s.advance failed", type(part).__name__)
 
 
 def create_sandbox_app(

@@ -54,7 +54,7 @@ def session_response(access_token="live-access-token-1", login_time=None) -> str
 def make_session(access_token="live-access-token-1", login_time=None, api_key=API_KEY) -> Session:
     data = json.loads(session_response(access_token, login_time))["data"]
     data["login_time"] = datetime.strptime(data["login_time"], "%Y-%m-%d %H:%M:%S")
-    return Session.from_kite(data, api_key, now_ist())
+    return Session.from_kite(data, api_key, login_time or now_ist())
 
 
 @pytest.fixture

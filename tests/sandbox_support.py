@@ -4,6 +4,8 @@ import os
 import re
 import shutil
 import subprocess
+import time
+from datetime import datetime, timedelta
 
 import pyotp
 import pytest
@@ -15,6 +17,8 @@ from settings import PROJECT_DIR
 
 
 class Clock:
+    """A clock that stands still until the test advances it."""
+
     def __init__(self, start):
         self.now = start
 
@@ -22,16 +26,30 @@ class Clock:
         return self.now
 
     def advance(self, seconds):
-        from datetime import timedelta
-
         self.now += timedelta(seconds=seconds)
+
+
+class RunningClock:
+    """A fixed moment that then runs in real time: for parts that wait on real sockets and timers, and
+    still must not see the real date or time of day (a session logged in at 05:59 ends at 06:00). Its
+    seconds turn with the real ones (the sandbox's ticker sends each second's ticks as the second begins)."""
+
+    def __init__(self, start):
+        self._start, self._began = start + timedelta(seconds=time.time() % 1), time.monotonic()
+
+    def __call__(self):
+        return self._start + timedelta(seconds=time.monotonic() - self._began)
 
 
 @pytest.fixture
 def clock():
-    from datetime import datetime
-
     return Clock(datetime(2026, 11, 20, 10, 0, tzinfo=IST))
+
+
+@pytest.fixture
+def running_clock(clock):
+    """Starts where `clock` stands (a weekday, 10:00 IST) and runs in real time."""
+    return RunningClock(clock.now)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 import requests
 
 import order_stream
-from clock import now_ist
 from conftest import RecordingNotifier, make_session
 from kite_sandbox.server import create_sandbox_app
 from kite_sandbox.ticker import TickerServer
@@ -20,8 +19,8 @@ from settings import load_settings
 
 
 @pytest.fixture
-def sandbox_app(demo, clock):
-    return create_sandbox_app(demo, enforce_rate_limits=False)  # real time: the stream waits on real sockets
+def sandbox_app(demo, running_clock):
+    return create_sandbox_app(demo, clock=running_clock, enforce_rate_limits=False)  # the stream waits on sockets
 
 
 @pytest.fixture
@@ -32,15 +31,17 @@ def ticker(sandbox_app, sandbox_root):
 
 
 @pytest.fixture
-def stream_parts(tmp_path, demo, ticker, official_kite):
-    """An OrderStream on temporary files, with the official client's session saved as the service would."""
+def stream_parts(tmp_path, demo, ticker, official_kite, running_clock):
+    """An OrderStream on temporary files, with the official client's session saved as the service would;
+    the sandbox, the stream and the order events share one clock."""
     store = SessionStore(tmp_path / "session.json")
-    store.save(make_session(access_token=official_kite.access_token, api_key=demo.api_key))
+    store.save(make_session(official_kite.access_token, login_time=running_clock(), api_key=demo.api_key))
     notifier = RecordingNotifier()
-    events = OrderEvents(tmp_path / "orders.sqlite3", outbox=Notifications([notifier], tmp_path / "orders.sqlite3"))
+    outbox = Notifications([notifier], tmp_path / "orders.sqlite3")
+    events = OrderEvents(tmp_path / "orders.sqlite3", outbox=outbox, clock=running_clock)
     events.notifier = notifier
     settings = load_settings({"KITE_TICKER_URL": ticker.url})
-    stream = order_stream.OrderStream(settings, demo.api_key, store, events)
+    stream = order_stream.OrderStream(settings, demo.api_key, store, events, clock=running_clock)
     yield stream, store, events
     stream.stop()
 
@@ -123,7 +124,7 @@ def test_a_silent_connection_is_replaced(stream_parts, monkeypatch):
     assert wait_until(lambda: stream.state.state == "reconnecting", timeout=5)
 
 
-def test_a_refused_token_waits_for_the_next_login(stream_parts, official_kite, sandbox_root, demo):
+def test_a_refused_token_waits_for_the_next_login(stream_parts, official_kite, sandbox_root, demo, running_clock):
     stream, store, events = stream_parts
     stream.start()
     assert wait_until(lambda: stream.state.state == "connected")
@@ -134,7 +135,7 @@ def test_a_refused_token_waits_for_the_next_login(stream_parts, official_kite, s
     from sandbox_support import official_client_login
 
     fresh = official_client_login(sandbox_root, demo)  # the owner logs in again
-    store.save(make_session(access_token=fresh.access_token, api_key=demo.api_key))
+    store.save(make_session(fresh.access_token, login_time=running_clock(), api_key=demo.api_key))
     assert wait_until(lambda: stream.state.state == "connected", timeout=10)
     place_market_buy(fresh)
     assert wait_until(lambda: events.status_counts().get("COMPLETE") == 1)
@@ -159,6 +160,7 @@ def test_the_access_token_is_never_logged(stream_parts, official_kite, tmp_path)
     assert official_kite.access_token not in text
 
 
+@pytest.mark.e2e  # the service as its own process, on the machine's clock
 def test_the_service_announces_an_order_from_the_stream_long_before_the_next_poll(tmp_path):
     from service_support import start_service
 
@@ -269,13 +271,13 @@ class SilentSocket:
 
 
 @pytest.mark.parametrize("end", ["logout", "06:00"])
-def test_a_logout_or_the_06_00_expiry_ends_even_a_silent_connection_within_seconds(tmp_path, end):
+def test_a_logout_or_the_06_00_expiry_ends_even_a_silent_connection_within_seconds(tmp_path, end, running_clock):
     store = SessionStore(tmp_path / "session.json")
-    session = make_session()
+    session = make_session(login_time=running_clock())
     store.save(session)
     moved = {"by": timedelta(0)}
     stream = order_stream.OrderStream(
-        load_settings({}), "testapikey1", store, None, clock=lambda: now_ist() + moved["by"], opener=SilentSocket
+        load_settings({}), "testapikey1", store, None, clock=lambda: running_clock() + moved["by"], opener=SilentSocket
     )
     stream.start()
     try:
@@ -284,7 +286,7 @@ def test_a_logout_or_the_06_00_expiry_ends_even_a_silent_connection_within_secon
         if end == "logout":
             store.clear()  # what a logout does to session.json
         else:
-            moved["by"] = session.expires - now_ist()  # the clock reaches 06:00 IST
+            moved["by"] = session.expires - running_clock()  # the clock reaches 06:00 IST
         assert wait_until(lambda: stream.state.state == "waiting for login", timeout=order_stream.SILENCE_SECONDS - 1)
         print(f"\n{end}: the stream stopped {time.monotonic() - started:.2f} s later, with nothing received")
     finally:

@@ -55,8 +55,8 @@ print(json.dumps(seen, default=str))
 
 
 @pytest.fixture
-def sandbox_app(demo, clock):
-    return create_sandbox_app(demo, enforce_rate_limits=False)  # the real clock: ticks and fills in real time
+def sandbox_app(demo, running_clock):
+    return create_sandbox_app(demo, clock=running_clock, enforce_rate_limits=False)  # ticks and fills in real time
 
 
 @pytest.fixture
@@ -216,7 +216,9 @@ def packets_of(message: bytes) -> list:
     return packets
 
 
-def test_every_connection_gets_the_same_ticks_each_second_stamped_with_that_second(official_kite, sandbox_app, ticker):
+def test_every_connection_gets_the_same_ticks_each_second_stamped_with_that_second(
+    official_kite, sandbox_app, ticker, running_clock
+):
     market = sandbox_app.extensions["kite_sandbox"].market
     options = [i.token for i in market.instruments if i.name == "NIFTY" and i.instrument_type in ("CE", "PE")]
     tokens = [INFY, *options[:40]]
@@ -234,7 +236,7 @@ def test_every_connection_gets_the_same_ticks_each_second_stamped_with_that_seco
                 if len(packets) == len(tokens):
                     stamp = struct.unpack(">I", packets[0][60:64])[0]  # a full packet's exchange timestamp
                     assert {struct.unpack(">I", p[60:64])[0] for p in packets} == {stamp}
-                    frames[stamp] = (time.time(), sorted(packets))
+                    frames[stamp] = (running_clock().timestamp(), sorted(packets))
     both = sorted(set(seen[0]) & set(seen[1]))
     assert len(both) >= 2 and both == list(range(both[0], both[-1] + 1))  # one frame a second, none skipped
     for stamp in both:

@@ -1,5 +1,7 @@
 """Cover orders, iceberg legs, autoslice, auctions and freeze quantities, through the official client."""
 
+import threading
+
 import pytest
 
 from kite_sandbox.server import create_sandbox_app
@@ -190,3 +192,24 @@ def sandbox_root_enforcing(demo, clock):
     server = start_in_background(app, "127.0.0.1", 0)
     yield f"http://127.0.0.1:{server.effective_port}", app.extensions["kite_sandbox"].market
     server.close()
+
+
+def test_a_request_sees_the_matchers_pass_whole_never_half_of_it(official_kite, sandbox_app, market):
+    """The sandbox's matcher thread places a cover order's stop leg; a client asking for its orders at that
+    moment waits for the pass to end, so it never sees the entry filled and the stop leg missing."""
+    desk = sandbox_app.extensions["kite_sandbox"].desk
+    placing, release = threading.Event(), threading.Event()
+    place = desk._book.place
+
+    def slow_stop_leg(variety, params, **fields):
+        if fields.get("parent_order_id") and threading.current_thread().name == "sandbox-matcher":
+            placing.set()
+            release.wait(5)
+        return place(variety, params, **fields)
+
+    desk._book.place = slow_stop_leg
+    buy = {**INFY, "transaction_type": "BUY", "quantity": 1, "product": "CO"}
+    entry = official_kite.place_order("co", order_type="LIMIT", price=1500, trigger_price=1480, **buy)
+    assert placing.wait(5), "the matcher never came to the stop leg"
+    threading.Timer(0.3, release.set).start()
+    assert [o["order_id"] for o in official_kite.orders() if o["parent_order_id"] == entry], "stop leg missing"
