@@ -4,7 +4,9 @@
     kite = KiteAPI()
     print(kite.get_positions())
 
-From another folder or a notebook, after one step (`python anywhere/install.py` with that Python).
+From another folder or a notebook, after one standard step with the Python that runs it:
+`python -m pip install -e /path/to/kite-app`. KiteAPI then finds the project's settings,
+credentials and session.json (or the sandbox's while `kite_app.py --sandbox` runs).
 
 It re-reads session.json whenever the service writes a new one, refuses to call Kite with
 a session that expired at 06:00 IST or that Kite rejected, throttles to Kite's rate limits,
@@ -18,18 +20,18 @@ from datetime import datetime
 from pathlib import Path
 
 try:
-    from clock import now_ist
-    from errors import NoSessionError, SessionError, SessionExpiredError
-    from kite_client import DEFAULT_RETRY, KiteClient
-    from kite_sdk import kite_errors
-    from session_store import Session, SessionStore
-    from settings import Settings, load_credentials, load_settings, script_values
+    from kite_service.clock import now_ist
+    from kite_service.config.settings import Settings, load_credentials, load_settings, script_values
+    from kite_service.errors import NoSessionError, SessionError, SessionExpiredError
+    from kite_service.kite.client import DEFAULT_RETRY, KiteClient
+    from kite_service.kite.sdk import kite_errors
+    from kite_service.login.session_store import Session, SessionStore
 except ModuleNotFoundError as missing:  # a Python without Kite App's packages: say which, and what to do
     project = Path(__file__).resolve().parent
     raise ModuleNotFoundError(
         f"KiteAPI needs the Python package {missing.name!r}, which {sys.executable} does not have. Run your "
-        f"script with Kite App's own Python ({project / '.venv' / 'bin' / 'python'}), or install Kite App's "
-        f"packages into this one: {sys.executable} -m pip install -r {project / 'requirements.txt'}",
+        f"script with Kite App's own Python ({project / '.venv' / 'bin' / 'python'}), or install Kite App "
+        f"into this one: {sys.executable} -m pip install -e {project}",
         name=missing.name,
     ) from None
 

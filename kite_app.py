@@ -17,16 +17,19 @@ from flask_cors import CORS
 from waitress.server import create_server
 
 import log_utils
-from access_code import throttle_failed_attempts
-from app_context import AppContext
-from clock import now_ist
-from errors import ConfigError, PortInUseError
-from http_api import api, kite_hooks, public, register_error_handlers
-from http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
-from login_pages import browser
-from private_files import make_private
-from request_guards import install_request_guards
-from settings import PROJECT_DIR, configured_values, env_file, load_credentials, load_settings
+from kite_api import KiteAPI
+from kite_service.clock import now_ist
+from kite_service.config.defaults import DEFAULT_PORT, DEFAULT_SANDBOX_PORT
+from kite_service.config.settings import PROJECT_DIR, configured_values, env_file, load_credentials, load_settings
+from kite_service.errors import ConfigError, PortInUseError
+from kite_service.login.access_code import throttle_failed_attempts
+from kite_service.login.pages import browser
+from kite_service.runtime.context import AppContext
+from kite_service.storage.private_files import make_private
+from kite_service.web.api import api, kite_hooks, public, register_error_handlers
+from kite_service.web.guards import install_request_guards
+from kite_service.web.server_settings import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
+from scheduler import SchedulerRunner, build_scheduler
 
 log = logging.getLogger("kite_app")
 
@@ -45,7 +48,9 @@ def create_app(test_config: dict | None = None, clock=now_ist) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False
-    app.extensions["kite_app"] = AppContext.build(settings, credentials, clock=clock)
+    app.extensions["kite_app"] = AppContext.build(
+        settings, credentials, kite_api=KiteAPI, scheduler_runner=_scheduler_runner(settings), clock=clock
+    )
     throttle_failed_attempts(app)
     if settings.cors_origins:
         CORS(
@@ -60,6 +65,22 @@ def create_app(test_config: dict | None = None, clock=now_ist) -> Flask:
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app
+
+
+def _scheduler_runner(settings):
+    """What AppContext calls to get the scheduler for its jobs (scheduler.py, at the top like KiteAPI)."""
+
+    def runner(poll, maintenance, login_reminder) -> SchedulerRunner:
+        scheduler = build_scheduler(
+            poll,
+            maintenance,
+            settings.order_poll_seconds,
+            login_reminder=login_reminder,
+            reminder_time=settings.login_reminder_time,
+        )
+        return SchedulerRunner(scheduler, settings.scheduler_lock_file)
+
+    return runner
 
 
 def parse_args(argv):
@@ -78,10 +99,12 @@ login_credentials.json (see login_credentials.example.json). Every morning, log 
 http://127.0.0.1:5001/login (PUBLIC_URL/login if set); scripts then use `from kite_api import KiteAPI`.""",
     )
     parser.add_argument("--host", help="address to bind (default: HOST in .env, else 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default: PORT in .env, else 5001)")
+    parser.add_argument("--port", type=int, help=f"port to listen on (default: PORT in .env, else {DEFAULT_PORT})")
     parser.add_argument("--no-scheduler", action="store_true", help="serve without the order-watch scheduler")
     parser.add_argument("--sandbox", action="store_true", help="run against the built-in Kite sandbox (no account)")
-    parser.add_argument("--sandbox-port", type=int, default=5002, help="sandbox port (default 5002)")
+    parser.add_argument(
+        "--sandbox-port", type=int, default=DEFAULT_SANDBOX_PORT, help=f"sandbox port (default {DEFAULT_SANDBOX_PORT})"
+    )
     parser.add_argument("--sandbox-dir", type=Path, help="sandbox data folder (default sandbox_data/)")
     parser.add_argument(
         "--sandbox-market-hours",
@@ -104,7 +127,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.totp:
         if args.sandbox:
-            from sandbox_mode import SANDBOX_DIR
+            from kite_service.runtime.sandbox_mode import SANDBOX_DIR
 
             return print_totp(args.sandbox_dir or SANDBOX_DIR)
         return print_totp(None)
@@ -113,7 +136,7 @@ def main(argv=None) -> int:
     try:
         if args.sandbox:
             from kite_sandbox.market_hours import MarketHours  # only in sandbox mode
-            from sandbox_mode import SANDBOX_DIR, SandboxMode, sandbox_access_code
+            from kite_service.runtime.sandbox_mode import SANDBOX_DIR, SandboxMode, sandbox_access_code
 
             settings = load_settings(values)
             sandbox = SandboxMode(

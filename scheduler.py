@@ -12,7 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from filelock import FileLock, Timeout
 
-from clock import IST
+from kite_service.clock import IST
 
 log = logging.getLogger("kite_app.scheduler")
 

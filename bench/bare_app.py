@@ -4,14 +4,11 @@ session reads and logging.  python bench/bare_app.py PORT HEALTH_JSON URL_JSON""
 
 import json
 import sys
-from pathlib import Path
 
 from flask import Flask, jsonify
 from waitress.server import create_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's http_server (no other import)
-
-from http_server import WAITRESS_SETTINGS
+from kite_service.web.server_settings import WAITRESS_SETTINGS
 
 
 def main() -> None:

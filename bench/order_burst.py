@@ -10,11 +10,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from clock import now_ist
-from notifications import Notifications
-from order_events import OrderEvents
-from order_store import OrderDatabase
-from support import median
+from bench.support import median
+from kite_service.clock import now_ist
+from kite_service.notifications.outbox import Notifications
+from kite_service.orders.database import OrderDatabase
+from kite_service.orders.events import OrderEvents
 
 UPDATES = 1000
 REMEMBERED = 20000

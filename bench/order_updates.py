@@ -5,15 +5,15 @@ import time
 
 from waitress.server import create_server
 
+from bench.support import LoggedInSandbox, free_port, median, percentile
 from kite_api import KiteAPI
 from kite_app import create_app
 from kite_sandbox.ticker import TickerServer
-from order_events import OrderEvents
-from order_stream import OrderStream
-from order_watch import OrderWatcher
-from session_store import SessionStore
-from settings import load_settings
-from support import LoggedInSandbox, free_port, median, percentile
+from kite_service.config.settings import load_settings
+from kite_service.login.session_store import SessionStore
+from kite_service.orders.events import OrderEvents
+from kite_service.orders.stream import OrderStream
+from kite_service.orders.watch import OrderWatcher
 
 POLL_SECONDS = 1.0  # the benchmark's poll; the service's default is 20 s (on average 10 s after a fill)
 

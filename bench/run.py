@@ -1,16 +1,11 @@
 """Kite App benchmarks: the cost of every layer, as ratios taken in one run against the sandbox.
 
-    .venv/bin/python bench/run.py            every benchmark (about 7 minutes); writes docs/performance.md
-    .venv/bin/python bench/run.py 3 4        only sections 3 and 4, printed
+    .venv/bin/python -m bench.run            every benchmark (about 7 minutes); writes docs/performance.md
+    .venv/bin/python -m bench.run 3 4        only sections 3 and 4, printed
 
 Prints one table (metric, ours, reference, ratio, target, pass/fail) and writes it, with the
 machine and the versions, to docs/performance.md. No timing assertion lives in the test suite.
 """
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's modules
 
 import datetime as dt
 import json
@@ -18,27 +13,31 @@ import logging
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 import requests
 
-import load
-import log_utils
+from bench import load
+from bench.order_burst import order_burst
+from bench.order_updates import order_update_latency
+from bench.sandbox_orders import order_rate_and_fill_latency
+from bench.support import PROJECT_DIR, HttpCounter, LoggedInSandbox, free_port, median, percentile, rss_kb
+from bench.ticker_load import ticker_at_kites_maximum
 from kite_api import KiteAPI
-from kite_client import NO_RETRY, FastJSONSession
-from kite_sdk import KiteConnect, kite_errors
-from order_burst import order_burst
-from order_events import OrderEvents
-from order_updates import order_update_latency
-from order_watch import OrderWatcher
-from rate_limit import KITE_RATE_LIMITS, RateLimiter
-from sandbox_orders import order_rate_and_fill_latency
-from support import PROJECT_DIR, HttpCounter, LoggedInSandbox, free_port, median, percentile, rss_kb
-from ticker_load import ticker_at_kites_maximum
+from kite_service.kite.client import NO_RETRY, FastJSONSession
+from kite_service.kite.rate_limit import KITE_RATE_LIMITS, RateLimiter
+from kite_service.kite.sdk import KiteConnect, kite_errors
+from kite_service.logs.files import DailyFileHandler
+from kite_service.logs.formatter import LOG_FORMAT, RedactingFormatter
+from kite_service.logs.redaction import SecretRegistry
+from kite_service.orders.events import OrderEvents
+from kite_service.orders.watch import OrderWatcher
 
 UNTHROTTLED = {name: RateLimiter(10**6) for name in KITE_RATE_LIMITS}  # limiter code runs, never waits
 
@@ -303,15 +302,15 @@ def order_watch_cost() -> list:
 def logging_cost(records: int = 4000, rounds: int = 15) -> list:
     logging.disable(logging.NOTSET)  # main() silences the service's warnings; here records must flow
     folder = Path(tempfile.mkdtemp())
-    registry = log_utils.SecretRegistry()
+    registry = SecretRegistry()
     planted = ["api-secret-0a1b2c3d4e5f", "access-token-9f8e7d6c5b4a", "public-token-1122334455", "code-55667788"]
     registry.add(*planted)
     registry.add(*[f"reqtoken{n:06d}" for n in range(8)], short_lived=True)
-    ours = log_utils.DailyFileHandler(folder / "ours")
-    ours.setFormatter(log_utils.RedactingFormatter(registry=registry))
+    ours = DailyFileHandler(folder / "ours")
+    ours.setFormatter(RedactingFormatter(registry=registry))
     (folder / "plain").mkdir()
     plain = logging.FileHandler(folder / "plain" / "plain.log", encoding="utf-8")
-    plain.setFormatter(logging.Formatter(log_utils.LOG_FORMAT))
+    plain.setFormatter(logging.Formatter(LOG_FORMAT))
     messages = {
         "without secrets": ("Order %s COMPLETE: BUY 10 NSE:SBIN filled 10/10 @ %s", ("250117800776785", 812.45)),
         "with secrets": (

@@ -5,10 +5,10 @@ import time
 
 import requests
 
+from bench.support import LoggedInSandbox, median
 from kite_api import KiteAPI
-from kite_client import NO_RETRY
-from kite_sdk import KiteConnect, kite_errors
-from support import LoggedInSandbox, median
+from kite_service.kite.client import NO_RETRY
+from kite_service.kite.sdk import KiteConnect, kite_errors
 
 ORDER = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "quantity": 1, "product": "MIS"}
 

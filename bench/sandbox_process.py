@@ -8,8 +8,6 @@ listens on PORT + 1.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's modules
-
 from waitress.server import create_server
 
 from kite_sandbox.accounts import DemoCredentials

@@ -1,29 +1,27 @@
 """What the benchmarks share: a logged-in sandbox on loopback, settings for KiteAPI, HTTP counters."""
 
-import sys
-from pathlib import Path
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))  # the project's modules
-
 import re
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pyotp
 import requests
 import urllib3
 
-from atomic_file import write_json_atomic
 from kite_sandbox.accounts import DemoCredentials
 from kite_sandbox.server import create_sandbox_app, start_in_background
-from login import exchange_request_token
-from session_store import SessionStore
-from settings import load_credentials, load_settings
+from kite_service.config.settings import load_credentials, load_settings
+from kite_service.login.exchange import exchange_request_token
+from kite_service.login.session_store import SessionStore
+from kite_service.storage.atomic_file import write_json_atomic
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:

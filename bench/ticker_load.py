@@ -14,8 +14,8 @@ from pathlib import Path
 
 from kiteconnect import KiteConnect, KiteTicker
 
+from bench.support import PROJECT_DIR, LoggedInSandbox, median, percentile, rss_kb
 from kite_sandbox.ticker_packets import MODE_FULL, Tick, frame, packet
-from support import PROJECT_DIR, LoggedInSandbox, median, percentile, rss_kb
 
 CONNECTIONS = 3
 INSTRUMENTS = 3000

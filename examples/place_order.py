@@ -5,12 +5,9 @@
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from errors import SessionError
 from kite_api import KiteAPI
+from kite_service.errors import SessionError
 
 
 def main() -> int:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pyotp
 
-from atomic_file import write_json_atomic
-from clock import now_ist, session_expiry
+from .clock import now_ist, session_expiry
+from .files import write_json_atomic
 
 REQUEST_TOKEN_LIFETIME_SECONDS = 300
 DEMO_USER_NAME = "Sandbox Trader"

@@ -9,8 +9,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
 
-from clock import IST
-
+from .clock import IST
 from .price_walk import WalkSpec
 
 INSTRUMENTS_CSV = Path(__file__).parent / "data" / "instruments_all.csv"

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime, time, timedelta
 
-from clock import IST
+from .clock import IST
 
 CUT_OFF = time(13, 30)
 

@@ -20,8 +20,7 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from clock import IST
-
+from .clock import IST
 from .kite_errors import InputError, NotFoundError
 from .mf_dates import cut_off_after, next_date
 from .order_record import stamp

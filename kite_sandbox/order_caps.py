@@ -12,12 +12,12 @@ import threading
 from collections import deque
 from datetime import datetime, timedelta
 
-from errors import OrderCapError
-from rate_limit import OrderCaps as MinuteAndDayCaps
-
+from .clock import IST
 from .kite_errors import KiteError, RateLimitedError
 
 ORDERS_PER_SECOND = 10
+ORDERS_PER_MINUTE = 400
+ORDERS_PER_DAY = 5000
 MODIFICATIONS_PER_ORDER = 25
 
 
@@ -29,13 +29,15 @@ class ModificationsExceededError(KiteError):
 class OrderCaps:
     """Counts placements against the caps per second, minute and day (when enforced) and modifications always.
 
-    The minute and day windows are KiteAPI's own (rate_limit.OrderCaps), counted on the sandbox's clock."""
+    The second and the minute are sliding windows (no 60 s holds more than 400, so no calendar minute
+    does either); the day is the IST calendar day."""
 
     def __init__(self, enforce_rates: bool = True):
         self.enforce_rates = enforce_rates
         self._lock = threading.Lock()
         self._second: deque = deque()  # placement times in the last second
-        self.minute_and_day = MinuteAndDayCaps()
+        self._minute: deque = deque()  # placement times in the last minute
+        self.day, self.placed_today = None, 0
         self._modifications: dict = {}
 
     def take_placement(self, now: datetime) -> None:
@@ -45,16 +47,20 @@ class OrderCaps:
         with self._lock:
             while self._second and self._second[0] <= now - timedelta(seconds=1):
                 self._second.popleft()
+            while self._minute and self._minute[0] <= now - timedelta(minutes=1):
+                self._minute.popleft()
+            today = now.astimezone(IST).date()
+            if today != self.day:
+                self.day, self.placed_today = today, 0
             if len(self._second) >= ORDERS_PER_SECOND:
                 raise RateLimitedError("Too many requests")
-            try:
-                self.minute_and_day.take(now)
-            except OrderCapError as cap:
-                again = "in a minute" if cap.per == "minute" else "tomorrow"
-                raise RateLimitedError(
-                    f"Maximum allowed order requests exceeded: {cap.limit} orders a {cap.per}. Try again {again}."
-                ) from None
+            if self.placed_today >= ORDERS_PER_DAY:
+                raise _cap_reached(ORDERS_PER_DAY, "day", "tomorrow")
+            if len(self._minute) >= ORDERS_PER_MINUTE:
+                raise _cap_reached(ORDERS_PER_MINUTE, "minute", "in a minute")
             self._second.append(now)
+            self._minute.append(now)
+            self.placed_today += 1
 
     def take_modification(self, order_id: str) -> None:
         with self._lock:
@@ -62,3 +68,7 @@ class OrderCaps:
             if done >= MODIFICATIONS_PER_ORDER:
                 raise ModificationsExceededError("Maximum allowed order modifications exceeded.")
             self._modifications[order_id] = done + 1
+
+
+def _cap_reached(limit: int, per: str, again: str) -> RateLimitedError:
+    return RateLimitedError(f"Maximum allowed order requests exceeded: {limit} orders a {per}. Try again {again}.")

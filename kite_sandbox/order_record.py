@@ -34,6 +34,7 @@ HISTORY_FIELDS = (
 
 # The terminal an order came from, as Kite's order book names it (a string of 15 digits): the
 # sandbox is one terminal.
+FINAL_STATUSES = ("COMPLETE", "CANCELLED", "REJECTED")  # nothing follows these
 TERMINAL_ID = "100000000000001"
 
 

@@ -8,12 +8,13 @@ import threading
 
 import requests
 
+from .order_record import FINAL_STATUSES
+
 log = logging.getLogger("kite_sandbox.postbacks")
 
 # What Kite posts (its postback docs): COMPLETE, CANCELLED, REJECTED, and UPDATE for a modification,
 # a partial fill or a stop's trigger being hit (forum answers 33954, 37646). The states an order
 # passes through on its way in (PUT ORDER REQ RECEIVED ... OPEN) are not posted (forum 3093).
-FINAL_STATUSES = ("COMPLETE", "CANCELLED", "REJECTED")
 POSTBACK_FIELDS = (
     "placed_by",
     "order_id",

@@ -23,7 +23,7 @@ from datetime import date, datetime
 
 import numpy as np
 
-from clock import IST
+from .clock import IST
 
 EPOCH = date(2018, 1, 1)  # the walk's first day: no history before it
 WALK_DAYS = 20 * 366  # days computed per instrument (deterministic whatever is asked first)

@@ -4,8 +4,7 @@ from datetime import datetime, timedelta
 
 from flask import Response, request
 
-from clock import IST
-
+from .clock import IST
 from .kite_errors import InputError, success
 from .varieties import trigger_range as cover_trigger_range
 

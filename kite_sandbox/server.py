@@ -17,11 +17,10 @@ from limits.strategies import MovingWindowRateLimiter
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
-from clock import now_ist
-
 from . import control, margins, quotes, sessions
 from .accounts import Accounts, DemoCredentials
 from .alerts import Alerts
+from .clock import now_ist
 from .faults import Faults
 from .gtt import Triggers
 from .kite_errors import InputError, KiteError, PermissionDeniedError, RateLimitedError, TokenError, failure, success
@@ -29,6 +28,7 @@ from .market import DEFAULT_SEED, Market
 from .matcher import Matcher
 from .mutual_funds import MutualFunds
 from .order_caps import OrderCaps
+from .order_record import FINAL_STATUSES
 from .orders import OrderBook
 from .portfolio import Portfolio
 from .postbacks import PostbackSender, postback_payload, postback_status
@@ -242,7 +242,7 @@ def create_sandbox_app(
         sandbox.desk.on_update(order)
         previous = last_seen.get(order["order_id"])
         last_seen[order["order_id"]] = (order["status"], order["filled_quantity"])
-        if order["status"] in ("COMPLETE", "CANCELLED", "REJECTED"):
+        if order["status"] in FINAL_STATUSES:
             del last_seen[order["order_id"]]  # nothing follows a final status
         status = postback_status(order, previous)
         if status is None or not (sender or sandbox.order_listeners):

@@ -22,6 +22,7 @@ import logging
 import threading
 
 from .kite_errors import InputError, KiteError
+from .order_record import FINAL_STATUSES
 from .order_rules import positive_int
 
 log = logging.getLogger("kite_sandbox")
@@ -92,7 +93,7 @@ class OrderDesk:
     def on_update(self, order: dict) -> None:
         """Told every order update (under the book's lock): remember what to act on."""
         if order["order_id"] in self._icebergs or order["order_id"] in self._cover_stops:
-            if order["status"] in ("COMPLETE", "CANCELLED", "REJECTED"):
+            if order["status"] in FINAL_STATUSES:
                 with self._lock:
                     self._due.append(order)
 
@@ -199,7 +200,7 @@ class OrderDesk:
         order_id = self._book.place("iceberg", params, meta=meta, caps=index == 0)
         plan["next"] = index + 1
         self._icebergs[order_id] = plan
-        if self._book.orders[order_id]["status"] in ("COMPLETE", "CANCELLED", "REJECTED"):
+        if self._book.orders[order_id]["status"] in FINAL_STATUSES:
             self.on_update(self._book.orders[order_id])
         return order_id
 

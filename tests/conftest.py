@@ -11,13 +11,13 @@ import pytest
 import responses
 
 import log_utils
-from clock import IST, now_ist
 from kite_api import KiteAPI
 from kite_app import create_app
-from kite_client import RetryPolicy
-from rate_limit import OrderCaps, kite_limiters
-from session_store import Session, SessionStore
-from settings import ENVIRONMENT_NAMES, load_settings
+from kite_service.clock import IST, now_ist
+from kite_service.config.settings import ENVIRONMENT_NAMES, load_settings
+from kite_service.kite.client import RetryPolicy
+from kite_service.kite.rate_limit import OrderCaps, kite_limiters
+from kite_service.login.session_store import Session, SessionStore
 
 pytest_plugins = ["sandbox_support"]
 
@@ -190,7 +190,7 @@ class RecordingNotifier:
         self.down = False
 
     def send(self, notification: dict) -> None:
-        from notifiers import NotifierError
+        from kite_service.notifications.channels import NotifierError
 
         if self.down:
             raise NotifierError("recorder is down")

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import pyotp
 import pytest
 
-from clock import IST
 from kite_sandbox.accounts import DemoCredentials
 from kite_sandbox.server import create_sandbox_app
-from settings import PROJECT_DIR
+from kite_service.clock import IST
+from kite_service.config.settings import PROJECT_DIR
 
 
 class Clock:
@@ -140,7 +140,7 @@ def sandbox_root(sandbox_app):
 
 def official_client_login(root: str, demo):
     """The official kiteconnect client, logged in at the sandbox the way a user's script would be."""
-    from kite_sdk import KiteConnect  # kiteconnect's own KiteConnect class (without its ticker import)
+    from kite_service.kite.sdk import KiteConnect  # kiteconnect's own KiteConnect class (without its ticker import)
 
     kite = KiteConnect(demo.api_key, root=root)
     kite.set_access_token(kite.generate_session(log_in_request_token(root, demo), demo.api_secret)["access_token"])

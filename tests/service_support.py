@@ -12,7 +12,7 @@ from dotenv import dotenv_values
 
 from conftest import clock_env, free_port, free_sandbox_port
 from kite_api import KiteAPI
-from settings import PROJECT_DIR, load_settings
+from kite_service.config.settings import PROJECT_DIR, load_settings
 from test_entrypoint import wait_until_up
 
 CODE = "e2e-access-code-2468"

@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 import pyotp
 import pytest
 
+from kite_service.config.settings import PROJECT_DIR
 from service_support import CODE, start_service
-from settings import PROJECT_DIR
 
 pytestmark = pytest.mark.browser
 

@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from clock import IST, session_expiry
 from conftest import ist
+from kite_service.clock import IST, session_expiry
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,11 @@ import threading
 import pytest
 import responses
 
-from atomic_file import remove_stale_temp_files
 from conftest import ACCESS_CODE, KITE_ROOT, session_response
-from order_store import OrderDatabase
-from session_store import SessionStore
-from settings import PROJECT_DIR
+from kite_service.config.settings import PROJECT_DIR
+from kite_service.login.session_store import SessionStore
+from kite_service.orders.database import OrderDatabase
+from kite_service.storage.atomic_file import remove_stale_temp_files
 
 pytestmark = pytest.mark.long
 
@@ -28,8 +28,8 @@ KILLS = 500 if os.environ.get("KITE_APP_FULL_COUNTS") == "1" else 100
 WRITER = """
 import sys
 sys.path.insert(0, {project!r})
-from order_store import OrderDatabase
-from session_store import Session, SessionStore
+from kite_service.orders.database import OrderDatabase
+from kite_service.login.session_store import Session, SessionStore
 store = SessionStore({session!r})
 database = OrderDatabase({state!r})
 n = {start}

@@ -13,10 +13,10 @@ import pytest
 import requests
 
 from conftest import clock_env
-from errors import SessionExpiredError
-from kite_client import NO_RETRY
+from kite_service.config.settings import PROJECT_DIR
+from kite_service.errors import SessionExpiredError
+from kite_service.kite.client import NO_RETRY
 from service_support import CODE, start_service
-from settings import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
 

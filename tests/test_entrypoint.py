@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from conftest import ACCESS_CODE, clock_env, free_port, free_sandbox_port
-from settings import PROJECT_DIR
+from kite_service.config.settings import PROJECT_DIR
 
 
 def start(env, *args, **popen_options):

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import ignored_auth, positive_data_accept
 
 from conftest import ACCESS_CODE, API_KEY, KITE_ROOT, TWOFA_KEY, make_session
 from kite_app import create_app
-from settings import PROJECT_DIR
+from kite_service.config.settings import PROJECT_DIR
 
 pytestmark = pytest.mark.long
 

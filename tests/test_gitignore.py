@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from settings import PROJECT_DIR, load_settings
+from kite_service.config.settings import PROJECT_DIR, load_settings
 
 pytestmark = pytest.mark.skipif(
     shutil.which("git") is None or not (PROJECT_DIR / ".git").exists(), reason="needs git and the project's clone"

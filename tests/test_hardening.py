@@ -204,7 +204,7 @@ def test_forwarded_addresses_count_only_from_the_trusted_proxy(env):
 
 
 def test_the_guess_table_stays_bounded():
-    from access_code import MAX_TRACKED_CLIENTS, FailedAttempts
+    from kite_service.login.access_code import MAX_TRACKED_CLIENTS, FailedAttempts
 
     attempts = FailedAttempts()
     for number in range(MAX_TRACKED_CLIENTS * 2):
@@ -213,7 +213,7 @@ def test_the_guess_table_stays_bounded():
 
 
 def test_client_keys():
-    from access_code import client_key
+    from kite_service.login.access_code import client_key
 
     assert client_key("127.0.0.1") == client_key("127.200.3.4") == client_key("::1") == "loopback"
     assert client_key("::ffff:127.0.0.2") == "loopback"
@@ -224,7 +224,7 @@ def test_client_keys():
 
 
 def test_wrong_codes_from_all_clients_together_stop_at_100_in_15_minutes():
-    from access_code import FailedAttempts
+    from kite_service.login.access_code import FailedAttempts
 
     now = [0.0]
     attempts = FailedAttempts(clock=lambda: now[0])
@@ -310,14 +310,14 @@ def test_json_answers_are_not_cached_or_sniffed(client):
 def test_the_daily_log_file_is_not_opened_through_a_planted_link(tmp_path):
     import logging
 
-    import log_utils
+    from kite_service.logs import files as log_files
 
     target = tmp_path / "elsewhere.txt"
     target.write_text("untouched\n")
     logs = tmp_path / "logs"
-    handler = log_utils.DailyFileHandler(logs)
+    handler = log_files.DailyFileHandler(logs)
     logs.mkdir(mode=0o700)
-    today = handler.path_for(log_utils._EPOCH + timedelta(days=int((time.time() + 19800) // 86400)))
+    today = handler.path_for(log_files._EPOCH + timedelta(days=int((time.time() + 19800) // 86400)))
     today.symlink_to(target)
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "a line", (), None)
     handler.handleError = lambda _record: None  # the refusal is logging's own error report
@@ -352,7 +352,7 @@ def test_log_retention_also_caps_the_size(tmp_path):
 
 
 def test_threads_see_the_same_budget_under_contention():
-    from access_code import FailedAttempts
+    from kite_service.login.access_code import FailedAttempts
 
     attempts = FailedAttempts()
     taken = []

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from conftest import ACCESS_CODE, API_SECRET, ist, make_session
-from order_watch import PollOutcome
+from kite_service.orders.watch import PollOutcome
 
 
 def test_health_needs_no_code_and_reports_a_missing_session(client):
@@ -92,8 +92,8 @@ def test_health_is_not_ready_while_every_order_check_fails_to_save(app, client, 
     import responses
 
     from conftest import KITE_ROOT, recorded
-    from errors import StorageError
-    from order_store import OrderDatabase
+    from kite_service.errors import StorageError
+    from kite_service.orders.database import OrderDatabase
 
     context = app.extensions["kite_app"]
     kite.add(responses.GET, KITE_ROOT + "/orders", json=recorded("orders.json"))

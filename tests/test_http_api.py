@@ -185,7 +185,7 @@ def test_unexpected_error_is_json_500_without_details(app, client, monkeypatch):
     def explode(*_args, **_kwargs):
         raise RuntimeError("internal detail that must not be shown")
 
-    monkeypatch.setattr("http_api.exchange_request_token", explode)
+    monkeypatch.setattr("kite_service.web.api.exchange_request_token", explode)
     message = assert_json_error(client.get(f"/api/token?code={ACCESS_CODE}&request_token=reqtoken123"), 500)
     assert "internal detail" not in message
 

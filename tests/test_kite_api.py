@@ -8,10 +8,17 @@ import responses
 from responses import matchers
 
 from conftest import API_KEY, FAST_RETRY, KITE_ROOT, ist, make_session, recorded, recorded_text
-from errors import ConfigError, KiteUnavailableError, NoSessionError, OrderCapError, SessionError, SessionExpiredError
 from kite_api import KiteAPI
-from rate_limit import kite_limiters
-from settings import load_settings
+from kite_service.config.settings import load_settings
+from kite_service.errors import (
+    ConfigError,
+    KiteUnavailableError,
+    NoSessionError,
+    OrderCapError,
+    SessionError,
+    SessionExpiredError,
+)
+from kite_service.kite.rate_limit import kite_limiters
 from test_rate_limit import FakeClock
 
 
@@ -374,7 +381,7 @@ def test_market_protection_setting_is_checked(config):
 def test_order_caps_refuse_before_sending_and_say_when_they_reset(kite, settings, logged_in, log_file):
     from datetime import timedelta
 
-    from rate_limit import OrderCaps
+    from kite_service.kite.rate_limit import OrderCaps
 
     clock = [ist(2026, 11, 23, 10, 15, 0)]
     caps = OrderCaps(per_minute=3, per_day=5, clock=lambda: clock[0])

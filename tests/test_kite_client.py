@@ -5,7 +5,7 @@ import threading
 import pytest
 import requests
 
-from kite_client import BODY_PIECE_BYTES, FastJSONSession
+from kite_service.kite.client import BODY_PIECE_BYTES, FastJSONSession
 
 KITE = "https://api.kite.trade/orders"
 LOCAL = "http://127.0.0.1:5002/orders"
@@ -111,9 +111,9 @@ def test_an_answer_cut_short_is_a_requests_error_so_reads_are_retried():
 
 def test_candles_are_read_as_kiteconnect_reads_them():
     from conftest import recorded
-    from kite_client import KiteClient
-    from kite_sdk import KiteConnect
-    from rate_limit import OrderCaps, kite_limiters
+    from kite_service.kite.client import KiteClient
+    from kite_service.kite.rate_limit import OrderCaps, kite_limiters
+    from kite_service.kite.sdk import KiteConnect
 
     for fixture in ("historical_minute.json", "historical_oi.json"):
         body = recorded(fixture)["data"]

@@ -12,10 +12,10 @@ import responses
 
 from conftest import FAST_RETRY, KITE_ROOT, RecordingNotifier, ist, make_session
 from kite_api import KiteAPI
-from notifications import Notifications
-from order_events import OrderEvents
-from order_watch import MAX_BACKOFF_SECONDS, OrderWatcher
-from rate_limit import kite_limiters
+from kite_service.kite.rate_limit import kite_limiters
+from kite_service.notifications.outbox import Notifications
+from kite_service.orders.events import OrderEvents
+from kite_service.orders.watch import MAX_BACKOFF_SECONDS, OrderWatcher
 from sandbox_support import Clock
 
 ORDERS_URL = KITE_ROOT + "/orders"

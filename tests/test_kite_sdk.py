@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from settings import PROJECT_DIR
+from kite_service.config.settings import PROJECT_DIR
 
 PROBE = """
 import sys
@@ -39,7 +39,7 @@ def test_a_script_that_imported_kiteconnect_first_keeps_its_module():
     ("setup", "package"),
     [
         ("sys.modules['kiteconnect'] = None", "kiteconnect"),  # a Python without kiteconnect
-        ("sys.path[:] = [p for p in sys.path if 'site-packages' not in p]", "orjson"),  # without any of them
+        ("sys.path[:] = [p for p in sys.path if 'site-packages' not in p]", "dotenv"),  # without any of them
     ],
     ids=["no-kiteconnect", "no-packages"],
 )
@@ -48,4 +48,4 @@ def test_a_python_without_the_packages_is_told_which_and_what_to_do(tmp_path, se
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith(f"ModuleNotFoundError: KiteAPI needs the Python package '{package}'")
-    assert "-m pip install -r" in last_line and "requirements.txt" in last_line and ".venv" in last_line
+    assert f"-m pip install -e {PROJECT_DIR}" in last_line and ".venv" in last_line

@@ -3,10 +3,10 @@
 import json
 
 from conftest import RecordingNotifier, ist
-from legacy_state import import_legacy_files
-from notifications import Notifications
-from order_events import OrderEvents
-from order_store import OrderDatabase
+from kite_service.notifications.outbox import Notifications
+from kite_service.orders.database import OrderDatabase
+from kite_service.orders.events import OrderEvents
+from kite_service.orders.legacy_state import import_legacy_files
 from sandbox_support import Clock
 
 

@@ -8,7 +8,9 @@ import pytest
 
 import log_utils
 from conftest import ist
-from log_utils import MAX_SHORT_LIVED, DailyFileHandler, RedactingFormatter, SecretRegistry, purge_old_logs, redact
+from kite_service.logs.files import DailyFileHandler, purge_old_logs
+from kite_service.logs.formatter import RedactingFormatter
+from kite_service.logs.redaction import MAX_SHORT_LIVED, SecretRegistry, redact
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 import responses
 
 from conftest import ACCESS_CODE, API_SECRET, KITE_ROOT, TWOFA_KEY, make_session, session_response
-from login_state import LoginStates
+from kite_service.login.state import LoginStates
 
 TOKEN_URL = f"{KITE_ROOT}/session/token"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from login_state import STATE_LIFETIME_SECONDS, InvalidStateError, LoginStates
+from kite_service.login.state import STATE_LIFETIME_SECONDS, InvalidStateError, LoginStates
 
 
 class FakeTime:
@@ -81,7 +81,7 @@ def test_outstanding_states_are_bounded(states):
 def test_the_login_url_carries_the_state_encoded_twice_as_kite_expects(state):
     from urllib.parse import parse_qs, quote, urlsplit
 
-    from login import kite_login_url
+    from kite_service.login.exchange import kite_login_url
 
     settings = type("Settings", (), {"kite_login_url": "https://kite.zerodha.com/connect/login"})
     credentials = type("Credentials", (), {"api_key": "abc"})

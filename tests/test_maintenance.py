@@ -1,9 +1,9 @@
 import pytest
 
 from conftest import ist, make_session
-from maintenance import Maintenance
-from order_events import OrderEvents
-from order_watch import OrderWatcher
+from kite_service.orders.events import OrderEvents
+from kite_service.orders.watch import OrderWatcher
+from kite_service.runtime.maintenance import Maintenance
 
 
 class StubWatcher:

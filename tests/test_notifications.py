@@ -9,8 +9,8 @@ import requests
 import responses
 
 from conftest import ist
-from notifications import Notifications
-from notifiers import NotifierError, TelegramNotifier, WebhookNotifier
+from kite_service.notifications.channels import NotifierError, TelegramNotifier, WebhookNotifier
+from kite_service.notifications.outbox import Notifications
 from sandbox_support import Clock
 
 WEBHOOK = "http://hooks.test/kite"

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from conftest import ACCESS_CODE
-from settings import PROJECT_DIR
+from kite_service.config.settings import PROJECT_DIR
 
 SPEC = yaml.safe_load((PROJECT_DIR / "docs" / "openapi.yaml").read_text())
 METHODS = {"get", "post", "put", "patch", "delete"}

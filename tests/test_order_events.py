@@ -3,9 +3,9 @@
 import pytest
 
 from conftest import RecordingNotifier, ist
-from notifications import Notifications
-from order_events import OrderEvents
-from order_store import OrderDatabase
+from kite_service.notifications.outbox import Notifications
+from kite_service.orders.database import OrderDatabase
+from kite_service.orders.events import OrderEvents
 from sandbox_support import Clock
 
 

@@ -12,15 +12,15 @@ import pytest
 import responses
 
 from conftest import FAST_RETRY, KITE_ROOT, ist, make_session
-from errors import StorageError
 from kite_api import KiteAPI
-from notifications import Notifications
-from notifiers import WebhookNotifier
-from order_events import OrderEvents
-from order_store import OrderDatabase
-from order_stream import OrderStream
-from order_watch import OrderWatcher
-from rate_limit import OrderCaps, kite_limiters
+from kite_service.errors import StorageError
+from kite_service.kite.rate_limit import OrderCaps, kite_limiters
+from kite_service.notifications.channels import WebhookNotifier
+from kite_service.notifications.outbox import Notifications
+from kite_service.orders.database import OrderDatabase
+from kite_service.orders.events import OrderEvents
+from kite_service.orders.stream import OrderStream
+from kite_service.orders.watch import OrderWatcher
 from sandbox_support import Clock
 
 WEBHOOK = "http://hooks.test/kite"

@@ -7,15 +7,15 @@ from datetime import timedelta
 import pytest
 import requests
 
-import order_stream
 from conftest import RecordingNotifier, make_session
 from kite_sandbox.server import create_sandbox_app
 from kite_sandbox.ticker import TickerServer
-from notifications import Notifications
-from order_events import OrderEvents
+from kite_service.config.settings import load_settings
+from kite_service.login.session_store import SessionStore
+from kite_service.notifications.outbox import Notifications
+from kite_service.orders import stream as order_stream
+from kite_service.orders.events import OrderEvents
 from sandbox_support import place_market_buy
-from session_store import SessionStore
-from settings import load_settings
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import requests
 import responses
 
 from conftest import KITE_ROOT, ist, recorded
-from order_events import OrderEvents, describe_transition
-from order_store import OrderDatabase
-from order_watch import OrderWatcher
+from kite_service.orders.database import OrderDatabase
+from kite_service.orders.events import OrderEvents, describe_transition
+from kite_service.orders.watch import OrderWatcher
 from sandbox_support import Clock
 
 ORDERS_URL = KITE_ROOT + "/orders"

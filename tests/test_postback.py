@@ -7,7 +7,7 @@ import responses
 
 from conftest import API_SECRET, KITE_ROOT, ist, recorded
 from kite_app import create_app
-from postback import expected_checksum
+from kite_service.orders.postback import expected_checksum
 
 NOW = ist(2026, 11, 20, 10, 0)  # the service's clock in these tests
 TODAY = "2026-11-20 09:59:00"

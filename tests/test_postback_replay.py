@@ -9,8 +9,8 @@ import time
 import pytest
 import requests
 
-from kite_client import NO_RETRY
-from postback import expected_checksum
+from kite_service.kite.client import NO_RETRY
+from kite_service.orders.postback import expected_checksum
 from sandbox_support import place_market_buy
 from service_support import start_service
 

@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from errors import ConfigError
-from private_files import make_private
+from kite_service.errors import ConfigError
+from kite_service.storage.private_files import make_private
 from test_entrypoint import log_text, start, wait_until_up
 
 

@@ -1,7 +1,7 @@
 import threading
 import time
 
-from rate_limit import (
+from kite_service.kite.rate_limit import (
     KITE_RATE_LIMITS,
     ORDER_PLACEMENT,
     OTHER,

@@ -5,10 +5,9 @@ import json
 import pytest
 import responses
 
-from app_context import AppContext
 from conftest import ist, make_session
-from reminder import LoginReminder, is_trading_day
-from settings import load_credentials, load_settings
+from kite_app import create_app
+from kite_service.login.reminder import LoginReminder, is_trading_day
 
 WEBHOOK = "http://hooks.test/kite"
 
@@ -42,8 +41,7 @@ def test_reminds_only_when_a_login_is_needed_on_a_trading_day(settings, store, m
 
 def test_the_reminder_reaches_the_webhook_with_the_login_link(config, kite):
     config.update(ORDER_WEBHOOK_URL=WEBHOOK, PUBLIC_URL="https://kite.example.net/")
-    settings = load_settings(config)
-    context = AppContext.build(settings, load_credentials(settings.credentials_file))
+    context = create_app(config).extensions["kite_app"]
     context.reminder._clock = lambda: ist(2026, 11, 23, 8, 45)
     kite.add(responses.POST, WEBHOOK, json={"ok": True})
     assert context.reminder.run()
@@ -58,14 +56,12 @@ def test_the_reminder_reaches_the_webhook_with_the_login_link(config, kite):
 
 def test_the_reminder_job_runs_at_the_configured_time(config):
     config.update(LOGIN_REMINDER_TIME="09:05")
-    settings = load_settings(config)
-    context = AppContext.build(settings, load_credentials(settings.credentials_file))
+    context = create_app(config).extensions["kite_app"]
     job = context.runner.scheduler.get_job("login_reminder")
     assert str(job.trigger) == "cron[hour='9', minute='5']"
 
 
 def test_an_empty_reminder_time_turns_it_off(config):
     config.update(LOGIN_REMINDER_TIME="")
-    settings = load_settings(config)
-    context = AppContext.build(settings, load_credentials(settings.credentials_file))
+    context = create_app(config).extensions["kite_app"]
     assert context.runner.scheduler.get_job("login_reminder") is None

@@ -11,8 +11,8 @@ from typing import ClassVar
 
 from conftest import free_sandbox_port, recorded
 from kite_sandbox.server import create_sandbox_app
+from kite_service.config.settings import PROJECT_DIR
 from sandbox_support import exchange, log_in, place
-from settings import PROJECT_DIR
 from test_entrypoint import wait_until_up
 
 

@@ -11,7 +11,7 @@ import requests
 
 from conftest import MOCKS, recorded, recorded_text
 from kite_sandbox.server import create_sandbox_app
-from kite_sdk import KiteConnect
+from kite_service.kite.sdk import KiteConnect
 from sandbox_support import JS_CLIENT, cheap_nifty_call, log_in_request_token
 from test_sandbox_shapes import assert_instrument_map, assert_same_shape
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from kite_sandbox.server import create_sandbox_app
-from kite_sdk import kite_errors
+from kite_service.kite.sdk import kite_errors
 from sandbox_support import official_client_login
 
 

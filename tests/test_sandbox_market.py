@@ -119,7 +119,7 @@ def test_options_move_with_their_underlying(official_kite, sandbox_app, clock):
 
 
 def test_a_historical_request_beyond_kites_range_is_refused(official_kite, clock):
-    from kite_sdk import kite_errors
+    from kite_service.kite.sdk import kite_errors
 
     with pytest.raises(kite_errors.InputException, match="60 days"):
         official_kite.historical_data(INFY, naive(clock() - timedelta(days=61)), naive(clock()), "minute")

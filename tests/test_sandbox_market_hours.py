@@ -7,11 +7,11 @@ from datetime import date, datetime
 
 import pytest
 
-from clock import IST
 from kite_sandbox.market_hours import MarketHours
 from kite_sandbox.server import create_sandbox_app, start_in_background
+from kite_service.clock import IST
+from kite_service.config.settings import PROJECT_DIR
 from sandbox_support import Clock, official_client_login
-from settings import PROJECT_DIR
 
 NSE = MarketHours("nse", frozenset({date(2026, 11, 23)}))  # a Monday off
 

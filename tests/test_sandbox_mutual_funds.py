@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from kite_sandbox.server import create_sandbox_app
-from kite_sdk import kite_errors
+from kite_service.kite.sdk import kite_errors
 from sandbox_support import official_client_login
 
 FUND = "INF209K01VH8"  # Aditya Birla Sun Life Advantage Fund - Direct Plan, growth (recorded row)

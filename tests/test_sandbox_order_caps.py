@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from kite_sandbox.server import create_sandbox_app
-from kite_sdk import kite_errors
-from settings import PROJECT_DIR
+from kite_service.config.settings import PROJECT_DIR
+from kite_service.kite.sdk import kite_errors
 
 LIMIT_BUY = {
     "variety": "regular",
@@ -53,7 +53,7 @@ def test_four_hundred_orders_a_minute(official_kite, clock):
 
 def test_five_thousand_orders_a_day(official_kite, clock, caps):
     official_kite.place_order(**LIMIT_BUY)  # the day's first order starts the day's count
-    caps.minute_and_day._day_count = 4999  # as if 4,999 orders had been placed since midnight
+    caps.placed_today = 4999  # as if 4,999 orders had been placed since midnight
     official_kite.place_order(**LIMIT_BUY)
     clock.advance(1)
     with pytest.raises(kite_errors.NetworkException, match="5000 orders a day"):

@@ -3,7 +3,7 @@
 import pytest
 
 from kite_sandbox.server import create_sandbox_app
-from kite_sdk import kite_errors
+from kite_service.kite.sdk import kite_errors
 
 INFY = {"exchange": "NSE", "tradingsymbol": "INFY", "quantity": 1, "product": "CNC"}
 
@@ -251,7 +251,7 @@ def test_convert_position_moves_only_the_quantity_asked_and_merges(official_kite
 
 
 def test_bad_checksum_is_a_token_exception(sandbox_root, demo):
-    from kite_sdk import KiteConnect
+    from kite_service.kite.sdk import KiteConnect
 
     with pytest.raises(kite_errors.TokenException, match="checksum"):
         KiteConnect(demo.api_key, root=sandbox_root).generate_session("some-request-token", "wrong-secret")

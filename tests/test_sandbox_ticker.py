@@ -13,8 +13,8 @@ from websockets.sync.client import connect
 
 from kite_sandbox.server import create_sandbox_app
 from kite_sandbox.ticker import TickerServer
+from kite_service.config.settings import PROJECT_DIR
 from sandbox_support import JS_CLIENT, place_market_buy
-from settings import PROJECT_DIR
 
 INFY, NIFTY = 408065, 256265
 
@@ -154,7 +154,7 @@ def test_kitetickers_connection_ends_when_its_token_is_logged_out(official_kite,
 def test_a_connection_ends_at_0600_ist_when_its_token_expires(demo):
     from datetime import datetime
 
-    from clock import IST
+    from kite_service.clock import IST
     from sandbox_support import Clock, exchange, log_in
 
     clock = Clock(datetime(2026, 11, 20, 10, 0, tzinfo=IST))

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from kite_sandbox.server import create_sandbox_app
-from kite_sdk import kite_errors
+from kite_service.kite.sdk import kite_errors
 from sandbox_support import cheap_nifty_call
 
 INFY = {"exchange": "NSE", "tradingsymbol": "INFY"}

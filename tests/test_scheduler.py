@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
-from clock import IST
 from conftest import clock_env
+from kite_service.clock import IST
+from kite_service.config.settings import PROJECT_DIR
 from scheduler import MAINTENANCE_JOB_ID, ORDER_CHECK_JOB_ID, SchedulerRunner, build_scheduler
 
 
@@ -82,12 +83,22 @@ def test_second_process_on_same_data_folder_is_refused(tmp_path):
         runner.stop()
 
 
-@pytest.mark.parametrize("module", ["kite_app", "scheduler", "kite_api", "log_utils"])
+EVERY_PACKAGE_MODULE = (
+    "import importlib, pkgutil, kite_service, kite_sandbox; "
+    "[importlib.import_module(m.name) for p in (kite_service, kite_sandbox) "
+    "for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]"
+)
+
+
+@pytest.mark.parametrize(
+    "module", ["kite_app", "scheduler", "kite_api", "log_utils", "kite_service", "kite_sandbox.__main__"]
+)
 def test_importing_starts_nothing_and_writes_nothing(tmp_path, module):
+    imports = EVERY_PACKAGE_MODULE if module == "kite_service" else f"import {module}"
     code = textwrap.dedent(f"""
         import os, threading
         before = set(os.listdir("."))
-        import {module}
+        {imports}
         assert set(os.listdir(".")) == before, "files created at import"
         names = [t.name for t in threading.enumerate()]
         assert names == ["MainThread"], names
@@ -99,7 +110,7 @@ def test_importing_starts_nothing_and_writes_nothing(tmp_path, module):
         text=True,
         timeout=60,
         cwd=tmp_path,
-        env={**clock_env(pythonpath=str(__import__("settings").PROJECT_DIR)), "PATH": ""},
+        env={**clock_env(pythonpath=str(PROJECT_DIR)), "PATH": ""},
     )
     assert result.stdout.strip() == "clean", result.stderr
 

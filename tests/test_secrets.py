@@ -16,12 +16,12 @@ import requests
 import responses
 
 import log_utils
-from clock import IST
 from kite_app import create_app
-from kite_client import RetryPolicy
-from login_state import LoginStates
-from maintenance import Maintenance
-from postback import expected_checksum
+from kite_service.clock import IST
+from kite_service.kite.client import RetryPolicy
+from kite_service.login.state import LoginStates
+from kite_service.orders.postback import expected_checksum
+from kite_service.runtime.maintenance import Maintenance
 from scheduler import SchedulerRunner, build_scheduler
 
 KITE = "http://kite.test"
@@ -174,7 +174,7 @@ def test_no_secret_leaks_anywhere(planted_app, monkeypatch):
             raise RuntimeError(f"boom {values['access_token']} {values['api_secret']} {code}")
 
         with monkeypatch.context() as patch:
-            patch.setattr("http_api.exchange_request_token", explode)
+            patch.setattr("kite_service.web.api.exchange_request_token", explode)
             keep(client.get(f"/api/token?code={code}&request_token={tokens[0]}"))
 
         # Postbacks: good, tampered, malformed.
@@ -250,9 +250,9 @@ def test_no_secret_leaks_anywhere(planted_app, monkeypatch):
 
 
 def test_the_same_run_would_be_caught_without_redaction(planted_app, monkeypatch):
-    """The scan is not vacuous: with the formatter's redaction off, the first failing login leaks."""
+    """The scan is not vacuous: with the known secrets forgotten, the first failing login leaks."""
     app, values, tmp = planted_app
-    monkeypatch.setattr(log_utils, "redact", lambda text, registry=None: text)
+    monkeypatch.setattr("kite_service.logs.redaction._registry.values", lambda: ())
     with responses.RequestsMock() as kite:
         kite.add(responses.POST, KITE + "/session/token", **kite_error(500, "GeneralException", values["api_secret"]))
         app.test_client().get(

@@ -7,8 +7,8 @@ import stat
 import pytest
 
 from conftest import ist, make_session
-from errors import SessionFileError
-from session_store import Session, SessionStore
+from kite_service.errors import SessionFileError
+from kite_service.login.session_store import Session, SessionStore
 
 FIELDS = {"user_id", "user_name", "api_key", "access_token", "public_token", "login_time", "created_at", "expires_at"}
 
@@ -66,7 +66,7 @@ def test_failed_write_keeps_the_previous_session(store, monkeypatch):
     def disk_full(*_args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("atomic_file.os.fsync", disk_full)
+    monkeypatch.setattr("kite_service.storage.atomic_file.os.fsync", disk_full)
     with pytest.raises(SessionFileError, match="No space left"):
         store.save(make_session(access_token="second-token-456"))
     assert store.load() == first
@@ -104,7 +104,7 @@ def test_concurrent_logins_never_mix_files(store):
 
 def test_status_reads_may_reuse_a_recent_answer_but_see_own_writes_at_once(store, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr("session_store.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("kite_service.login.session_store.time.monotonic", lambda: clock[0])
     other_process = SessionStore(store.path)  # writes the file the way a second process would
     store.save(make_session("token-one-1111"))
     assert store.load(max_age=1.0).access_token == "token-one-1111"

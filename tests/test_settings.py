@@ -3,8 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from errors import ConfigError
-from settings import ENVIRONMENT_NAMES, EXAMPLE_ACCESS_CODE, PROJECT_DIR, load_credentials, load_settings
+from kite_service.config.settings import (
+    ENVIRONMENT_NAMES,
+    EXAMPLE_ACCESS_CODE,
+    PROJECT_DIR,
+    load_credentials,
+    load_settings,
+)
+from kite_service.errors import ConfigError
 
 
 def test_defaults_bind_to_loopback_on_port_5001():
@@ -20,7 +26,7 @@ def test_defaults_bind_to_loopback_on_port_5001():
 def dotenv_folder(tmp_path, monkeypatch):
     """A project folder whose `.env` sets the address and code, in an environment without our variables."""
     (tmp_path / ".env").write_text("PORT=6000\nCODE=from-dotenv-file\nHOST=127.0.0.2\nLOG_DIR=dotenv-logs\n")
-    monkeypatch.setattr("settings.PROJECT_DIR", tmp_path)
+    monkeypatch.setattr("kite_service.config.settings.PROJECT_DIR", tmp_path)
     for name in ("HOST", "PORT", "CODE", "LOG_DIR", "KITE_APP_ENV_FILE", *ENVIRONMENT_NAMES.values()):
         monkeypatch.delenv(name, raising=False)
     return tmp_path

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from order_store import OrderDatabase
+from kite_service.orders.database import OrderDatabase
 from service_support import start_service
 
 pytestmark = pytest.mark.e2e

@@ -17,9 +17,9 @@ import pytest
 import requests
 
 import log_utils
-from clock import IST
-from maintenance import Maintenance
-from postback import expected_checksum
+from kite_service.clock import IST
+from kite_service.orders.postback import expected_checksum
+from kite_service.runtime.maintenance import Maintenance
 from service_support import CODE, start_service
 
 pytestmark = pytest.mark.long

@@ -1,0 +1,1 @@
+"""Settings: `.env`, the environment, the Kite credentials file and a running sandbox's files."""

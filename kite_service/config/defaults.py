@@ -1,0 +1,6 @@
+"""Where the service listens unless told otherwise: the one source of its default address and ports."""
+
+DEFAULT_HOST = "127.0.0.1"  # loopback: anything beyond goes behind a proxy (README)
+DEFAULT_PORT = 5001
+DEFAULT_SANDBOX_PORT = 5002  # `kite_app.py --sandbox` serves the sandbox here
+DEFAULT_LOGIN_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/login"

@@ -1,0 +1,203 @@
+"""Client-side throttling to Kite's per-api_key limits and its order caps, shared by every thread of a process.
+
+A sliding window (at most `rate` calls in any `period` seconds) rather than a fixed spacing:
+bursts up to the limit go out at once, and the window can never hold one call too many.
+Written here because the throttling libraries on PyPI are either non-blocking (limits,
+flask-limiter's engine) or built around shared storage; this needs ~30 lines of blocking code.
+"""
+
+import bisect
+import threading
+import time
+from collections import deque
+from datetime import timedelta
+
+from kite_service.clock import now_ist
+from kite_service.errors import OrderCapError
+
+QUOTE = "quote"
+HISTORICAL = "historical"
+ORDER_PLACEMENT = "order_placement"
+OTHER = "other"
+
+# Requests per second, per api_key, from Kite's documented limits.
+KITE_RATE_LIMITS = {QUOTE: 1, HISTORICAL: 3, ORDER_PLACEMENT: 10, OTHER: 10}
+
+# Kite's clock and ours differ by network jitter; keep a little away from the edge.
+SAFETY_MARGIN_SECONDS = 0.02
+
+_ROUTE_CLASSES = {
+    "market.quote": QUOTE,
+    "market.quote.ohlc": QUOTE,
+    "market.quote.ltp": QUOTE,
+    "market.historical": HISTORICAL,
+    "order.place": ORDER_PLACEMENT,
+}
+
+
+def endpoint_class(route: str) -> str:
+    """Which of Kite's rate-limit classes a kiteconnect route key belongs to."""
+    return _ROUTE_CLASSES.get(route, OTHER)
+
+
+class RateLimiter:
+    """Blocks in acquire() until a call fits in the window."""
+
+    def __init__(self, rate: int, period: float = 1.0, clock=time.monotonic, sleep=time.sleep):
+        self.rate = rate
+        self.period = period
+        self._clock = clock
+        self._sleep = sleep
+        self._calls = deque()
+        self._turn = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    def acquire(self) -> float:
+        """Wait for a free slot and take it; returns the seconds waited.
+
+        Callers are served in arrival order (a ticket each), so under contention none of them
+        starves; only the caller at the head of the line sleeps until a slot frees.
+        """
+        return self._take()[0]
+
+    def slot(self) -> "_Slot":
+        """Take a slot for one call (as acquire()); when the call is over, its stamp moves to then.
+
+            with limiter.slot():
+                send the request and read the answer
+
+        Kite counts a request when it arrives, somewhere between the two moments. A thread held up
+        between taking its slot and sending (a busy machine) would otherwise let the next call
+        arrive less than a period after it, and Kite would answer 429."""
+        return _Slot(self)
+
+    def _take(self) -> tuple:
+        """(seconds waited, the slot's stamp)."""
+        with self._turn:
+            if self._serving == self._next_ticket:
+                now = self._clock()
+                if self._has_room(now):
+                    return 0.0, now  # nobody waiting and a free slot: the common case, one lock round-trip
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._turn.wait()
+        waited = 0.0
+        try:
+            while True:
+                with self._turn:
+                    now = self._clock()
+                    if self._has_room(now):
+                        return waited, now
+                    delay = self._calls[0] + self.period - now
+                self._sleep(delay)
+                waited += delay
+        finally:
+            with self._turn:
+                self._serving += 1
+                self._turn.notify_all()
+
+    def _settle(self, stamp: float, done: float) -> None:
+        """Move one call's stamp from `stamp` to `done`, keeping the window in time order."""
+        with self._turn:
+            calls = self._calls
+            for index in range(len(calls) - 1, -1, -1):  # a call just made: its stamp is near the end
+                if calls[index] == stamp:
+                    del calls[index]
+                    break
+            # Else it is out of the window already: it counts at its end, to be safe.
+            if not calls or calls[-1] <= done:
+                calls.append(max(stamp, done))  # the usual case: now is later than every stamp
+            else:
+                bisect.insort(calls, max(stamp, done))
+
+    def _has_room(self, now: float) -> bool:
+        """Take a slot at `now` if the window has one (call with the lock held)."""
+        while self._calls and self._calls[0] <= now - self.period:
+            self._calls.popleft()
+        if len(self._calls) < self.rate:
+            self._calls.append(now)
+            return True
+        return False
+
+
+class _Slot:
+    """The context manager of RateLimiter.slot() (a class: a generator-based one costs twice as much)."""
+
+    __slots__ = ("_limiter", "_stamp")
+
+    def __init__(self, limiter: RateLimiter):
+        self._limiter = limiter
+
+    def __enter__(self):
+        self._stamp = self._limiter._take()[1]
+        return self
+
+    def __exit__(self, *_exc):
+        self._limiter._settle(self._stamp, self._limiter._clock())
+        return False
+
+
+# Kite's order caps per user (2026): beyond them Kite answers HTTP 429 instead of placing the order.
+ORDERS_PER_MINUTE = 400
+ORDERS_PER_DAY = 5000
+
+
+class OrderCaps:
+    """Counts order placements against Kite's minute and day caps; refuses (never delays) beyond them.
+
+    A sliding 60-second window, so no calendar minute can hold more than the cap either; the day is
+    the IST calendar day. Counted per process: scripts running side by side each count their own."""
+
+    def __init__(self, per_minute=ORDERS_PER_MINUTE, per_day=ORDERS_PER_DAY, clock=now_ist):
+        self.per_minute = per_minute
+        self.per_day = per_day
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._minute = deque()
+        self._day = None
+        self._day_count = 0
+
+    def take(self, now=None) -> None:
+        """Count one placement at `now` (default: the clock's), or raise OrderCapError (counting
+        nothing) if a cap is reached."""
+        with self._lock:
+            now = now or self._clock()
+            if now.date() != self._day:
+                self._day, self._day_count = now.date(), 0
+            while self._minute and self._minute[0] <= now - timedelta(minutes=1):
+                self._minute.popleft()
+            if self._day_count >= self.per_day:
+                raise OrderCapError(self.per_day, "day", "at 00:00 IST")
+            if len(self._minute) >= self.per_minute:
+                resets = self._minute[0] + timedelta(minutes=1)
+                raise OrderCapError(self.per_minute, "minute", f"at {resets:%H:%M:%S} IST")
+            self._minute.append(now)
+            self._day_count += 1
+
+
+def kite_limiters(margin: float = SAFETY_MARGIN_SECONDS) -> dict:
+    """A fresh set of limiters, one per Kite endpoint class."""
+    return {name: RateLimiter(rate, 1.0 + margin) for name, rate in KITE_RATE_LIMITS.items()}
+
+
+_shared: dict = {}
+_shared_caps: dict = {}
+_shared_lock = threading.Lock()
+
+
+def shared_limiters(api_key: str) -> dict:
+    """The process-wide limiters for `api_key`: Kite counts per key, so all clients share them."""
+    with _shared_lock:
+        if api_key not in _shared:
+            _shared[api_key] = kite_limiters()
+        return _shared[api_key]
+
+
+def shared_order_caps(api_key: str) -> OrderCaps:
+    """The process-wide order caps for `api_key` (Kite counts per user)."""
+    with _shared_lock:
+        if api_key not in _shared_caps:
+            _shared_caps[api_key] = OrderCaps()
+        return _shared_caps[api_key]

@@ -1,0 +1,1 @@
+"""The logging engine: secret redaction, control-character escaping, daily files, throttling."""

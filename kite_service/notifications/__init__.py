@@ -1,0 +1,1 @@
+"""Notifications: the durable outbox and the channels it delivers to (webhook, Telegram)."""

@@ -1,0 +1,1 @@
+"""Running the service: its parts wired together, hourly maintenance, sandbox mode."""

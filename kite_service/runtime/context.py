@@ -1,0 +1,126 @@
+"""Everything the service is made of, built once per app and started only by the entry point.
+
+KiteAPI and the scheduler are top-level modules (the design card's kite_api.py and scheduler.py),
+so the entry point hands them in: nothing in this package imports a top-level module."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from kite_service.clock import now_ist
+from kite_service.config.settings import Credentials, Settings
+from kite_service.errors import StorageError
+from kite_service.login.reminder import LoginReminder
+from kite_service.login.session_store import SessionStore
+from kite_service.login.state import LoginStates
+from kite_service.logs.throttle import LogThrottle
+from kite_service.notifications.channels import TelegramNotifier, WebhookNotifier
+from kite_service.notifications.outbox import Notifications
+from kite_service.orders.database import OrderDatabase
+from kite_service.orders.events import OrderEvents
+from kite_service.orders.legacy_state import import_legacy_files
+from kite_service.orders.postback_followup import PostbackFollowUp
+from kite_service.orders.stream import OrderStream
+from kite_service.orders.watch import OrderWatcher
+from kite_service.runtime.maintenance import Maintenance
+from kite_service.storage.atomic_file import remove_stale_temp_files
+
+if TYPE_CHECKING:  # for the annotations only: the package imports no top-level module
+    from kite_api import KiteAPI
+    from scheduler import SchedulerRunner
+
+log = logging.getLogger("kite_app")
+
+
+@dataclass
+class AppContext:
+    """What the request handlers and jobs share; stored in app.extensions['kite_app']."""
+
+    settings: Settings
+    credentials: Credentials
+    store: SessionStore
+    login_states: LoginStates
+    notifications: Notifications
+    events: OrderEvents
+    watcher: OrderWatcher
+    reminder: LoginReminder
+    runner: "SchedulerRunner"  # scheduler.py's: starts and stops the APScheduler thread
+    postbacks: PostbackFollowUp
+    refusals: LogThrottle  # refused callbacks, postbacks and requests: a flood is a few log lines
+    stream: OrderStream | None  # order updates over Kite's WebSocket (ORDER_STREAM=on)
+    api: "KiteAPI"  # kite_api.py's: the service's own Kite calls (order check, postback look-ups, logout)
+    clock: Callable[[], datetime] = now_ist  # every part reads the time from here (tests inject one)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, credentials: Credentials, *, kite_api, scheduler_runner, clock=now_ist
+    ) -> "AppContext":
+        """Wire the parts together; nothing starts, nothing touches the network. `kite_api(settings,
+        clock=)` makes the service's KiteAPI; `scheduler_runner(poll, maintenance, login_reminder)`
+        makes the runner of the scheduler's jobs."""
+        store = SessionStore(settings.session_file)
+        database = OrderDatabase(settings.order_database_file)
+        notifications = Notifications(_notifiers(settings), database, clock=clock)
+        publish = notifications.publish if notifications.notifiers else None
+        events = OrderEvents(database, outbox=notifications if notifications.notifiers else None, clock=clock)
+        api = kite_api(settings, clock=clock)
+        watcher = OrderWatcher(api, events, clock=clock, interval_seconds=settings.order_poll_seconds)
+        reminder = LoginReminder(settings, store, publish=publish, clock=clock)
+        runner = scheduler_runner(watcher.poll, Maintenance(settings, store, watcher, clock=clock).run, reminder.run)
+        return cls(
+            settings=settings,
+            credentials=credentials,
+            store=store,
+            login_states=LoginStates(),
+            notifications=notifications,
+            events=events,
+            watcher=watcher,
+            reminder=reminder,
+            runner=runner,
+            postbacks=PostbackFollowUp(api, events, clock=clock),
+            refusals=LogThrottle(logging.getLogger("kite_app.http")),
+            stream=OrderStream(settings, credentials.api_key, store, events, clock=clock)
+            if settings.order_stream
+            else None,
+            api=api,
+            clock=clock,
+        )
+
+    def start_background_work(self, with_scheduler: bool = True) -> None:
+        """Tidy up after a crash, then start notification delivery and (unless told not to) the scheduler."""
+        remove_stale_temp_files(self.settings.data_dir)
+        try:
+            import_legacy_files(
+                self.events.database,
+                self.settings.order_state_file,
+                self.settings.notifications_outbox_file,
+                self.clock().isoformat(timespec="microseconds"),
+            )
+        except StorageError as exc:
+            log.error("Order state of the previous version not imported yet: %s", exc)
+        self.notifications.start()
+        self.postbacks.start()
+        # The stream with the order check, and only in the one process that holds the scheduler's lock.
+        if with_scheduler and self.runner.start() and self.stream is not None:
+            self.stream.start()
+
+    def stop_background_work(self) -> None:
+        """Wait for running jobs, then stop notification delivery (undelivered ones stay in the outbox)."""
+        if self.stream is not None:
+            self.stream.stop()
+        self.runner.stop()
+        self.postbacks.stop()
+        self.notifications.stop()
+
+
+def _notifiers(settings: Settings) -> list:
+    notifiers = []
+    if settings.order_webhook_url:
+        notifiers.append(WebhookNotifier(settings.order_webhook_url))
+    if settings.telegram_bot_token:
+        notifiers.append(
+            TelegramNotifier(settings.telegram_bot_token, settings.telegram_chat_id, settings.telegram_api_base)
+        )
+    return notifiers

@@ -1,0 +1,1 @@
+"""Files on disk: crash-safe JSON writes and owner-only secrets."""

@@ -1,0 +1,1 @@
+"""The web layer: HTTP endpoints, request guards and the HTTP server's settings."""
