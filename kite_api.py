@@ -21,7 +21,8 @@ from pathlib import Path
 
 try:
     from kite_service.clock import now_ist
-    from kite_service.config.settings import Settings, load_credentials, load_settings, script_values
+    from kite_service.config.running_sandbox import script_values
+    from kite_service.config.settings import Settings, load_credentials, load_settings
     from kite_service.errors import NoSessionError, SessionError, SessionExpiredError
     from kite_service.kite.client import DEFAULT_RETRY, KiteClient
     from kite_service.kite.sdk import kite_errors
@@ -98,7 +99,7 @@ class KiteAPI:
         self._store = SessionStore(self.settings.session_file)
         self._clock = clock
         self._lock = threading.Lock()
-        self._order_book_memo = {}  # the last order book's bytes (get_order_statuses(if_changed=True))
+        self._order_book_memo = {}  # the last order book's bytes (get_raw_orders(if_changed=True))
         self._session: Session | None = None
         self._session_version = None
         self._session_expires = None
@@ -199,7 +200,7 @@ class KiteAPI:
         """Today's orders, open and executed."""
         return self.kite.orders()
 
-    def get_order_statuses(self, if_changed: bool = False) -> list | None:
+    def get_raw_orders(self, if_changed: bool = False) -> list | None:
         """Today's orders as Kite sends them, timestamps left as strings.
 
         One request, like get_orders(), without kiteconnect turning every timestamp into a
@@ -211,8 +212,8 @@ class KiteAPI:
         with self.kite.unless_unchanged(self._order_book_memo):
             return self.kite._get("orders")
 
-    def forget_order_statuses(self) -> None:
-        """Make the next get_order_statuses(if_changed=True) return the full order book."""
+    def forget_raw_orders(self) -> None:
+        """Make the next get_raw_orders(if_changed=True) return the full order book."""
         self._order_book_memo.clear()
 
     def get_order_history(self, order_id: str) -> list:

@@ -24,7 +24,7 @@ from kite_service.config.settings import PROJECT_DIR, configured_values, env_fil
 from kite_service.errors import ConfigError, PortInUseError
 from kite_service.login.access_code import throttle_failed_attempts
 from kite_service.login.pages import browser
-from kite_service.runtime.context import AppContext
+from kite_service.runtime.context import EXTENSION, AppContext
 from kite_service.storage.private_files import make_private
 from kite_service.web.api import api, kite_hooks, public, register_error_handlers
 from kite_service.web.guards import install_request_guards
@@ -48,7 +48,7 @@ def create_app(test_config: dict | None = None, clock=now_ist) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False
-    app.extensions["kite_app"] = AppContext.build(
+    app.extensions[EXTENSION] = AppContext.build(
         settings, credentials, kite_api=KiteAPI, scheduler_runner=_scheduler_runner(settings), clock=clock
     )
     throttle_failed_attempts(app)
@@ -178,7 +178,7 @@ def _address_overrides(args) -> dict:
 def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = None) -> int:
     """Run waitress on HOST:PORT (and the scheduler) until Ctrl-C or SIGTERM; `on_listening` is
     printed once the port is ours."""
-    settings = app.extensions["kite_app"].settings
+    settings = app.extensions[EXTENSION].settings
     host, port = settings.host, settings.port
     log_utils.setup_logging(settings.log_dir)
     try:
@@ -198,7 +198,7 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
         return 1
     if on_listening:
         print(on_listening, flush=True)
-    context = app.extensions["kite_app"]
+    context = app.extensions[EXTENSION]
     context.start_background_work(with_scheduler)
     # SIGINT too, explicitly: a process started in the background (`... &`) inherits it as ignored.
     for signum in (signal.SIGTERM, signal.SIGINT):

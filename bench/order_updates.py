@@ -82,7 +82,7 @@ def order_update_latency(row, orders: int = 30) -> list:
 
     def poll_loop():
         while not polling.wait(POLL_SECONDS):
-            watcher.poll()
+            watcher.poll_and_announce()
 
     threading.Thread(target=poll_loop, daemon=True).start()
     stream.start()

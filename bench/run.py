@@ -256,19 +256,19 @@ def order_watch_cost() -> list:
             counter = HttpCounter()
             with counter.counting():
                 started = time.thread_time()
-                watcher.poll()  # the first poll announces every order
+                watcher.poll_and_announce()  # the first poll announces every order
                 first_cpu = time.thread_time() - started
                 cpu, polls = [], 20
                 before = counter.requests
                 for _ in range(polls):
                     started = time.thread_time()
-                    watcher.poll()
+                    watcher.poll_and_announce()
                     cpu.append(time.thread_time() - started)
                 per_poll = (counter.requests - before) / polls
                 open_order = next(o["order_id"] for o in sandbox.book.orders.values() if o["status"] == "OPEN")
                 sandbox.book.cancel("regular", open_order)  # one order changes: the whole book is read again
                 started = time.thread_time()
-                watcher.poll()
+                watcher.poll_and_announce()
                 changed_cpu = time.thread_time() - started
             rows.append(
                 Row(

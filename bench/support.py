@@ -15,7 +15,8 @@ import requests
 import urllib3
 
 from kite_sandbox.accounts import DemoCredentials
-from kite_sandbox.server import create_sandbox_app, start_in_background
+from kite_sandbox.server import create_sandbox_app
+from kite_sandbox.serving import start_in_background
 from kite_service.config.settings import load_credentials, load_settings
 from kite_service.login.exchange import exchange_request_token
 from kite_service.login.session_store import SessionStore

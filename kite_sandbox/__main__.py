@@ -1,18 +1,20 @@
-"""Run the sandbox alone: python -m kite_sandbox --port 5002 --data-dir DIR"""
+"""Run the sandbox alone: python -m kite_sandbox --port 5002 --data-dir DIR (the ticker on --port + 1)."""
 
 import argparse
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import pyotp
-from waitress.server import create_server
 
 from .accounts import DemoCredentials
 from .market import DEFAULT_SEED
 from .market_hours import KINDS, MarketHours
-from .server import WAITRESS_SETTINGS, create_sandbox_app
-from .ticker import TickerServer
+from .server import create_sandbox_app
+from .serving import PortBusyError, RunningSandbox
+
+DEFAULT_PORT = 5002  # Kite App's `--sandbox` default too (its own constant: the sandbox imports nothing of it)
 
 
 def describe(credentials: DemoCredentials, root: str) -> str:
@@ -34,7 +36,7 @@ def describe(credentials: DemoCredentials, root: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kite_sandbox", description="A local Kite Connect v3 server.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5002)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--data-dir", type=Path, default=Path("sandbox_data"))
     parser.add_argument("--redirect-url", help="where a successful login is redirected (the app's redirect URL)")
     parser.add_argument("--postback-url", help="where order updates are POSTed, signed like Kite's")
@@ -75,21 +77,13 @@ def main(argv=None) -> int:
         market_hours=hours,
     )
     try:
-        server = create_server(app, host=args.host, port=args.port, **WAITRESS_SETTINGS)
-    except OSError as exc:
-        print(f"kite_sandbox: cannot listen on {args.host}:{args.port} ({exc.strerror}); use --port", file=sys.stderr)
+        running = RunningSandbox(app, args.host, args.port, args.data_dir, args.ticker_port)
+    except PortBusyError as busy:
+        option = "--port" if busy.what == "API" else "--ticker-port"
+        print(f"kite_sandbox: cannot listen on {busy.host}:{busy.port} ({busy.reason}); use {option}", file=sys.stderr)
         return 1
-    ticker_port = args.ticker_port if args.ticker_port is not None else (args.port + 1 if args.port else 0)
-    try:
-        ticker = TickerServer(app.extensions["kite_sandbox"], args.host, ticker_port)
-    except OSError as exc:
-        print(
-            f"kite_sandbox: cannot listen on {args.host}:{ticker_port} ({exc.strerror}); use --ticker-port",
-            file=sys.stderr,
-        )
-        return 1
-    credentials.record_ticker_url(args.data_dir, ticker.url)
-    print(describe(credentials, f"http://{args.host}:{args.port}"))
+    ticker = running.ticker
+    print(describe(credentials, running.root))
     print(f"  ticker       {ticker.url}  (KiteTicker(api_key, access_token, root={ticker.url!r}))")
     print(f"  market seed  {args.seed}")
     print(f"  market hours {hours.describe()}")
@@ -98,11 +92,12 @@ def main(argv=None) -> int:
     if args.no_rate_limits:
         print("  rate limits  OFF (--no-rate-limits): a real Kite account would refuse some calls")
     print(f"Credentials written to {args.data_dir / 'credentials.json'}", flush=True)
+    stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT explicitly: `... &` starts it ignored
-        signal.signal(signum, lambda *_: sys.exit(0))
-    app.extensions["kite_sandbox"].matcher.start()
-    ticker.start()
-    server.run()
+        signal.signal(signum, lambda *_: stopping.set())
+    while not stopping.wait(1):  # a timed wait, so the signal handler runs promptly
+        pass
+    running.close()
     return 0
 
 

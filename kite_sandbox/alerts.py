@@ -15,7 +15,7 @@ import math
 import threading
 import uuid
 
-from .kite_errors import InputError, KiteError, NotFoundError
+from .error_responses import InputError, KiteError, NotFoundError
 from .order_record import stamp
 from .quotes import quote_of
 

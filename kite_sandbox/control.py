@@ -3,8 +3,8 @@ turn postbacks off, slow down or break one path. Each needs the sandbox's api_se
 
 from flask import request
 
+from .error_responses import InputError, TokenError, success
 from .faults import FAULT_KINDS
-from .kite_errors import InputError, TokenError, success
 
 
 def control(sandbox, action: str):

@@ -8,7 +8,7 @@ import threading
 
 from flask import Response
 
-from .kite_errors import failure
+from .error_responses import failure
 
 FAULT_KINDS = {
     "server-error": lambda: failure(500, "GeneralException", "Internal server error"),

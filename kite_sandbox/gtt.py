@@ -19,7 +19,7 @@ import json
 import threading
 from datetime import timedelta
 
-from .kite_errors import InputError, KiteError, NotFoundError
+from .error_responses import InputError, KiteError, NotFoundError
 from .order_record import stamp
 from .order_rules import on_tick_grid, positive_int, price_value
 

@@ -10,7 +10,7 @@ same instrument, against today's positions when `consider_positions` is true (th
 from flask import request
 
 from .charges import no_charges, order_charges, sum_charges
-from .kite_errors import InputError
+from .error_responses import InputError
 from .order_rules import ORDER_TYPES, PRODUCTS, choice, positive_int, price_value
 from .portfolio import EXPOSURE_RATE, FUTURES_RATE, Portfolio
 

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from .derivatives import contract_path, contract_price, open_interest
+from .error_responses import InputError
 from .instruments import Instrument, instruments_csv_gz, load_instruments
-from .kite_errors import InputError
 from .price_walk import EPOCH, DayPath, PriceWalk, day_start, in_walk, minute_start, on_tick_float, split_moment
 
 DEFAULT_SEED = 1

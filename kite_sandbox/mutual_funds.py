@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from .clock import IST
-from .kite_errors import InputError, NotFoundError
+from .error_responses import InputError, NotFoundError
 from .mf_dates import cut_off_after, next_date
 from .order_record import stamp
 from .price_walk import PriceWalk, WalkSpec

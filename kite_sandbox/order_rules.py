@@ -7,8 +7,8 @@ wording was found the message below is ours, and says so in a comment; the HTTP 
 error_type follow Kite's exceptions table (400 InputException for bad parameters).
 """
 
+from .error_responses import InputError
 from .instruments import Instrument
-from .kite_errors import InputError
 
 VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
 PRODUCTS = ("CNC", "MIS", "NRML", "CO")

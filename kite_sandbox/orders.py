@@ -12,10 +12,10 @@ import threading
 from datetime import datetime, timedelta
 
 from .charges import order_charges
-from .kite_errors import InputError, NotFoundError
+from .error_responses import InputError, NotFoundError
 from .market import Market
 from .market_hours import MarketHours
-from .order_caps import OrderCaps
+from .order_limits import OrderLimits
 from .order_record import HISTORY_FIELDS, new_order, stamp
 from .order_rules import (
     LIVE_STATUSES,
@@ -40,13 +40,13 @@ MARKET_FILL_DELAY = timedelta(seconds=2)
 class OrderBook:
     """All trading state of the demo account."""
 
-    def __init__(self, market: Market, user_id: str, clock, on_update=None, caps: OrderCaps = None, hours=None):
+    def __init__(self, market: Market, user_id: str, clock, on_update=None, caps: OrderLimits = None, hours=None):
         self._market = market
         self._hours = hours or MarketHours()  # when after-market orders go to the exchange
         self._user_id = user_id
         self._clock = clock
         self._on_update = on_update or (lambda order: None)
-        self._caps = caps or OrderCaps()
+        self._caps = caps or OrderLimits()
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._trade_ids = itertools.count(10000001)

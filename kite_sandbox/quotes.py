@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from flask import Response, request
 
 from .clock import IST
-from .kite_errors import InputError, success
+from .error_responses import InputError, success
 from .varieties import trigger_range as cover_trigger_range
 
 

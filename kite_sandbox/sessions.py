@@ -5,7 +5,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Response, redirect, request
 
 from .accounts import DEMO_USER_NAME, DemoCredentials
-from .kite_errors import InputError, PermissionDeniedError, TokenError, success
+from .error_responses import InputError, PermissionDeniedError, TokenError, success
 from .login_page import error_page, landing_page, login_form
 
 

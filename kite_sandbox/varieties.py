@@ -21,7 +21,7 @@ What Kite does, with sources (forum answers are Zerodha staff's on kite.trade/fo
 import logging
 import threading
 
-from .kite_errors import InputError, KiteError
+from .error_responses import InputError, KiteError
 from .order_record import FINAL_STATUSES
 from .order_rules import positive_int
 

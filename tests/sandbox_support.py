@@ -131,7 +131,7 @@ def place(client, auth, variety="regular", **fields):
 @pytest.fixture
 def sandbox_root(sandbox_app):
     """The sandbox app served over real HTTP on a free loopback port; its root URL."""
-    from kite_sandbox.server import start_in_background
+    from kite_sandbox.serving import start_in_background
 
     server = start_in_background(sandbox_app, "127.0.0.1", 0)
     yield f"http://127.0.0.1:{server.effective_port}"

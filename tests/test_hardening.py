@@ -372,7 +372,8 @@ def test_threads_see_the_same_budget_under_contention():
 
 
 def test_the_sandbox_also_refuses_huge_bodies_unread(demo, clock):
-    from kite_sandbox.server import create_sandbox_app, start_in_background
+    from kite_sandbox.server import create_sandbox_app
+    from kite_sandbox.serving import start_in_background
 
     server = start_in_background(create_sandbox_app(demo, clock=clock), "127.0.0.1", 0)
     try:

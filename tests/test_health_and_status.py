@@ -106,7 +106,7 @@ def test_health_is_not_ready_while_every_order_check_fails_to_save(app, client, 
     monkeypatch.setattr(OrderDatabase, "transaction", read_only)
     context.runner.start()
     try:
-        assert context.watcher.poll() == []
+        assert context.watcher.poll_and_announce() == []
         body = client.get("/health").get_json()
     finally:
         context.runner.stop()

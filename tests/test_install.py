@@ -70,7 +70,7 @@ def test_a_script_with_its_own_python_uses_kiteapi_after_pip_install_e(tmp_path)
     assert "KiteAPI is using the Kite sandbox" in result.stderr  # said, so nobody mistakes it for the account
 
     # The sandbox stopped: its lock is free, so KiteAPI() would read the project's .env again.
-    probe = "from kite_service.config.settings import running_sandbox_env_file; print(running_sandbox_env_file())"
+    probe = "from kite_service.config.running_sandbox import running_sandbox_env_file as f; print(f())"
     after = subprocess.run([python, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert after.stdout.strip() == "None", after.stderr
 

@@ -103,7 +103,7 @@ def test_order_check_survives_and_recovers_from(fault, settings, store, clock, c
         attempts = []
         while kite.elapsed() <= RUN_UNTIL:  # the scheduler fires every INTERVAL, whatever happens
             before = len(kite.requests)
-            watcher.poll()
+            watcher.poll_and_announce()
             if len(kite.requests) > before:
                 attempts.append(kite.elapsed())
             clock.advance(INTERVAL)
@@ -143,12 +143,12 @@ def test_token_exception_mid_day_pauses_until_the_next_login(settings, store, cl
             responses.GET, ORDERS_URL, **_json_error(403, "TokenException", "Incorrect `api_key` or `access_token`.")
         )
         for _ in range(10):
-            watcher.poll()
+            watcher.poll_and_announce()
             clock.advance(INTERVAL)
         token_calls = len(mock.calls)
         mock.replace(responses.GET, ORDERS_URL, json={"status": "success", "data": [order("OPEN")]})
         store.save(make_session("afternoon-token", login_time=ist(2026, 11, 20, 13, 0)))
-        watcher.poll()
+        watcher.poll_and_announce()
     messages = [r.getMessage() for r in caplog.records]
     assert token_calls == 1  # after Kite rejected the token, no more calls with it
     assert sum(m.startswith("Order check paused") for m in messages) == 1

@@ -54,7 +54,7 @@ class World:
 
     def poll(self) -> list:
         self.clock.advance(120)  # past any backoff of a failed poll
-        return self.watcher.poll()
+        return self.watcher.poll_and_announce()
 
     def deliver(self) -> None:
         self.clock.advance(600)  # past any notifier backoff

@@ -69,7 +69,7 @@ def test_the_last_candle_follows_the_live_price(official_kite, clock):
 
 
 def test_the_walk_is_reproducible_from_its_seed(tmp_path, demo, clock):
-    from kite_sandbox.server import start_in_background
+    from kite_sandbox.serving import start_in_background
 
     def history(seed):
         app = create_sandbox_app(demo, clock=clock, enforce_rate_limits=False, seed=seed)

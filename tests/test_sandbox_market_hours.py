@@ -8,7 +8,8 @@ from datetime import date, datetime
 import pytest
 
 from kite_sandbox.market_hours import MarketHours
-from kite_sandbox.server import create_sandbox_app, start_in_background
+from kite_sandbox.server import create_sandbox_app
+from kite_sandbox.serving import start_in_background
 from kite_service.clock import IST
 from kite_service.config.settings import PROJECT_DIR
 from sandbox_support import Clock, official_client_login

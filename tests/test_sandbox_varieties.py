@@ -186,7 +186,7 @@ def test_autoslice_children_are_one_request_against_kites_order_caps(demo, clock
 @pytest.fixture
 def sandbox_root_enforcing(demo, clock):
     """A sandbox enforcing Kite's rate limits and order caps, over real HTTP; (root, market)."""
-    from kite_sandbox.server import start_in_background
+    from kite_sandbox.serving import start_in_background
 
     app = create_sandbox_app(demo, clock=clock)
     server = start_in_background(app, "127.0.0.1", 0)

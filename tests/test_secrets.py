@@ -209,7 +209,7 @@ def test_no_secret_leaks_anywhere(planted_app, monkeypatch):
         ):
             kite.replace(responses.GET, orders_url, **answer)
             watcher._next_attempt = None
-            watcher.poll()
+            watcher.poll_and_announce()
         Maintenance(context.settings, context.store, watcher).run()
         context.store.clear()
         context.reminder.run()

@@ -16,7 +16,6 @@ from datetime import date, time
 from pathlib import Path
 
 from dotenv import dotenv_values
-from filelock import FileLock, Timeout
 
 from kite_service.config.defaults import DEFAULT_HOST, DEFAULT_PORT
 from kite_service.errors import ConfigError
@@ -26,9 +25,6 @@ EXAMPLE_ACCESS_CODE = "change-me-to-a-long-random-code"
 EXAMPLE_API_KEY, EXAMPLE_API_SECRET = "your_kite_api_key", "your_kite_api_secret"  # login_credentials.example.json
 MIN_ACCESS_CODE_LENGTH = 8
 ENV_FILE_VARIABLE = "KITE_APP_ENV_FILE"
-SANDBOX_DIR_VARIABLE = "KITE_APP_SANDBOX_DIR"  # where scripts look for a running sandbox (default sandbox_data/)
-SANDBOX_DIR = PROJECT_DIR / "sandbox_data"  # `kite_app.py --sandbox`'s folder unless --sandbox-dir says otherwise
-SANDBOX_LOCK_NAME = ".sandbox.lock"
 MIN_TOTP_SECRET_BITS = 112  # pyotp refuses shorter secrets (RFC 4226 asks for 128 bits)
 
 DEFAULTS = {
@@ -139,7 +135,7 @@ class Credentials:
 
 def env_file() -> Path:
     """The dotenv file in use: KITE_APP_ENV_FILE if set (the sandbox writes one), else `.env`."""
-    return _path(os.environ.get(ENV_FILE_VARIABLE) or ".env")
+    return expand_path(os.environ.get(ENV_FILE_VARIABLE) or ".env")
 
 
 # Settings the environment sets only under a name of their own: a login shell exports HOST (tcsh:
@@ -161,34 +157,6 @@ def configured_values() -> dict:
     return {**dotenv_values(env_file()), **environment_values()}
 
 
-def running_sandbox_env_file() -> Path | None:
-    """sandbox.env of the sandbox that `kite_app.py --sandbox` is running now, if any.
-
-    The running service holds `.sandbox.lock` in its sandbox folder (sandbox_data/, or
-    KITE_APP_SANDBOX_DIR); a lock nobody holds is a sandbox that has stopped."""
-    folder = _path(os.environ[SANDBOX_DIR_VARIABLE]) if os.environ.get(SANDBOX_DIR_VARIABLE) else SANDBOX_DIR
-    lock_path = folder / SANDBOX_LOCK_NAME
-    if not lock_path.exists():
-        return None
-    probe = FileLock(lock_path, timeout=0)
-    try:
-        probe.acquire()
-    except Timeout:
-        return folder / "sandbox.env"
-    probe.release()
-    return None
-
-
-def script_values() -> tuple:
-    """(values, sandbox env file or None) for a script's KiteAPI: KITE_APP_ENV_FILE if set; else the
-    running sandbox's settings while `kite_app.py --sandbox` runs; else `.env`."""
-    if not os.environ.get(ENV_FILE_VARIABLE):
-        sandbox_env = running_sandbox_env_file()
-        if sandbox_env is not None:
-            return {**dotenv_values(sandbox_env), **environment_values()}, sandbox_env
-    return configured_values(), None
-
-
 def load_settings(values: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from `values`, or from configured_values() when None."""
     if values is None:
@@ -201,9 +169,9 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         port=_int(merged, "PORT", low=1, high=65535),
         access_code=merged["CODE"],
         cors_origins=tuple(o.strip() for o in merged["CORS_ORIGINS"].split(",") if o.strip()),
-        session_file=_path(merged["SESSION_FILE"]),
-        credentials_file=_path(merged["CREDENTIALS_FILE"]),
-        log_dir=_path(merged["LOG_DIR"]),
+        session_file=expand_path(merged["SESSION_FILE"]),
+        credentials_file=expand_path(merged["CREDENTIALS_FILE"]),
+        log_dir=expand_path(merged["LOG_DIR"]),
         log_retention_days=_int(merged, "LOG_RETENTION_DAYS", low=1, high=3650),
         kite_api_root=merged["KITE_API_ROOT"].rstrip("/"),
         kite_login_url=merged["KITE_LOGIN_URL"],
@@ -320,7 +288,8 @@ def _market_protection(values, name) -> float:
     return int(number) if number.is_integer() else number
 
 
-def _path(value: str) -> Path:
+def expand_path(value: str) -> Path:
+    """`value` as a path: `~` expanded, a relative one taken from the project folder."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else PROJECT_DIR / path
 

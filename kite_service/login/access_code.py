@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 from werkzeug.exceptions import TooManyRequests
 
+from kite_service.runtime.context import current_context
+
 HEADER = "X-Access-Code"
 FAILED_ATTEMPTS = 10
 ALL_FAILED_ATTEMPTS = 100  # across all clients: naming other addresses buys no more guesses than this
@@ -58,14 +60,14 @@ def check_access_code(supplied) -> None:
     retry_after = attempts.take(client)  # takes a guess from the budget first: no race between checks
     if retry_after:
         if attempts.ceiling_reached:
-            current_app.extensions["kite_app"].refusals.warning(
+            current_context().refusals.warning(
                 "code checks past the ceiling",
                 "%d wrong access codes from all clients in 15 minutes: every code check waits %d s",
                 ALL_FAILED_ATTEMPTS,
                 retry_after,
             )
         raise TooManyRequests(retry_after=retry_after)  # even the right code waits: no guessing through
-    context = current_app.extensions["kite_app"]
+    context = current_context()
     if isinstance(supplied, str) and supplied and code_matches(supplied, context.settings.access_code):
         attempts.give_back(client)
         return
@@ -95,7 +97,7 @@ def refuse_cross_site_requests() -> None:
     fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
     if origin is None and fetch_site is None:
         return  # curl, scripts, or an old browser's same-site request
-    settings = current_app.extensions["kite_app"].settings
+    settings = current_context().settings
     if origin is not None and origin in settings.cors_origins:
         return
     # "null": the browser withholds the origin (our pages' Referrer-Policy: no-referrer does that

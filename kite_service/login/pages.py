@@ -17,15 +17,12 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from kite_service.login.access_code import AccessDeniedError, CrossSiteRequestError, check_access_code
 from kite_service.login.exchange import LoginError, exchange_request_token, kite_login_url, log_out
 from kite_service.login.state import STATE_LIFETIME_SECONDS, UNBOUND, InvalidStateError
+from kite_service.runtime.context import current_context
 
 log = logging.getLogger("kite_app.login")
 
 browser = Blueprint("browser", __name__)
 BROWSER_COOKIE = "kite_app_login"
-
-
-def _context():
-    return current_app.extensions["kite_app"]
 
 
 @browser.get("/login")
@@ -34,14 +31,14 @@ def login_page():
 
     The user is named only on the page a completed login lands on, which carries a receipt that
     only a login begun with the access code gets: a page that merely loads /login learns nothing."""
-    done = _context().login_states.receipt_ok(request.args.get("done"), request.cookies.get(BROWSER_COOKIE))
+    done = current_context().login_states.receipt_ok(request.args.get("done"), request.cookies.get(BROWSER_COOKIE))
     return _login_page(200, done=done)
 
 
 @browser.post("/login")
 def start_login():
     """Check the access code, then send the browser to Kite with a fresh one-time state."""
-    context = _context()
+    context = current_context()
     refused = _refuse_without_code("login")
     if refused is not None:
         return refused
@@ -53,7 +50,7 @@ def start_login():
 @browser.post("/logout")
 def logout():
     """The page's Log out button: the access code again, then the same logout as POST /api/logout."""
-    context = _context()
+    context = current_context()
     refused = _refuse_without_code("logout")
     if refused is not None:
         return refused
@@ -67,7 +64,7 @@ def logout():
 @browser.get("/api/callback")
 def callback():
     """Kite's redirect after a login: check the state and its browser, then exchange the request_token."""
-    context = _context()
+    context = current_context()
     state = request.args.get("state")
     browser_key = request.cookies.get(BROWSER_COOKIE)
     try:
@@ -91,7 +88,7 @@ def callback():
 @browser.post("/login/finish")
 def finish_login():
     """The access code for a login begun with /api/url; then the request_token Kite sent is exchanged."""
-    context = _context()
+    context = current_context()
     state = request.form.get("state", "")
     try:
         check_access_code(request.form.get("code", ""))
@@ -128,7 +125,7 @@ def _with_browser_key(response, browser_key: str):
         path="/",
         httponly=True,
         samesite="Lax",
-        secure=_context().settings.service_url.startswith("https://"),
+        secure=current_context().settings.service_url.startswith("https://"),
     )
     return response
 
@@ -140,13 +137,13 @@ def _refuse_without_code(form: str):
     except AccessDeniedError:
         return _login_page(401, error="That access code is wrong. Try again.")
     except CrossSiteRequestError:
-        _context().refusals.warning("cross-site requests", "Refused a cross-site %s form post", form)
+        current_context().refusals.warning("cross-site requests", "Refused a cross-site %s form post", form)
         return _login_page(403, error="Refused: the form was sent from another web site. Open this page directly.")
     return None
 
 
 def _login_page(status: int, error: str | None = None, done: bool = False, notice: str | None = None):
-    session = _context().store.summary(_context().clock())
+    session = current_context().store.summary(current_context().clock())
     expires = _readable_time(session["expires_at"])
     html = render_template("login.html", session=session, expires=expires, error=error, done=done, notice=notice)
     return _page(html, status)
@@ -158,7 +155,7 @@ def _refused(status: int, reason: str):
 
 def _page(html: str, status: int):
     response = current_app.response_class(html, status=status, mimetype="text/html")
-    kite_origin = "{0.scheme}://{0.netloc}".format(urlsplit(_context().settings.kite_login_url))
+    kite_origin = "{0.scheme}://{0.netloc}".format(urlsplit(current_context().settings.kite_login_url))
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {kite_origin}; frame-ancestors 'none'"
     )

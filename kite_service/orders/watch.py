@@ -33,7 +33,7 @@ class OrderWatcher:
 
     def __init__(self, api, events: OrderEvents, clock=now_ist, interval_seconds: float = 20):
         self._api = api
-        api.forget_order_statuses()  # this watcher's events have not seen the current order book yet
+        api.forget_raw_orders()  # this watcher's events have not seen the current order book yet
         self.events = events
         self._clock = clock
         self._interval = interval_seconds
@@ -45,14 +45,14 @@ class OrderWatcher:
         self._order_count = 0
         self.last_outcome: PollOutcome | None = None
 
-    def poll(self) -> list:
-        """Run one check; returns the lines of the changes it found."""
+    def poll_and_announce(self) -> list[str]:
+        """Run one check: ask Kite for the order book, announce each change; returns the announced lines."""
         with self._lock:
             now = self._clock()
             if self._next_attempt is not None and now < self._next_attempt:
                 return []
             try:
-                orders = self._api.get_order_statuses(if_changed=True)  # checks the session first
+                orders = self._api.get_raw_orders(if_changed=True)  # checks the session first
                 # None: byte-identical to the last answer, nothing can have changed. StorageError from
                 # observe(): nothing was announced; the same changes are found again next time.
                 events = [] if orders is None else self.events.observe(orders, source="poll")
@@ -61,7 +61,7 @@ class OrderWatcher:
                 self.last_outcome = PollOutcome(now, False, "no usable session")
                 return []
             except Exception as exc:  # noqa: BLE001 - a poll must never take the scheduler down
-                self._api.forget_order_statuses()  # compare the whole order book again next time
+                self._api.forget_raw_orders()  # compare the whole order book again next time
                 self._record_failure(now, exc)
                 return []
             self._resume(now)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask import current_app
+
 from kite_service.clock import now_ist
 from kite_service.config.settings import Credentials, Settings
 from kite_service.errors import StorageError
@@ -33,10 +35,17 @@ if TYPE_CHECKING:  # for the annotations only: the package imports no top-level 
 
 log = logging.getLogger("kite_app")
 
+EXTENSION = "kite_app"  # the AppContext's key in app.extensions
+
+
+def current_context() -> "AppContext":
+    """The AppContext of the app handling the current request (or of the pushed app context)."""
+    return current_app.extensions[EXTENSION]
+
 
 @dataclass
 class AppContext:
-    """What the request handlers and jobs share; stored in app.extensions['kite_app']."""
+    """What the request handlers and jobs share: app.extensions[EXTENSION], read with current_context()."""
 
     settings: Settings
     credentials: Credentials
@@ -68,7 +77,9 @@ class AppContext:
         api = kite_api(settings, clock=clock)
         watcher = OrderWatcher(api, events, clock=clock, interval_seconds=settings.order_poll_seconds)
         reminder = LoginReminder(settings, store, publish=publish, clock=clock)
-        runner = scheduler_runner(watcher.poll, Maintenance(settings, store, watcher, clock=clock).run, reminder.run)
+        runner = scheduler_runner(
+            watcher.poll_and_announce, Maintenance(settings, store, watcher, clock=clock).run, reminder.run
+        )
         return cls(
             settings=settings,
             credentials=credentials,

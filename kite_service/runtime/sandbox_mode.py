@@ -12,10 +12,11 @@ from filelock import FileLock, Timeout
 
 from kite_sandbox.accounts import DemoCredentials
 from kite_sandbox.market_hours import MarketHours
-from kite_sandbox.server import create_sandbox_app, start_in_background
-from kite_sandbox.ticker import TickerServer
+from kite_sandbox.server import create_sandbox_app
+from kite_sandbox.serving import PortBusyError, RunningSandbox
 from kite_service.config.defaults import DEFAULT_SANDBOX_PORT
-from kite_service.config.settings import ENV_FILE_VARIABLE, PROJECT_DIR, SANDBOX_DIR, SANDBOX_LOCK_NAME, Settings
+from kite_service.config.running_sandbox import SANDBOX_DIR, SANDBOX_LOCK_NAME
+from kite_service.config.settings import ENV_FILE_VARIABLE, PROJECT_DIR, Settings
 from kite_service.errors import ConfigError, PortInUseError
 from kite_service.storage.atomic_file import write_json_atomic, write_text_atomic
 
@@ -38,9 +39,8 @@ class SandboxMode:
         self.root = f"http://{host}:{port}"
         self._host, self._port = host, port
         self.credentials = None
-        self._server = None
-        self._ticker = None
-        # Held while this service runs: scripts' KiteAPI() then uses the sandbox (settings.script_values).
+        self._running_sandbox = None
+        # Held while this service runs: scripts' KiteAPI() then uses the sandbox (config/running_sandbox.py).
         self._running = FileLock(self.data_dir / SANDBOX_LOCK_NAME, timeout=0)
 
     @property
@@ -77,15 +77,11 @@ class SandboxMode:
             market_hours=self.market_hours,
         )
         try:
-            self._server = start_in_background(app, self._host, self._port)
-        except OSError as exc:
-            raise PortInUseError(self._host, self._port, exc.strerror, "--sandbox-port") from None
-        try:
-            self._ticker = TickerServer(app.extensions["kite_sandbox"], self._host, self._port + 1).start()
-        except OSError as exc:
-            self._server.close()
-            raise PortInUseError(self._host, self._port + 1, exc.strerror, "--sandbox-port (ticker: +1)") from None
-        self.credentials.record_ticker_url(self.data_dir, self._ticker.url)
+            self._running_sandbox = RunningSandbox(app, self._host, self._port, self.data_dir)
+        except PortBusyError as busy:
+            option = "--sandbox-port" if busy.what == "API" else "--sandbox-port (ticker: +1)"
+            raise PortInUseError(busy.host, busy.port, busy.reason, option) from None
+        ticker_url = self._running_sandbox.ticker.url
         credentials_file = self.data_dir / "login_credentials.json"
         write_json_atomic(
             credentials_file,
@@ -102,16 +98,14 @@ class SandboxMode:
             "KITE_API_ROOT": self.root,
             "KITE_LOGIN_URL": f"{self.root}/connect/login",
             "PUBLIC_URL": app_url,  # where scripts' error messages send the owner to log in
-            "KITE_TICKER_URL": self._ticker.url,  # KiteTicker(api_key, access_token, root=...)
+            "KITE_TICKER_URL": ticker_url,  # KiteTicker(api_key, access_token, root=...)
         }
         self._write_env_file(values)
         return values
 
     def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.close()
-        if self._server is not None:
-            self._server.close()
+        if self._running_sandbox is not None:
+            self._running_sandbox.close()
         if self._running.is_locked:
             self._running.release()
 
@@ -151,7 +145,8 @@ class SandboxMode:
                 "4. Place an order from a script (while this runs, KiteAPI() uses the sandbox):",
                 f"     {script}",
                 "5. Watch the order check log the order's status changes here and in logs/.",
-                f"Kite's WebSocket ticker: {self._ticker.url} (KiteTicker(api_key, access_token, root=that)).",
+                f"Kite's WebSocket ticker: {self._running_sandbox.ticker.url} "
+                "(KiteTicker(api_key, access_token, root=that)).",
                 f"The sandbox's market hours: {self.market_hours.describe()}.",
                 "",
             ]

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from kite_service.login.access_code import AccessDeniedError, CrossSiteRequestError, require_access_code
@@ -11,6 +11,7 @@ from kite_service.logs.redaction import redact
 from kite_service.orders.postback import PostbackError, verify_postback
 from kite_service.orders.postback_followup import QUEUED
 from kite_service.orders.watch import MAX_BACKOFF_SECONDS
+from kite_service.runtime.context import current_context
 
 log = logging.getLogger("kite_app.http")
 
@@ -22,10 +23,6 @@ HEALTH_SESSION_MAX_AGE_SECONDS = 1.0
 public = Blueprint("public", __name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 kite_hooks = Blueprint("kite_hooks", __name__, url_prefix="/api")  # called by Kite: no access code
-
-
-def _context():
-    return current_app.extensions["kite_app"]
 
 
 def error(status: int, message: str, headers=None):
@@ -46,7 +43,7 @@ def index():
 @public.get("/health")
 def health():
     """Liveness and readiness for monitors: no access code, no secrets, no user id."""
-    context = _context()
+    context = current_context()
     session = context.store.summary(context.clock(), max_age=HEALTH_SESSION_MAX_AGE_SECONDS)
     body = _health(context, session)
     body["session"] = {"state": session["state"], "expires_at": session["expires_at"]}
@@ -57,7 +54,7 @@ def health():
 @require_access_code
 def status():
     """/health plus the user, order-watch counts and the notification backlog."""
-    context = _context()
+    context = current_context()
     body = _health(context, context.store.summary(context.clock(), max_age=HEALTH_SESSION_MAX_AGE_SECONDS))
     body["orders"] = {
         "watched_today": context.events.watched_count,
@@ -131,7 +128,7 @@ def _outcome(last) -> str:
 @require_access_code
 def login_url():
     """The Kite login URL for this app's api_key, with a one-time state for /api/callback."""
-    context = _context()
+    context = current_context()
     url = kite_login_url(context.settings, context.credentials, context.login_states.issue())
     return jsonify(
         {
@@ -146,7 +143,7 @@ def login_url():
 @require_access_code
 def token():
     """Exchange a request_token (query, form or JSON body) for a session saved in session.json."""
-    context = _context()
+    context = current_context()
     try:
         session = exchange_request_token(
             _request_token(), context.settings, context.credentials, context.store, clock=context.clock
@@ -169,7 +166,7 @@ def token():
 def logout():
     """Log out: Kite invalidates today's access token, session.json is removed, the order check and
     stream pause. Kite not reachable: 502 and nothing changed (the token still works; try again)."""
-    context = _context()
+    context = current_context()
     try:
         message = log_out(context.api, context.store)
     except LoginError as exc:
@@ -183,7 +180,7 @@ def postback():
 
     Only the order id is signed, so the postback's status is never believed: the order's history
     is fetched from Kite in the background and announced like a poll's findings."""
-    context = _context()
+    context = current_context()
     try:
         payload = verify_postback(request.get_data(cache=False), context.credentials.api_secret)
     except PostbackError as exc:
@@ -215,7 +212,7 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(CrossSiteRequestError)
     def _cross_site(_exc):
-        _context().refusals.warning("cross-site requests", "Refused a cross-site request to %s", request.path)
+        current_context().refusals.warning("cross-site requests", "Refused a cross-site request to %s", request.path)
         return error(403, "Refused: this request came from a page of another web site. Use curl or /login.")
 
     @app.errorhandler(HTTPException)

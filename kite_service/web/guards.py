@@ -8,8 +8,9 @@ specific address, and the host of PUBLIC_URL (where a reverse proxy or tunnel fo
 
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import request
 
+from kite_service.runtime.context import EXTENSION, current_context
 from kite_service.web.api import error
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -32,7 +33,7 @@ def allowed_hosts(settings) -> frozenset:
 
 def install_request_guards(app) -> None:
     """Refuse unknown Host headers with 421; mark every answer no-store and nosniff."""
-    hosts = allowed_hosts(app.extensions["kite_app"].settings)
+    hosts = allowed_hosts(app.extensions[EXTENSION].settings)
 
     @app.before_request
     def check_host():
@@ -43,9 +44,7 @@ def install_request_guards(app) -> None:
         host = (request.host or "").lower()
         if host in hosts:
             return None
-        current_app.extensions["kite_app"].refusals.warning(
-            "requests for unknown hosts", "Refused a request for host %r", host[:100]
-        )
+        current_context().refusals.warning("requests for unknown hosts", "Refused a request for host %r", host[:100])
         return error(
             421,
             "Misdirected request: this service answers only to its own address. "

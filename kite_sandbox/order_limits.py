@@ -13,7 +13,7 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from .clock import IST
-from .kite_errors import KiteError, RateLimitedError
+from .error_responses import KiteError, RateLimitedError
 
 ORDERS_PER_SECOND = 10
 ORDERS_PER_MINUTE = 400
@@ -26,7 +26,7 @@ class ModificationsExceededError(KiteError):
     error_type = "NetworkException"
 
 
-class OrderCaps:
+class OrderLimits:
     """Counts placements against the caps per second, minute and day (when enforced) and modifications always.
 
     The second and the minute are sliding windows (no 60 s holds more than 400, so no calendar minute
