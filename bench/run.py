@@ -499,7 +499,49 @@ def startup_and_footprint() -> list:
             growth <= 2048,
         )
     )
-    return rows
+    return rows + import_cost()
+
+
+# A script's `from kite_api import KiteAPI`: kite_service/kite/sdk.py loads kiteconnect's REST half only.
+# The reference is the same import after `import kiteconnect` in full (its ticker, twisted, autobahn).
+# Peak memory is VmHWM (this program's own peak; getrusage's would include the parent's before exec).
+IMPORT_PROBE = (
+    "import re, time; started = time.perf_counter(); {first}from kite_api import KiteAPI; "
+    "took = time.perf_counter() - started; "
+    "print(took, re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+)
+
+
+def import_cost(rounds: int = 5) -> list:
+    measured = {}
+    for name, first in (("light", ""), ("full", "import kiteconnect; ")):
+        runs = []
+        for _ in range(rounds):
+            out = subprocess.run(
+                [sys.executable, "-c", IMPORT_PROBE.format(first=first)], capture_output=True, text=True, check=True
+            )
+            seconds, max_rss_kb = out.stdout.split()
+            runs.append((float(seconds), int(max_rss_kb)))
+        measured[name] = (median(r[0] for r in runs), median(r[1] for r in runs))
+    (light_s, light_kb), (full_s, full_kb) = measured["light"], measured["full"]
+    return [
+        Row(
+            "`from kite_api import KiteAPI` (kiteconnect without its ticker) vs after `import kiteconnect`: time",
+            ms(light_s),
+            ms(full_s),
+            light_s / full_s,
+            "≤ 0.8 (else drop sdk.py)",
+            light_s / full_s <= 0.8,
+        ),
+        Row(
+            "the same import: peak memory of the process",
+            f"{light_kb / 1024:.1f} MB",
+            f"{full_kb / 1024:.1f} MB",
+            light_kb / full_kb,
+            "≤ 0.8 (else drop sdk.py)",
+            light_kb / full_kb <= 0.8,
+        ),
+    ]
 
 
 # -- 7. the sandbox's order engine and market -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,25 @@ def test_a_python_without_the_packages_is_told_which_and_what_to_do(tmp_path, se
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith(f"ModuleNotFoundError: KiteAPI needs the Python package '{package}'")
     assert f"-m pip install -e {PROJECT_DIR}" in last_line and ".venv" in last_line
+
+
+def test_the_speed_hacks_hold_for_the_pinned_client_versions():
+    """sdk.py (kiteconnect without its ticker) and client.py (requests' responses swapped for faster
+    ones) lean on how these exact versions work: a new pin must fail here until they are checked again."""
+    import inspect
+    import re
+    import tomllib
+    from importlib import metadata
+
+    import requests.adapters
+
+    from kite_service.kite.sdk import KiteConnect
+
+    dependencies = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = dict(re.match(r"([\w-]+)==(.+)", line).groups() for line in dependencies)
+    checked = {"kiteconnect": "5.2.2", "requests": "2.34.2"}  # the versions sdk.py and client.py were checked on
+    assert {name: pins[name] for name in checked} == checked == {name: metadata.version(name) for name in checked}
+    package = (Path(metadata.distribution("kiteconnect").locate_file("kiteconnect")) / "__init__.py").read_text()
+    assert "KiteTicker" in package  # what sdk.py avoids loading: the package imports the ticker
+    assert "self.reqsession.request(" in inspect.getsource(KiteConnect._request)  # client.py's one seam
+    assert "def build_response" in inspect.getsource(requests.adapters.HTTPAdapter)  # FastJSONAdapter's

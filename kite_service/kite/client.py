@@ -3,6 +3,11 @@
 Every kiteconnect call goes through KiteConnect._request, so overriding it covers the
 convenience methods and direct use of the client alike. Only GET requests are retried;
 orders (placement, modification, cancellation) are never sent twice by this code.
+
+Kept for speed: FastJSONSession swaps requests' response class for one read in 1 MB pieces and
+decoded with orjson, and reads proxy settings once per host. Bench sections 1 and 7 show what it
+buys (KiteAPI about 9 % faster than the bare client per call; 60 days of candles 0.11 x its time);
+tests/test_kite_sdk.py pins it to the requests and kiteconnect versions it was checked on.
 """
 
 import logging
