@@ -1,3 +1,5 @@
+"""IST, the 06:00 expiry rule and Kite's trading day (kite_service/clock.py)."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,3 +29,15 @@ def test_naive_times_are_taken_as_ist_and_utc_is_converted():
     assert session_expiry(utc) == ist(2026, 11, 20, 6, 0)
     assert session_expiry(utc).utcoffset() == timedelta(hours=5, minutes=30)
     assert session_expiry(utc).tzinfo == IST
+
+
+@pytest.mark.parametrize(
+    "login",
+    ["2026-11-20 05:59:59", "2026-11-20 06:00:00", "2026-11-20 06:00:01", "2026-11-20 23:59:59", "2026-11-21 00:00:00"],
+)
+def test_the_service_and_the_sandbox_read_kites_06_00_rule_alike(login):
+    """Each side implements the rule from Kite's documentation on its own; here they must agree."""
+    from kite_sandbox import clock as sandbox_clock
+
+    moment = datetime.fromisoformat(login).replace(tzinfo=IST)
+    assert session_expiry(moment) == sandbox_clock.session_expiry(moment)

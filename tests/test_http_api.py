@@ -1,3 +1,5 @@
+"""The service's JSON endpoints and their errors (kite_service/web/api.py)."""
+
 import json
 from urllib.parse import parse_qs, urlsplit
 

@@ -1,3 +1,5 @@
+"""KiteAPI for scripts: sessions, market protection, rate limits, order caps, typed errors."""
+
 import json
 import os
 import threading

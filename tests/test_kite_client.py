@@ -1,3 +1,5 @@
+"""KiteClient: Kite's rate limits, read retries (never orders) and fast JSON decoding."""
+
 import json
 import socket
 import threading

@@ -1,3 +1,5 @@
+"""The redacting, date-stamped logger: redaction, escaping, daily files, retention."""
+
 import logging
 import os
 import stat

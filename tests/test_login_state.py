@@ -1,3 +1,5 @@
+"""The signed, short-lived, single-use login state (kite_service/login/state.py)."""
+
 import pytest
 
 from kite_service.login.state import STATE_LIFETIME_SECONDS, InvalidStateError, LoginStates

@@ -1,3 +1,5 @@
+"""The hourly maintenance job: log retention, the expiry warning, pruning, heartbeat."""
+
 import pytest
 
 from conftest import ist, make_session

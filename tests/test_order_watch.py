@@ -1,3 +1,5 @@
+"""The order check: one orders() call per poll, pauses, backoff, announcements."""
+
 import copy
 
 import pytest

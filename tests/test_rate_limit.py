@@ -1,3 +1,5 @@
+"""Kite's per-endpoint-class rate limits and the order caps, shared by a process's threads."""
+
 import threading
 import time
 

@@ -1,3 +1,5 @@
+"""The scheduler: its jobs, the single-instance lock, and no start-up as an import side effect."""
+
 import subprocess
 import sys
 import textwrap

@@ -1,3 +1,5 @@
+"""session.json: atomic writes under a cross-process lock, reading, expiry."""
+
 import json
 import multiprocessing
 import os

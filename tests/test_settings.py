@@ -1,3 +1,5 @@
+"""Settings from .env, the environment and the credentials file, with clear errors."""
+
 import json
 from pathlib import Path
 
