@@ -24,6 +24,7 @@ try:
     from kite_service.config.running_sandbox import script_values
     from kite_service.config.settings import Settings, load_credentials, load_settings
     from kite_service.errors import NoSessionError, SessionError, SessionExpiredError
+    from kite_service.gateway.local_client import running_gateway
     from kite_service.kite.client import DEFAULT_RETRY, KiteClient
     from kite_service.kite.sdk import kite_errors
     from kite_service.login.session_store import Session, SessionStore
@@ -79,11 +80,48 @@ class _SessionBoundClient(KiteClient):
             self._call.access_token = outer
 
 
+class _GatewayBoundClient(_SessionBoundClient):
+    """The same checks, with every call sent through the running service's gateway under its local
+    client's credentials: Kite's real token stays in the service."""
+
+    def __init__(self, owner: "KiteAPI", gateway: dict, **kwargs):
+        super().__init__(owner, gateway["api_key"], root=gateway["root"], **kwargs)
+        self._gateway_token = gateway["access_token"]
+
+    @property
+    def access_token(self):
+        return self._gateway_token
+
+    @access_token.setter
+    def access_token(self, _value):
+        pass  # the session's token is the gateway's business
+
+    def _request(self, route, method, *args, **kwargs):
+        self._owner.ensure_session()  # a clear error before any request: no session, or past 06:00
+        try:
+            return KiteClient._request(self, route, method, *args, **kwargs)
+        except kite_errors.TokenException as exc:  # the gateway's word: no session for today, or revoked
+            raise SessionExpiredError(str(exc), self._owner.login_url) from None
+
+
 class KiteAPI:
-    """Kite calls for scripts, bound to the session in session.json."""
+    """Kite calls for scripts, bound to the session in session.json.
+
+    While Kite App serves on this machine, calls go through its gateway, counted with every other
+    program's against the account's limits; `through_gateway=False` calls Kite directly (the
+    service's own calls do)."""
+
+    _warned_alone = False  # the "counting only this process" warning, once per process
 
     def __init__(
-        self, settings: Settings | None = None, *, clock=now_ist, retry=DEFAULT_RETRY, limiters=None, order_caps=None
+        self,
+        settings: Settings | None = None,
+        *,
+        clock=now_ist,
+        retry=DEFAULT_RETRY,
+        limiters=None,
+        order_caps=None,
+        through_gateway: bool | None = None,
     ):
         if settings is None:
             values, sandbox_env = script_values()
@@ -104,15 +142,21 @@ class KiteAPI:
         self._session_version = None
         self._session_expires = None
         self._rejected_token: str | None = None
-        self.kite = _SessionBoundClient(
-            self,
-            credentials.api_key,
-            root=self.settings.kite_api_root,
-            timeout=self.settings.kite_timeout,
-            limiters=limiters,
-            order_caps=order_caps,
-            retry=retry,
-        )
+        self._api_key = credentials.api_key
+        client_settings = {"timeout": self.settings.kite_timeout, "limiters": limiters, "order_caps": order_caps}
+        gateway = running_gateway(self.settings.data_dir) if through_gateway is not False else None
+        if gateway is not None:
+            self.kite = _GatewayBoundClient(self, gateway, retry=retry, **client_settings)
+        else:
+            if through_gateway is None and not KiteAPI._warned_alone:
+                KiteAPI._warned_alone = True
+                log.warning(
+                    "Kite App is not serving on this machine: KiteAPI counts Kite's rate limits and order caps "
+                    "for this process only; other programs' calls are not counted"
+                )
+            self.kite = _SessionBoundClient(
+                self, credentials.api_key, root=self.settings.kite_api_root, retry=retry, **client_settings
+            )
         try:
             self.ensure_session()  # so kite.kite.access_token is set before any direct call
         except SessionError:
@@ -133,7 +177,7 @@ class KiteAPI:
             session = self._session
             if session is None:
                 raise NoSessionError(self._store.path, self.login_url)
-            if session.api_key != self.kite.api_key:
+            if session.api_key != self._api_key:
                 raise SessionError(
                     f"{self._store.path} belongs to another api_key than {self.settings.credentials_file}; "
                     "log in again with this app."
@@ -164,8 +208,11 @@ class KiteAPI:
         kept (the token still works at Kite) and KiteUnavailableError says so: call it again."""
         session = self.ensure_session()
         log.info("Logging out %s at Kite", session.user_id)
+        kite = self.kite
+        if isinstance(kite, _GatewayBoundClient):  # the gateway refuses session calls: this one goes to Kite
+            kite = _SessionBoundClient(self, self._api_key, root=self.settings.kite_api_root, timeout=kite.timeout)
         try:
-            self.kite.invalidate_access_token(session.access_token)
+            kite.invalidate_access_token(session.access_token)
         except SessionExpiredError:
             pass  # Kite refused the token: it is dead already
         self._store.clear(session.access_token)

@@ -22,6 +22,9 @@ from kite_service.clock import now_ist
 from kite_service.config.defaults import DEFAULT_PORT, DEFAULT_SANDBOX_PORT
 from kite_service.config.settings import PROJECT_DIR, configured_values, env_file, load_credentials, load_settings
 from kite_service.errors import ConfigError, PortInUseError
+from kite_service.gateway.cli import main as clients_main
+from kite_service.gateway.forward import gateway
+from kite_service.gateway.local_client import LocalGateway
 from kite_service.login.access_code import throttle_failed_attempts
 from kite_service.login.pages import browser
 from kite_service.runtime.context import EXTENSION, AppContext
@@ -61,7 +64,7 @@ def create_app(test_config: dict | None = None, clock=now_ist) -> Flask:
             max_age=600,
         )
     install_request_guards(app)
-    for blueprint in (public, api, kite_hooks, browser):
+    for blueprint in (public, api, kite_hooks, browser, gateway):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app
@@ -124,6 +127,13 @@ http://127.0.0.1:5001/login (PUBLIC_URL/login if set); scripts then use `from ki
 
 def main(argv=None) -> int:
     """Serve with waitress until Ctrl-C or SIGTERM; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["clients"]:  # the gateway's clients: python kite_app.py clients add|list|revoke
+        try:
+            return clients_main(argv[1:], load_settings(configured_values()))
+        except ConfigError as exc:
+            print(f"kite_app: {exc}", file=sys.stderr)
+            return 2
     args = parse_args(argv)
     if args.totp:
         if args.sandbox:
@@ -200,6 +210,11 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
         print(on_listening, flush=True)
     context = app.extensions[EXTENSION]
     context.start_background_work(with_scheduler)
+    local_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (what it means, not a bind)
+    local_host = f"[{local_host}]" if ":" in local_host else local_host
+    scripts_gateway = LocalGateway(settings.data_dir, context.gateway_clients, f"http://{local_host}:{port}")
+    if not scripts_gateway.open():
+        log.warning("Another Kite App serves from %s: scripts' KiteAPI goes through that one", settings.data_dir)
     # SIGINT too, explicitly: a process started in the background (`... &`) inherits it as ignored.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_on_signal)
@@ -207,6 +222,7 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
     try:
         server.run()  # returns on SystemExit from the SIGTERM and SIGINT handler
     finally:
+        scripts_gateway.close()
         server.close()
         context.stop_background_work()
         log.info("Kite App stopped")

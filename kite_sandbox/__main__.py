@@ -76,6 +76,9 @@ def main(argv=None) -> int:
         sessions_file=args.data_dir / "sessions.json",
         market_hours=hours,
     )
+    stopping = threading.Event()  # set by SIGTERM or SIGINT, even one that comes while starting up
+    for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT explicitly: `... &` starts it ignored
+        signal.signal(signum, lambda *_: stopping.set())
     try:
         running = RunningSandbox(app, args.host, args.port, args.data_dir, args.ticker_port)
     except PortBusyError as busy:
@@ -92,9 +95,6 @@ def main(argv=None) -> int:
     if args.no_rate_limits:
         print("  rate limits  OFF (--no-rate-limits): a real Kite account would refuse some calls")
     print(f"Credentials written to {args.data_dir / 'credentials.json'}", flush=True)
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT explicitly: `... &` starts it ignored
-        signal.signal(signum, lambda *_: stopping.set())
     while not stopping.wait(1):  # a timed wait, so the signal handler runs promptly
         pass
     running.close()

@@ -15,10 +15,11 @@ def documented_operations() -> set:
 
 
 def test_every_route_is_documented_and_every_documented_route_exists(app):
+    """Kite App's own routes; the gateway's are Kite Connect v3's, documented by Kite (see the spec's intro)."""
     served = {
         (rule.rule, method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint != "static"
+        if rule.endpoint != "static" and not rule.endpoint.startswith("gateway.")
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert served == documented_operations()

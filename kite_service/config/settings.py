@@ -100,6 +100,11 @@ class Settings:
         return self.data_dir / "notifications.json"
 
     @property
+    def gateway_clients_file(self) -> Path:
+        """The gateway's clients, their tokens hashed (gateway/clients.py)."""
+        return self.data_dir / "gateway_clients.json"
+
+    @property
     def data_dir(self) -> Path:
         """The folder of session.json; the order state and scheduler lock live beside it."""
         return self.session_file.parent

@@ -72,6 +72,15 @@ class RateLimiter:
         arrive less than a period after it, and Kite would answer 429."""
         return _Slot(self)
 
+    def expected_wait(self) -> float:
+        """About how long a call asking now would wait for its slot: the callers already in line and
+        the calls in the window, at `rate` a `period` (for refusing rather than queueing without end)."""
+        with self._turn:
+            now = self._clock()
+            in_window = sum(1 for stamp in self._calls if stamp > now - self.period)
+            in_line = self._next_ticket - self._serving
+        return max(0, in_line + in_window - self.rate + 1) * self.period / self.rate
+
     def _take(self) -> tuple:
         """(seconds waited, the slot's stamp)."""
         with self._turn:

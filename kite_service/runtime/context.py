@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import requests
 from flask import current_app
 
 from kite_service.clock import now_ist
 from kite_service.config.settings import Credentials, Settings
 from kite_service.errors import StorageError
+from kite_service.gateway.audit import GatewayAudit
+from kite_service.gateway.clients import ClientRegistry
 from kite_service.login.reminder import LoginReminder
 from kite_service.login.session_store import SessionStore
 from kite_service.login.state import LoginStates
@@ -60,6 +63,9 @@ class AppContext:
     refusals: LogThrottle  # refused callbacks, postbacks and requests: a flood is a few log lines
     stream: OrderStream | None  # order updates over Kite's WebSocket (ORDER_STREAM=on)
     api: "KiteAPI"  # kite_api.py's: the service's own Kite calls (order check, postback look-ups, logout)
+    gateway_clients: ClientRegistry  # the programs that reach Kite through the gateway
+    gateway_session: requests.Session  # the gateway's connections to Kite, kept open
+    gateway_audit: GatewayAudit  # one line per order call; each client's counts for the day
     clock: Callable[[], datetime] = now_ist  # every part reads the time from here (tests inject one)
 
     @classmethod
@@ -74,7 +80,7 @@ class AppContext:
         notifications = Notifications(_notifiers(settings), database, clock=clock)
         publish = notifications.publish if notifications.notifiers else None
         events = OrderEvents(database, outbox=notifications if notifications.notifiers else None, clock=clock)
-        api = kite_api(settings, clock=clock)
+        api = kite_api(settings, clock=clock, through_gateway=False)  # the service's own calls: straight to Kite
         watcher = OrderWatcher(api, events, clock=clock, interval_seconds=settings.order_poll_seconds)
         reminder = LoginReminder(settings, store, publish=publish, clock=clock)
         runner = scheduler_runner(
@@ -96,6 +102,9 @@ class AppContext:
             if settings.order_stream
             else None,
             api=api,
+            gateway_clients=ClientRegistry(settings.gateway_clients_file, clock=clock),
+            gateway_session=requests.Session(),
+            gateway_audit=GatewayAudit(settings.log_dir),
             clock=clock,
         )
 

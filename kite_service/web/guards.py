@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import request
 
+from kite_service.gateway.forward import kite_error
 from kite_service.runtime.context import EXTENSION, current_context
 from kite_service.web.api import error
 
@@ -45,11 +46,13 @@ def install_request_guards(app) -> None:
         if host in hosts:
             return None
         current_context().refusals.warning("requests for unknown hosts", "Refused a request for host %r", host[:100])
-        return error(
-            421,
+        message = (
             "Misdirected request: this service answers only to its own address. "
-            "If you reach it through another name, set PUBLIC_URL to that address.",
+            "If you reach it through another name, set PUBLIC_URL to that address."
         )
+        if request.blueprint == "gateway":  # a Kite client: Kite's envelope, so it raises a Kite exception
+            return kite_error(421, "InputException", message)
+        return error(421, message)
 
     @app.after_request
     def no_caching(response):

@@ -1,0 +1,1 @@
+"""The gateway: the official Kite clients of every program on this machine, through one door that speaks Kite."""

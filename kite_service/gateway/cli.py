@@ -1,0 +1,88 @@
+"""`python kite_app.py clients add NAME | list | revoke NAME`: the programs that use the gateway.
+
+    python kite_app.py clients add my-bot --trade --json   a client allowed to trade; JSON for set-up scripts
+    python kite_app.py clients add notebook                a read-only client (order calls refused)
+    python kite_app.py clients list
+    python kite_app.py clients revoke my-bot               refused at once, no restart
+
+With --sandbox (and --sandbox-dir) the clients are the sandbox's: a running `kite_app.py --sandbox`
+fronts the sandbox with them.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from kite_service.config.running_sandbox import SANDBOX_DIR
+from kite_service.config.settings import Settings
+from kite_service.gateway.clients import CLIENTS_FILE_NAME, ClientError, ClientRegistry
+
+
+def parse_args(argv: list) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python kite_app.py clients",
+        description="Credentials for programs that reach Kite through Kite App's gateway (root=this service).",
+    )
+    parser.add_argument("--sandbox", action="store_true", help="the clients of `kite_app.py --sandbox`")
+    parser.add_argument("--sandbox-dir", type=Path, help="sandbox data folder (default sandbox_data/)")
+    actions = parser.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a client; its access token is shown once")
+    add.add_argument("name", help="1-20 letters, digits, '.', '_' or '-': it tags the client's orders")
+    add.add_argument("--trade", action="store_true", help="allow order calls (default: read-only)")
+    add.add_argument("--json", action="store_true", help="print one JSON object: api_key, access_token, root, ...")
+    actions.add_parser("list", help="the clients, without their tokens")
+    revoke = actions.add_parser("revoke", help="remove a client: its calls are refused at once")
+    revoke.add_argument("name")
+    return parser.parse_args(argv)
+
+
+def main(argv: list, settings: Settings) -> int:
+    """Run one clients command; the exit code."""
+    args = parse_args(argv)
+    folder = (args.sandbox_dir or SANDBOX_DIR) if args.sandbox else settings.data_dir
+    registry = ClientRegistry(Path(folder) / CLIENTS_FILE_NAME)
+    root = settings.service_url.rstrip("/")
+    try:
+        if args.action == "add":
+            client, access_token = registry.add(args.name, can_trade=args.trade)
+            ticker_root = "ws" + root.removeprefix("http") + "/ws"
+            answer = {
+                "name": client.name,
+                "api_key": client.api_key,
+                "access_token": access_token,
+                "root": root,
+                "ticker_root": ticker_root,
+                "can_trade": client.can_trade,
+            }
+            if args.json:
+                print(json.dumps(answer))
+            else:
+                print(_instructions(answer))
+        elif args.action == "list":
+            for client in registry.all():
+                rights = "trade" if client.can_trade else "read-only"
+                print(f"{client.name:20}  {client.api_key}  {rights:9}  since {client.created_at}")
+        elif not registry.revoke(args.name):
+            print(f"kite_app: no client named {args.name!r}")
+            return 1
+        else:
+            print(f"Revoked {args.name!r}: its calls are refused from now on.")
+    except ClientError as exc:
+        print(f"kite_app: {exc}")
+        return 1
+    return 0
+
+
+def _instructions(answer: dict) -> str:
+    rights = "may place, modify and cancel orders" if answer["can_trade"] else "is read-only (order calls refused)"
+    return "\n".join(
+        [
+            f"Client {answer['name']!r} added; it {rights}. Its access token is shown only now:",
+            f"  api_key       {answer['api_key']}",
+            f"  access_token  {answer['access_token']}",
+            f"  root          {answer['root']}",
+            "Python:      KiteConnect(api_key, access_token=access_token, root=root)",
+            "JavaScript:  new KiteConnect({api_key, access_token, root})",
+            "It stays valid across Kite's daily login; `clients revoke NAME` ends it.",
+        ]
+    )

@@ -1,0 +1,138 @@
+"""The gateway's clients: one local api_key/access_token pair per program, stored hashed.
+
+A program is configured once with its pair and never holds Kite's own token; the pair stays valid
+across Kite's daily re-login. The file (gateway_clients.json, 0600) is written whole under a
+cross-process lock (filelock) and re-read whenever it changes, so `kite_app.py clients add` and
+`revoke` take effect in a running service at once. Only a SHA-256 of each access token is kept:
+the tokens are 256-bit random strings, so a plain hash cannot be reversed or guessed (no salt or
+slow hash needed); the comparison is constant-time (hmac.compare_digest).
+"""
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from kite_service.clock import now_ist
+from kite_service.errors import KiteAppError
+from kite_service.storage.atomic_file import read_json, write_json_atomic
+
+CLIENTS_FILE_NAME = "gateway_clients.json"
+CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,19}$")  # fits Kite's 20-character order tag
+API_KEY_PREFIX = "kiteapp-"
+
+
+class ClientError(KiteAppError):
+    """A gateway client could not be added or revoked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class GatewayClient:
+    """A program allowed through the gateway. `can_trade` False: read-only (order calls refused)."""
+
+    name: str
+    api_key: str
+    token_sha256: str
+    can_trade: bool
+    created_at: str
+
+    def public(self) -> dict:
+        """What `clients list` and /api/status show: never the token or its hash."""
+        return {"name": self.name, "api_key": self.api_key, "can_trade": self.can_trade, "created_at": self.created_at}
+
+
+def _digest(access_token: str) -> str:
+    return hashlib.sha256(access_token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ClientRegistry:
+    """gateway_clients.json: add, revoke, list and authenticate the gateway's clients."""
+
+    def __init__(self, path: Path, clock=now_ist):
+        self.path = Path(path)
+        self._lock = FileLock(str(self.path) + ".lock", timeout=10)
+        self._clock = clock
+        self._cache: tuple = (None, {})  # (file fingerprint, {api_key: GatewayClient})
+
+    def add(self, name: str, can_trade: bool = False) -> tuple[GatewayClient, str]:
+        """A new client and its access token (shown once: only its hash is stored)."""
+        if not CLIENT_NAME.match(name or ""):
+            raise ClientError(
+                f"{name!r} is not a client name: use 1-20 letters, digits, '.', '_' or '-', starting with a "
+                "letter or digit (it goes into each order's tag)."
+            )
+        access_token = secrets.token_urlsafe(32)
+        client = GatewayClient(
+            name=name,
+            api_key=API_KEY_PREFIX + secrets.token_hex(8),
+            token_sha256=_digest(access_token),
+            can_trade=can_trade,
+            created_at=self._clock().isoformat(timespec="seconds"),
+        )
+        with self._lock:
+            clients = self._read()
+            if any(existing.name == name for existing in clients.values()):
+                raise ClientError(f"A client named {name!r} exists; revoke it first or choose another name.")
+            clients[client.api_key] = client
+            self._write(clients)
+        return client, access_token
+
+    def revoke(self, name: str) -> bool:
+        """Remove the client named `name`; True if there was one. Its calls are refused at once."""
+        with self._lock:
+            clients = self._read()
+            kept = {key: client for key, client in clients.items() if client.name != name}
+            if len(kept) == len(clients):
+                return False
+            self._write(kept)
+            return True
+
+    def all(self) -> list[GatewayClient]:
+        return sorted(self._current().values(), key=lambda client: client.name)
+
+    def authenticate(self, api_key: str, access_token: str) -> GatewayClient | None:
+        """The client these credentials belong to, or None."""
+        client = self._current().get(api_key)
+        if client is None or not isinstance(access_token, str):
+            return None
+        return client if hmac.compare_digest(client.token_sha256, _digest(access_token)) else None
+
+    # -- the file ---------------------------------------------------------------------------------
+
+    def _current(self) -> dict:
+        """The clients as the file holds them now: re-read only when it was replaced (a stat per call)."""
+        fingerprint = self._fingerprint()
+        cached_fingerprint, clients = self._cache
+        if fingerprint != cached_fingerprint or fingerprint is None:
+            clients = self._read()
+            self._cache = (fingerprint, clients)
+        return clients
+
+    def _fingerprint(self):
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def _read(self) -> dict:
+        try:
+            rows = read_json(self.path)
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ClientError(f"Cannot read {self.path} ({type(exc).__name__}); fix or remove it.") from None
+        try:
+            clients = [GatewayClient(**row) for row in rows["clients"]]
+        except (KeyError, TypeError) as exc:
+            raise ClientError(f"{self.path} is not a clients file ({exc}); fix or remove it.") from None
+        return {client.api_key: client for client in clients}
+
+    def _write(self, clients: dict) -> None:
+        write_json_atomic(self.path, {"clients": [asdict(client) for client in clients.values()]})
+        self._cache = (None, {})

@@ -1,0 +1,142 @@
+"""The gateway's Kite Connect v3 endpoint: a program's own credentials in, today's real session out.
+
+The official clients use it unchanged with their root set to the service (Kite's paths at the root
+of its host:port). Each call is checked (the program's credentials, today's session, read-only
+clients, Kite's limits for the whole account), sent once to the configured Kite root with the real
+access token, and Kite's answer (status, content type, body) goes back as it is. Refusals are Kite's
+error JSON with Kite's status, so the clients raise the exception they would raise at Kite.
+"""
+
+import logging
+from urllib.parse import parse_qsl, urlencode
+
+import requests
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from kite_service.errors import OrderCapError
+from kite_service.gateway.clients import ClientError
+from kite_service.gateway.kite_routes import FIRST_SEGMENTS, KiteCall
+from kite_service.kite.rate_limit import shared_limiters, shared_order_caps
+from kite_service.runtime.context import current_context
+
+log = logging.getLogger("kite_app.gateway")
+
+MAX_WAIT_SECONDS = 5.0  # a call that would wait longer for its rate-limit slot is answered 429 at once
+TAG_LENGTH = 20  # Kite's limit on an order's tag
+PASSED_BACK_HEADERS = ("Content-Type", "Content-Disposition")  # Kite's answer's own; the rest are transport
+
+gateway = Blueprint("gateway", __name__)
+
+
+def kite_error(status: int, error_type: str, message: str) -> Response:
+    """Kite's error envelope, as the official clients expect it."""
+    body = current_app.json.dumps({"status": "error", "message": message, "data": None, "error_type": error_type})
+    response = Response(body, status=status, mimetype="application/json")
+    response.refused_by_gateway = True  # never reached Kite
+    return response
+
+
+def _forward(kite_path: str = ""):
+    context = current_context()
+    call = KiteCall(request.method, request.path)
+    if not call.known:
+        return kite_error(404, "GeneralException", "Route not found")
+    key, _, token = request.headers.get("Authorization", "").removeprefix("token ").partition(":")
+    try:
+        client = context.gateway_clients.authenticate(key, token)
+    except ClientError as exc:
+        log.error("Gateway: %s", exc)
+        return kite_error(503, "GeneralException", "Kite App's gateway cannot read its clients; see its log.")
+    if client is None:
+        return kite_error(403, "TokenException", "Incorrect `api_key` or `access_token`.")
+    response = _answer(context, call, client)
+    now, refused = context.clock(), getattr(response, "refused_by_gateway", False)
+    context.gateway_audit.count(now, client.name, order=call.is_order_call, refused=refused)
+    if call.is_order_call:
+        fields = getattr(response, "sent_fields", None) or request.form.to_dict()
+        try:
+            answer = response.get_data(as_text=True)
+            context.gateway_audit.record(now, client.name, call.method, call.path, fields, response.status_code, answer)
+        except OSError as exc:
+            log.error("Gateway audit: no line for %s's %s %s: %s", client.name, call.method, call.path, exc)
+    return response
+
+
+def _answer(context, call: KiteCall, client) -> Response:
+    """Kite's answer to `call` for `client`, or the gateway's refusal."""
+    if call.is_session:
+        return kite_error(
+            403,
+            "PermissionException",
+            "Sessions come from Kite App's daily login, not from programs: log in at "
+            f"{context.settings.service_url}/login, and keep using your gateway credentials.",
+        )
+    if call.changes_the_account and not client.can_trade:
+        return kite_error(
+            403,
+            "PermissionException",
+            f"Client {client.name!r} is read-only: nothing was sent to Kite. Add a client with --trade for orders.",
+        )
+    session = context.store.load()
+    if session is None or session.is_expired(context.clock()):
+        return kite_error(
+            403,
+            "TokenException",
+            f"Kite App has no session for today: log in at {context.settings.service_url}/login "
+            "(Kite's sessions end at 06:00 IST).",
+        )
+    limiter = shared_limiters(context.credentials.api_key)[call.rate_class]
+    if limiter.expected_wait() > MAX_WAIT_SECONDS:
+        return kite_error(429, "NetworkException", "Too many requests")
+    body = request.get_data()
+    if call.is_placement:
+        try:
+            shared_order_caps(context.credentials.api_key).take()
+        except OrderCapError as cap:
+            return kite_error(429, "NetworkException", str(cap))
+        body = _tagged(body, client.name)
+    headers = {
+        "X-Kite-Version": "3",
+        "Authorization": f"token {context.credentials.api_key}:{session.access_token}",
+    }
+    if request.content_type:
+        headers["Content-Type"] = request.content_type
+    url = context.settings.kite_api_root.rstrip("/") + request.path
+    if request.query_string:
+        url += "?" + request.query_string.decode("latin-1")
+    try:
+        with limiter.slot():  # counted until Kite's answer is in, like every other call of the account
+            answer = context.gateway_session.request(
+                request.method, url, data=body, headers=headers, timeout=context.settings.kite_timeout
+            )
+    except requests.RequestException as exc:
+        log.warning("Gateway: %s %s for %s: Kite did not answer (%s)", call.method, call.path, client.name, exc)
+        return kite_error(502, "NetworkException", "Kite did not answer; for an order, check the order book.")
+    passed = {name: answer.headers[name] for name in PASSED_BACK_HEADERS if name in answer.headers}
+    response = Response(answer.content, status=answer.status_code, headers=passed)
+    if call.is_order_call and request.mimetype == "application/x-www-form-urlencoded":
+        response.sent_fields = dict(parse_qsl(body.decode("utf-8", "replace")))  # for the audit: as sent
+    return response
+
+
+@gateway.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    """Werkzeug's refusals (a body over the cap: 413) in Kite's envelope."""
+    code = exc.code or 400
+    return kite_error(code, "InputException" if code < 500 else "GeneralException", exc.description or exc.name)
+
+
+def _tagged(body: bytes, name: str) -> bytes:
+    """The order's form with `tag` set to the client's name, unless the program set one."""
+    fields = request.form.to_dict(flat=False)
+    if fields.get("tag"):
+        return body
+    fields["tag"] = [name[:TAG_LENGTH]]
+    return urlencode(fields, doseq=True).encode()
+
+
+for segment in FIRST_SEGMENTS:
+    methods = ["GET", "POST", "PUT", "DELETE"]
+    gateway.add_url_rule(f"/{segment}", f"kite_{segment}", _forward, methods=methods)
+    gateway.add_url_rule(f"/{segment}/<path:kite_path>", f"kite_{segment}_more", _forward, methods=methods)

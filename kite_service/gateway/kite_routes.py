@@ -1,0 +1,65 @@
+"""Which Kite calls the gateway passes through, and what each is: taken from the official client's
+own routes table (kiteconnect's KiteConnect._routes), so the gateway knows every route the client
+knows. The table names paths, not methods; the method and the path together say what a call is.
+"""
+
+import re
+from dataclasses import dataclass
+
+from kite_service.kite.rate_limit import HISTORICAL, ORDER_PLACEMENT, OTHER, QUOTE
+from kite_service.kite.sdk import KiteConnect
+
+_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def _pattern(path: str) -> re.Pattern:
+    return re.compile("^" + _PARAMETER.sub(r"[^/]+", re.escape(path).replace(r"\{", "{").replace(r"\}", "}")) + "$")
+
+
+KITE_PATHS = tuple(_pattern(path) for path in sorted(set(KiteConnect._routes.values())))
+FIRST_SEGMENTS = tuple(sorted({path.split("/")[1] for path in KiteConnect._routes.values()}))
+
+# Sessions come from the daily login, never from a program: /session/token (create, and DELETE,
+# which would log the whole account out) and the refresh-token routes.
+SESSION_PATHS = ("/session/token", "/session/refresh_token")
+# POSTs that only calculate (margins, charges): allowed to a read-only client like any read.
+CALCULATIONS = ("/margins/orders", "/margins/basket", "/charges/orders")
+ORDER_CALL = re.compile(r"^/orders/[^/]+(/[^/]+)?$")  # place: POST /orders/VARIETY; modify/cancel: PUT/DELETE
+
+
+@dataclass(frozen=True)
+class KiteCall:
+    """One request to the gateway, as Kite would see it."""
+
+    method: str
+    path: str
+
+    @property
+    def known(self) -> bool:
+        return any(pattern.match(self.path) for pattern in KITE_PATHS)
+
+    @property
+    def is_session(self) -> bool:
+        return self.path in SESSION_PATHS
+
+    @property
+    def is_order_call(self) -> bool:
+        """Place, modify or cancel an order: sent once, never retried; audited; tagged with the client."""
+        return self.method in ("POST", "PUT", "DELETE") and bool(ORDER_CALL.match(self.path))
+
+    @property
+    def is_placement(self) -> bool:
+        return self.method == "POST" and self.is_order_call
+
+    @property
+    def changes_the_account(self) -> bool:
+        """Anything but a read or a calculation: refused to a read-only client."""
+        return self.method != "GET" and self.path not in CALCULATIONS
+
+    @property
+    def rate_class(self) -> str:
+        if self.path in ("/quote", "/quote/ohlc", "/quote/ltp"):
+            return QUOTE
+        if self.path.startswith("/instruments/historical/"):
+            return HISTORICAL
+        return ORDER_PLACEMENT if self.is_placement else OTHER
