@@ -26,6 +26,7 @@ try:
     from kite_service.errors import NoSessionError, SessionError, SessionExpiredError
     from kite_service.gateway.local_client import running_gateway
     from kite_service.kite.client import DEFAULT_RETRY, KiteClient
+    from kite_service.kite.rate_limit import NoOrderCaps, unlimited_limiters
     from kite_service.kite.sdk import kite_errors
     from kite_service.login.session_store import Session, SessionStore
 except ModuleNotFoundError as missing:  # a Python without Kite App's packages: say which, and what to do
@@ -143,6 +144,9 @@ class KiteAPI:
         self._session_expires = None
         self._rejected_token: str | None = None
         self._api_key = credentials.api_key
+        if not self.settings.rate_limits:  # RATE_LIMITS=off: a sandbox started without Kite's limits
+            limiters = limiters if limiters is not None else unlimited_limiters()
+            order_caps = order_caps if order_caps is not None else NoOrderCaps()
         client_settings = {"timeout": self.settings.kite_timeout, "limiters": limiters, "order_caps": order_caps}
         gateway = running_gateway(self.settings.data_dir) if through_gateway is not False else None
         if gateway is not None:

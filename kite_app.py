@@ -121,6 +121,11 @@ http://127.0.0.1:5001/login (PUBLIC_URL/login if set); scripts then use `from ki
         action="store_true",
         help="sandbox: turn off Kite's rate limits and order caps per minute and day (for fast test suites)",
     )
+    parser.add_argument(
+        "--sandbox-order-ip",
+        metavar="ADDR",
+        help="sandbox: accept order calls only from ADDR, like Kite's registered static IP (default: any)",
+    )
     parser.add_argument("--totp", action="store_true", help="print the current TOTP code from twofa_key and exit")
     return parser.parse_args(argv)
 
@@ -153,6 +158,7 @@ def main(argv=None) -> int:
                 args.sandbox_dir or SANDBOX_DIR,
                 port=args.sandbox_port,
                 enforce_rate_limits=not args.no_rate_limits,
+                order_ip=args.sandbox_order_ip,
                 market_hours=MarketHours(args.sandbox_market_hours, settings.market_holidays),
             )
             sandbox.claim()  # before any file in the folder is read or written
@@ -212,7 +218,7 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
     context.start_background_work(with_scheduler)
     local_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (what it means, not a bind)
     local_host = f"[{local_host}]" if ":" in local_host else local_host
-    scripts_gateway = LocalGateway(settings.data_dir, context.gateway_clients, f"http://{local_host}:{port}")
+    scripts_gateway = LocalGateway(settings.data_dir, context.gateway.clients, f"http://{local_host}:{port}")
     if not scripts_gateway.open():
         log.warning("Another Kite App serves from %s: scripts' KiteAPI goes through that one", settings.data_dir)
     # SIGINT too, explicitly: a process started in the background (`... &`) inherits it as ignored.

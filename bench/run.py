@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.client_cost import order_watch_cost, rate_limit_efficiency, wrapper_overhead
+from bench.gateway_cost import gateway_cost
 from bench.order_burst import order_burst
 from bench.order_updates import order_update_latency
 from bench.sandbox_orders import order_rate_and_fill_latency
@@ -65,6 +66,7 @@ SECTIONS = [
     ("8. Order updates: from a fill to the service's order event", order_updates),
     ("9. The sandbox's ticker at Kite's maximum (3 official KiteTickers, each in a process of its own)", ticker_load),
     ("10. A burst of 1,000 order updates into the order database and its outbox", order_burst_cost),
+    ("11. The gateway: its cost, and five programs within the account's limits", lambda: gateway_cost(Row)),
 ]
 HEADER = ["metric", "ours", "reference", "ratio", "target", "result"]
 

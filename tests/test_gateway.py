@@ -2,6 +2,7 @@
 credentials in, Kite's answers out, the real token never seen, read-only clients kept read-only."""
 
 import json
+import subprocess
 import threading
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from kite_sandbox.server import create_sandbox_app
 from kite_service.kite.sdk import KiteConnect, kite_errors
 from kite_service.login.session_store import SessionStore
 from kite_service.web.server_settings import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
+from sandbox_support import JS_CLIENT
 
 INFY = {"exchange": "NSE", "tradingsymbol": "INFY"}
 
@@ -27,7 +29,7 @@ class Gateway:
 
     def client(self, name: str, can_trade: bool = False) -> KiteConnect:
         """The official client, configured with a gateway client's credentials."""
-        client, token = self.app.extensions["kite_app"].gateway_clients.add(name, can_trade=can_trade)
+        client, token = self.app.extensions["kite_app"].gateway.clients.add(name, can_trade=can_trade)
         return KiteConnect(client.api_key, access_token=token, root=self.root)
 
 
@@ -118,7 +120,7 @@ def test_unknown_or_revoked_credentials_get_kites_token_exception(gateway):
     stranger = KiteConnect("kiteapp-0000000000000000", access_token="made-up", root=gateway.root)
     with pytest.raises(kite_errors.TokenException):
         stranger.profile()
-    assert gateway.app.extensions["kite_app"].gateway_clients.revoke("bot-2")
+    assert gateway.app.extensions["kite_app"].gateway.clients.revoke("bot-2")
     with pytest.raises(kite_errors.TokenException):  # at once: no restart
         kite.profile()
 
@@ -199,3 +201,21 @@ def test_the_audit_log_and_status_name_the_client_of_each_order(gateway, officia
     assert by_name["bot-7"]["today"] == {"calls": 2, "orders": 2, "refusals": 0}
     assert by_name["reader"]["today"] == {"calls": 1, "orders": 0, "refusals": 1}
     assert by_name["reader"]["can_trade"] is False and "token_sha256" not in by_name["reader"]
+
+
+def test_the_javascript_client_works_through_the_gateway_unchanged(gateway, node, market):
+    client, token = gateway.app.extensions["kite_app"].gateway.clients.add("js-bot", can_trade=True)
+    instrument = str(market.by_symbol("NSE", "INFY").token)
+    args = [client.api_key, token, gateway.root, instrument]
+    result = subprocess.run(
+        [node, "gateway_probe.js", *args], cwd=JS_CLIENT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    errors = {name: answer["error"] for name, answer in seen.items() if "error" in answer}
+    assert list(errors) == ["generateSession"] and errors["generateSession"].startswith("PermissionException")
+    assert seen["getLTP"]["data"]["NSE:INFY"]["last_price"] == 1500
+    assert seen["getHistoricalData"]["data"]["count"] == 61 and seen["getInstruments"]["data"]["count"] > 50
+    last = seen["getOrderHistory"]["data"]
+    assert (last["status"], last["price"], last["tag"]) == ("CANCELLED", 1401, "js-bot")
+    assert gateway.access_token not in result.stdout

@@ -5,10 +5,11 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from conftest import clock_env
 from kite_service.config.settings import PROJECT_DIR
-from kite_service.kite.sdk import KiteConnect
+from kite_service.kite.sdk import KiteConnect, kite_errors
 from service_support import start_service
 
 pytestmark = pytest.mark.e2e
@@ -83,3 +84,75 @@ def test_a_program_added_from_the_command_line_uses_the_official_client(service)
         price=lowest_price(kite),
     )
     assert kite.order_history(order_id)[-1]["tag"] == "strategy-a"
+
+
+class FromAddress(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connections leave from `address`: a program on another machine."""
+
+    def __init__(self, address: str):
+        self._address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self._address, 0)
+        return super().init_poolmanager(*args, **kwargs)
+
+
+def from_address(kite: KiteConnect, address: str) -> KiteConnect:
+    kite.reqsession.mount("http://", FromAddress(address))
+    return kite
+
+
+def test_orders_leave_from_the_registered_address_only_through_the_gateway(tmp_path):
+    """The sandbox accepts order calls from 127.0.0.1 only (Kite's static-IP rule); a program on 127.0.0.2
+    is refused going direct and succeeds through the gateway, which sends from the service's address."""
+    service = start_service(tmp_path, extra_args=("--sandbox-order-ip", "127.0.0.1"))
+    try:
+        service.login()
+        token_of_today = json.loads((service.sandbox_dir / "session.json").read_text())["access_token"]
+        direct = from_address(
+            KiteConnect(service.demo["api_key"], access_token=token_of_today, root=service.sandbox_url),
+            "127.0.0.2",
+        )
+        order = {
+            "exchange": "NSE",
+            "tradingsymbol": "INFY",
+            "transaction_type": "BUY",
+            "quantity": 1,
+            "product": "CNC",
+            "order_type": "LIMIT",
+            "price": lowest_price(direct),
+        }  # reads: from anywhere
+        with pytest.raises(kite_errors.PermissionException, match=r"IP \(127.0.0.2\) is not allowed"):
+            direct.place_order("regular", **order)
+        client, token = add_client(service, "remote-bot")
+        through = from_address(KiteConnect(client, access_token=token, root=service.url), "127.0.0.2")
+        order_id = through.place_order("regular", **order)
+        assert through.order_history(order_id)[-1]["status"] == "OPEN"
+    finally:
+        service.stop()
+
+
+def add_client(service, name: str) -> tuple:
+    added = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_DIR / "kite_app.py"),
+            "clients",
+            "--sandbox",
+            "--sandbox-dir",
+            str(service.sandbox_dir),
+            "add",
+            name,
+            "--trade",
+            "--json",
+        ],
+        env={"PATH": "/usr/bin:/bin", **clock_env(), "KITE_APP_PORT": service.url.rsplit(":", 1)[1]},
+        cwd=service.tmp,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    answer = json.loads(added.stdout)
+    return answer["api_key"], answer["access_token"]

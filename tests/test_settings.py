@@ -138,3 +138,10 @@ def test_telegram_needs_both_token_and_chat(config):
 def test_bad_reminder_settings_name_the_setting(config, name, value):
     with pytest.raises(ConfigError, match=name):
         load_settings({**config, name: value})
+
+
+def test_rate_limits_can_be_turned_off_only_for_a_sandbox(config):
+    assert load_settings({**config, "RATE_LIMITS": "off"}).rate_limits is False  # the test's Kite is not Kite
+    with pytest.raises(ConfigError, match="only for the sandbox"):
+        load_settings({**config, "RATE_LIMITS": "off", "KITE_API_ROOT": "https://api.kite.trade"})
+    assert load_settings(config).rate_limits is True

@@ -50,6 +50,7 @@ DEFAULTS = {
     "MARKET_PROTECTION": "-1",
     "TRUSTED_PROXY": "",
     "ORDER_STREAM": "on",
+    "RATE_LIMITS": "on",
     "KITE_TICKER_URL": "wss://ws.kite.trade",
     "LOG_MAX_MB": "500",
 }
@@ -81,6 +82,7 @@ class Settings:
     market_protection: float = -1  # sent with MARKET and SL-M orders that name none (Kite requires it)
     trusted_proxy: str = ""  # the reverse proxy whose X-Forwarded-For names the real client
     order_stream: bool = True  # order updates over Kite's WebSocket, besides the poll
+    rate_limits: bool = True  # Kite's rate limits and order caps applied here (off: a sandbox without them only)
     kite_ticker_url: str = "wss://ws.kite.trade"
     log_max_mb: int = 500
 
@@ -192,9 +194,24 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         market_protection=_market_protection(merged, "MARKET_PROTECTION"),
         trusted_proxy=_address(merged, "TRUSTED_PROXY"),
         order_stream=_on_off(merged, "ORDER_STREAM"),
+        rate_limits=_rate_limits(merged),
         kite_ticker_url=merged["KITE_TICKER_URL"].strip().rstrip("/"),
         log_max_mb=_int(merged, "LOG_MAX_MB", low=1, high=1_000_000),
     )
+
+
+KITE_API_HOST = "api.kite.trade"
+
+
+def _rate_limits(values) -> bool:
+    """RATE_LIMITS=off is for a sandbox started without Kite's limits; never against Kite itself."""
+    enforced = _on_off(values, "RATE_LIMITS")
+    if not enforced and KITE_API_HOST in values["KITE_API_ROOT"]:
+        raise ConfigError(
+            "RATE_LIMITS=off is only for the sandbox: Kite itself enforces its limits, and breaking them "
+            "again and again can get the app blocked. Remove RATE_LIMITS from .env."
+        )
+    return enforced
 
 
 def load_credentials(path: Path) -> Credentials:

@@ -8,6 +8,7 @@ error JSON with Kite's status, so the clients raise the exception they would rai
 """
 
 import logging
+import threading
 from urllib.parse import parse_qsl, urlencode
 
 import requests
@@ -17,14 +18,20 @@ from werkzeug.exceptions import HTTPException
 from kite_service.errors import OrderCapError
 from kite_service.gateway.clients import ClientError
 from kite_service.gateway.kite_routes import FIRST_SEGMENTS, KiteCall
-from kite_service.kite.rate_limit import shared_limiters, shared_order_caps
+from kite_service.kite.rate_limit import shared_limiters, shared_order_caps, unlimited_limiters
 from kite_service.runtime.context import current_context
+from kite_service.web.server_settings import WAITRESS_SETTINGS
 
 log = logging.getLogger("kite_app.gateway")
 
 MAX_WAIT_SECONDS = 5.0  # a call that would wait longer for its rate-limit slot is answered 429 at once
 TAG_LENGTH = 20  # Kite's limit on an order's tag
 PASSED_BACK_HEADERS = ("Content-Type", "Content-Disposition")  # Kite's answer's own; the rest are transport
+
+UNLIMITED = unlimited_limiters()  # RATE_LIMITS=off: a sandbox started without Kite's limits
+# Gateway calls at once: the rest of waitress's threads stay free for /health, /login and the API.
+MAX_CALLS_AT_ONCE = WAITRESS_SETTINGS["threads"] - 2
+_calls_at_once = threading.BoundedSemaphore(MAX_CALLS_AT_ONCE)
 
 gateway = Blueprint("gateway", __name__)
 
@@ -44,20 +51,31 @@ def _forward(kite_path: str = ""):
         return kite_error(404, "GeneralException", "Route not found")
     key, _, token = request.headers.get("Authorization", "").removeprefix("token ").partition(":")
     try:
-        client = context.gateway_clients.authenticate(key, token)
+        client = context.gateway.clients.authenticate(key, token)
     except ClientError as exc:
         log.error("Gateway: %s", exc)
         return kite_error(503, "GeneralException", "Kite App's gateway cannot read its clients; see its log.")
     if client is None:
         return kite_error(403, "TokenException", "Incorrect `api_key` or `access_token`.")
-    response = _answer(context, call, client)
+    if not _calls_at_once.acquire(blocking=False):
+        response = kite_error(
+            429,
+            "NetworkException",
+            f"Too many requests: {MAX_CALLS_AT_ONCE} calls of this machine's programs are on their way to Kite; "
+            "not sent, try again shortly.",
+        )
+    else:
+        try:
+            response = _answer(context, call, client)
+        finally:
+            _calls_at_once.release()
     now, refused = context.clock(), getattr(response, "refused_by_gateway", False)
-    context.gateway_audit.count(now, client.name, order=call.is_order_call, refused=refused)
+    context.gateway.audit.count(now, client.name, order=call.is_order_call, refused=refused)
     if call.is_order_call:
         fields = getattr(response, "sent_fields", None) or request.form.to_dict()
         try:
             answer = response.get_data(as_text=True)
-            context.gateway_audit.record(now, client.name, call.method, call.path, fields, response.status_code, answer)
+            context.gateway.audit.record(now, client.name, call.method, call.path, fields, response.status_code, answer)
         except OSError as exc:
             log.error("Gateway audit: no line for %s's %s %s: %s", client.name, call.method, call.path, exc)
     return response
@@ -86,15 +104,22 @@ def _answer(context, call: KiteCall, client) -> Response:
             f"Kite App has no session for today: log in at {context.settings.service_url}/login "
             "(Kite's sessions end at 06:00 IST).",
         )
-    limiter = shared_limiters(context.credentials.api_key)[call.rate_class]
+    limits_on = context.settings.rate_limits
+    limiter = (shared_limiters(context.credentials.api_key) if limits_on else UNLIMITED)[call.rate_class]
     if limiter.expected_wait() > MAX_WAIT_SECONDS:
-        return kite_error(429, "NetworkException", "Too many requests")
+        return kite_error(
+            429,
+            "NetworkException",
+            f"Too many requests: the account's {call.rate_class} calls are taken for the next "
+            f"{MAX_WAIT_SECONDS:g} s by this machine's programs; not sent to Kite, try again shortly.",
+        )
     body = request.get_data()
-    if call.is_placement:
+    if call.is_placement and limits_on:
         try:
             shared_order_caps(context.credentials.api_key).take()
         except OrderCapError as cap:
             return kite_error(429, "NetworkException", str(cap))
+    if call.is_placement:
         body = _tagged(body, client.name)
     headers = {
         "X-Kite-Version": "3",
@@ -107,7 +132,7 @@ def _answer(context, call: KiteCall, client) -> Response:
         url += "?" + request.query_string.decode("latin-1")
     try:
         with limiter.slot():  # counted until Kite's answer is in, like every other call of the account
-            answer = context.gateway_session.request(
+            answer = context.gateway.session.request(
                 request.method, url, data=body, headers=headers, timeout=context.settings.kite_timeout
             )
     except requests.RequestException as exc:

@@ -191,6 +191,18 @@ def kite_limiters(margin: float = SAFETY_MARGIN_SECONDS) -> dict:
     return {name: RateLimiter(rate, 1.0 + margin) for name, rate in KITE_RATE_LIMITS.items()}
 
 
+class NoOrderCaps:
+    """Order caps that count nothing: for a sandbox without Kite's limits (RATE_LIMITS=off)."""
+
+    def take(self, now=None) -> None:
+        return None
+
+
+def unlimited_limiters() -> dict:
+    """Limiters that never make a call wait: for a sandbox without Kite's limits (RATE_LIMITS=off)."""
+    return {name: RateLimiter(10**9) for name in KITE_RATE_LIMITS}
+
+
 _shared: dict = {}
 _shared_caps: dict = {}
 _shared_lock = threading.Lock()

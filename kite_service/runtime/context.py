@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import requests
 from flask import current_app
 
 from kite_service.clock import now_ist
 from kite_service.config.settings import Credentials, Settings
 from kite_service.errors import StorageError
-from kite_service.gateway.audit import GatewayAudit
-from kite_service.gateway.clients import ClientRegistry
+from kite_service.gateway.parts import Gateway
 from kite_service.login.reminder import LoginReminder
 from kite_service.login.session_store import SessionStore
 from kite_service.login.state import LoginStates
@@ -63,9 +61,7 @@ class AppContext:
     refusals: LogThrottle  # refused callbacks, postbacks and requests: a flood is a few log lines
     stream: OrderStream | None  # order updates over Kite's WebSocket (ORDER_STREAM=on)
     api: "KiteAPI"  # kite_api.py's: the service's own Kite calls (order check, postback look-ups, logout)
-    gateway_clients: ClientRegistry  # the programs that reach Kite through the gateway
-    gateway_session: requests.Session  # the gateway's connections to Kite, kept open
-    gateway_audit: GatewayAudit  # one line per order call; each client's counts for the day
+    gateway: Gateway  # programs through the gateway: their credentials, connections to Kite, audit
     clock: Callable[[], datetime] = now_ist  # every part reads the time from here (tests inject one)
 
     @classmethod
@@ -102,9 +98,7 @@ class AppContext:
             if settings.order_stream
             else None,
             api=api,
-            gateway_clients=ClientRegistry(settings.gateway_clients_file, clock=clock),
-            gateway_session=requests.Session(),
-            gateway_audit=GatewayAudit(settings.log_dir),
+            gateway=Gateway.build(settings.gateway_clients_file, settings.log_dir, clock),
             clock=clock,
         )
 

@@ -31,10 +31,12 @@ class SandboxMode:
         port: int = DEFAULT_SANDBOX_PORT,
         *,
         enforce_rate_limits: bool = True,
+        order_ip: str | None = None,
         market_hours: MarketHours | None = None,
     ):
         self.data_dir = Path(data_dir)
         self.enforce_rate_limits = enforce_rate_limits
+        self.order_ip = order_ip  # like Kite's registered static IP: order calls from elsewhere refused
         self.market_hours = market_hours or MarketHours()
         self.root = f"http://{host}:{port}"
         self._host, self._port = host, port
@@ -73,6 +75,7 @@ class SandboxMode:
             postback_url=f"{app_url}/api/postback",
             exchange_command=exchange,
             enforce_rate_limits=self.enforce_rate_limits,
+            order_ip=self.order_ip,
             sessions_file=self.data_dir / "sessions.json",
             market_hours=self.market_hours,
         )
@@ -100,6 +103,8 @@ class SandboxMode:
             "PUBLIC_URL": app_url,  # where scripts' error messages send the owner to log in
             "KITE_TICKER_URL": ticker_url,  # KiteTicker(api_key, access_token, root=...)
         }
+        if not self.enforce_rate_limits:  # the sandbox enforces none: neither do the gateway and KiteAPI
+            values["RATE_LIMITS"] = "off"
         self._write_env_file(values)
         return values
 

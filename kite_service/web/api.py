@@ -66,11 +66,11 @@ def status():
         "notifiers": [n.name for n in context.notifications.notifiers],
         "pending": context.notifications.pending_count if context.notifications.notifiers else 0,
     }
-    today = context.gateway_audit.today(context.clock())
+    today = context.gateway.audit.today(context.clock())
     no_calls = {"calls": 0, "orders": 0, "refusals": 0}
     body["gateway"] = {
         "clients": [
-            {**client.public(), "today": today.get(client.name, no_calls)} for client in context.gateway_clients.all()
+            {**client.public(), "today": today.get(client.name, no_calls)} for client in context.gateway.clients.all()
         ]
     }
     last = context.watcher.last_outcome

@@ -5,7 +5,9 @@ MAX_REQUEST_BYTES = 16 * 1024  # Flask answers 413 above this
 # temporary files past 512 kB) before Flask can refuse them, and 100 connections that trickle a
 # header line now and then take it offline. A slow client costs a socket here, never a thread.
 WAITRESS_SETTINGS = {
-    "threads": 8,
+    # Gateway calls may wait seconds for the account's rate-limit slot; 16 threads leave room for
+    # /health, /login and the rest while they do (gateway/forward.py takes at most threads - 2).
+    "threads": 16,
     "max_request_body_size": 4 * MAX_REQUEST_BYTES,  # beyond: refused unread; up to it, in memory (Flask: 413)
     "connection_limit": 4000,
     "channel_timeout": 30,  # seconds a connection may stay silent

@@ -1,0 +1,183 @@
+"""Benchmark section 11: the gateway. What it adds to a call, how many calls it carries, and whether
+five programs of one account together stay within Kite's limits and use them fully."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from bench import load
+from bench.support import PROJECT_DIR, LoggedInSandbox, free_port, median, percentile
+from kite_service.config.settings import load_settings
+from kite_service.gateway.clients import ClientRegistry
+from kite_service.kite.sdk import KiteConnect
+
+WORKER = PROJECT_DIR / "bench" / "gateway_worker.py"
+RUN_SECONDS = 30
+
+
+def _serve(sandbox: LoggedInSandbox, limits: bool) -> tuple:
+    """`kite_app.py --no-scheduler` in front of `sandbox`; (process, root, a trading client's (api_key, token))."""
+    port = free_port()
+    values = {**sandbox.values, "ORDER_STREAM": "off", "RATE_LIMITS": "on" if limits else "off"}
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("CODE", "PORT", "HOST")},
+        **values,
+        "KITE_APP_PORT": str(port),
+        "KITE_APP_CODE": values["CODE"],
+        "LOGIN_REMINDER_TIME": "",
+        "KITE_APP_ENV_FILE": os.devnull,
+    }
+    client, token = ClientRegistry(load_settings(values).gateway_clients_file).add("bench", can_trade=True)
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT_DIR / "kite_app.py"), "--no-scheduler"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    root = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{root}/health", timeout=1).status_code == 200:
+                return process, root, (client.api_key, token), values
+        except requests.ConnectionError:
+            time.sleep(0.02)
+    process.kill()
+    raise RuntimeError("kite_app.py did not start")
+
+
+def _stop(process) -> None:
+    process.terminate()
+    process.wait(30)
+
+
+def gateway_cost(row) -> list:
+    return _added_cost(row) + _account_limits(row)
+
+
+def _added_cost(row, rounds: int = 400) -> list:
+    sandbox = LoggedInSandbox(own_process=True)  # no limits: the gateway's own cost is what is measured
+    process, root, (api_key, token), _values = _serve(sandbox, limits=False)
+    try:
+        direct = KiteConnect(sandbox.demo.api_key, access_token=sandbox.session.access_token, root=sandbox.root)
+        through = KiteConnect(api_key, access_token=token, root=root)
+        samples = {"direct": [], "gateway": []}
+        for round_number in range(rounds + 20):
+            pairs = [("direct", direct), ("gateway", through)]
+            for side, kite in pairs if round_number % 2 else pairs[::-1]:
+                started = time.perf_counter()
+                kite.profile()
+                took = time.perf_counter() - started
+                if round_number >= 20:
+                    samples[side].append(took)
+        headers = {"X-Kite-Version": "3"}
+        gateway_port = int(root.rsplit(":", 1)[1])
+        bare = load.run(sandbox.port, "/user/profile", {**headers, "Authorization": _auth(sandbox)}, seconds=4)
+        ours = load.run(
+            gateway_port, "/user/profile", {**headers, "Authorization": f"token {api_key}:{token}"}, seconds=4
+        )
+    finally:
+        _stop(process)
+        sandbox.close()
+    added = median(samples["gateway"]) - median(samples["direct"])
+    added_p99 = percentile(samples["gateway"], 0.99) - percentile(samples["direct"], 0.99)
+    return [
+        row(
+            "added by the gateway to a call (profile, official client): median (p99)",
+            f"{added * 1000:.2f} ms ({added_p99 * 1000:.2f} ms)",
+            f"{median(samples['direct']) * 1000:.2f} ms direct",
+            None,
+            "≤ 1 ms at the median",
+            added <= 0.001,
+        ),
+        row(
+            "calls per second through the gateway, 8 keep-alive clients (limits off)",
+            f"{ours['rps']:.0f}",
+            f"{bare['rps']:.0f} direct",
+            ours["rps"] / bare["rps"],
+            "≥ 0.8",
+            ours["rps"] / bare["rps"] >= 0.8,
+        ),
+    ]
+
+
+def _auth(sandbox: LoggedInSandbox) -> str:
+    return f"token {sandbox.demo.api_key}:{sandbox.session.access_token}"
+
+
+def _account_limits(row) -> list:
+    sandbox = LoggedInSandbox(own_process=False, enforce_rate_limits=True)  # enforcing Kite's limits
+    process, root, (api_key, token), values = _serve(sandbox, limits=True)
+    folder = Path(tempfile.mkdtemp(prefix="kite-bench-gateway-"))
+    market = sandbox.app.extensions["kite_sandbox"].market
+    price = market.circuit_limits(market.by_symbol("NSE", "INFY"))[0]  # a buy there rests all day
+    health, stop = [], threading.Event()
+
+    def watch_health():
+        while not stop.is_set():
+            started = time.perf_counter()
+            requests.get(f"{root}/health", timeout=5)
+            health.append(time.perf_counter() - started)
+            stop.wait(0.05)
+
+    workers = []
+    try:
+        watcher = threading.Thread(target=watch_health, daemon=True)
+        watcher.start()
+        for number, kind in enumerate(["kiteapi"] * 3 + ["official"] * 2):
+            config = {"kind": kind, "seconds": RUN_SECONDS, "values": values, "api_key": api_key}
+            config |= {"access_token": token, "root": root, "price": price, "out": str(folder / f"{number}.json")}
+            workers.append(subprocess.Popen([sys.executable, str(WORKER), json.dumps(config)], cwd=PROJECT_DIR))
+        for worker in workers:
+            worker.wait(RUN_SECONDS + 60)
+        stop.set()
+        watcher.join(10)
+    finally:
+        _stop(process)
+        sandbox.close()
+    counts = [json.loads((folder / f"{number}.json").read_text()) for number in range(len(workers))]
+    took = max(c.pop("ended") for c in counts) - min(c.pop("started") for c in counts)  # all five at work
+    total = {name: sum(c[name] for c in counts) for name in counts[0]}
+    order_share = total["orders"] / (10 * took)
+    quote_share = total["quotes"] / (1 * took)
+    return [
+        row(
+            "5 programs (3 KiteAPI, 2 official clients) via the gateway, 30 s: 429s from Kite (refused here)",
+            f"{total['kite_429']} ({total['refused_here']})",
+            "0",
+            None,
+            "0 from Kite",
+            total["kite_429"] == 0 and total["other_errors"] == 0,
+        ),
+        row(
+            "the same run: orders placed, share of Kite's 10/s",
+            f"{total['orders'] / took:.2f}/s",
+            "10/s",
+            order_share,
+            "≥ 0.95",
+            order_share >= 0.95,
+        ),
+        row(
+            "the same run: quotes, share of Kite's 1/s",
+            f"{total['quotes'] / took:.2f}/s",
+            "1/s",
+            quote_share,
+            "≥ 0.95",
+            quote_share >= 0.95,
+        ),
+        row(
+            "the same run: /health p99 (the service stays responsive)",
+            f"{percentile(health, 0.99) * 1000:.1f} ms",
+            "50 ms",
+            percentile(health, 0.99) / 0.05,
+            "< 50 ms",
+            percentile(health, 0.99) < 0.05,
+        ),
+    ]
