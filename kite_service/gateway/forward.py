@@ -11,7 +11,7 @@ import logging
 import threading
 from urllib.parse import parse_qsl, urlencode
 
-import requests
+import urllib3
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
@@ -132,14 +132,14 @@ def _answer(context, call: KiteCall, client) -> Response:
         url += "?" + request.query_string.decode("latin-1")
     try:
         with limiter.slot():  # counted until Kite's answer is in, like every other call of the account
-            answer = context.gateway.session.request(
-                request.method, url, data=body, headers=headers, timeout=context.settings.kite_timeout
+            answer = context.gateway.connections.request(
+                request.method, url, body=body, headers=headers, timeout=context.settings.kite_timeout, redirect=False
             )
-    except requests.RequestException as exc:
+    except urllib3.exceptions.HTTPError as exc:
         log.warning("Gateway: %s %s for %s: Kite did not answer (%s)", call.method, call.path, client.name, exc)
         return kite_error(502, "NetworkException", "Kite did not answer; for an order, check the order book.")
     passed = {name: answer.headers[name] for name in PASSED_BACK_HEADERS if name in answer.headers}
-    response = Response(answer.content, status=answer.status_code, headers=passed)
+    response = Response(answer.data, status=answer.status, headers=passed)
     if call.is_order_call and request.mimetype == "application/x-www-form-urlencoded":
         response.sent_fields = dict(parse_qsl(body.decode("utf-8", "replace")))  # for the audit: as sent
     return response

@@ -98,7 +98,7 @@ class AppContext:
             if settings.order_stream
             else None,
             api=api,
-            gateway=Gateway.build(settings.gateway_clients_file, settings.log_dir, clock),
+            gateway=Gateway.build(settings.gateway_clients_file, settings.log_dir, settings.kite_api_root, clock),
             clock=clock,
         )
 
