@@ -5,6 +5,7 @@ import json
 import subprocess
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 import requests
@@ -62,14 +63,21 @@ def market(sandbox_app):
     return market
 
 
-def test_reads_answer_as_kite_does(gateway, official_kite, market):
+def candle_hour(clock) -> tuple:
+    """An hour of minute candles two days before the injected clock's day: 09:15 to 10:15 IST."""
+    day = (clock() - timedelta(days=2)).date()
+    return f"{day} 09:15:00", f"{day} 10:15:00"
+
+
+def test_reads_answer_as_kite_does(gateway, official_kite, market, clock):
     kite = gateway.client("notebook")
     assert kite.profile() == official_kite.profile()
     assert kite.ltp("NSE:INFY") == official_kite.ltp("NSE:INFY")
     assert kite.margins("equity") == official_kite.margins("equity")
     token = market.by_symbol("NSE", "INFY").token
-    candles = kite.historical_data(token, "2026-11-18 09:15:00", "2026-11-18 10:15:00", "minute")
-    assert candles == official_kite.historical_data(token, "2026-11-18 09:15:00", "2026-11-18 10:15:00", "minute")
+    start, end = candle_hour(clock)
+    candles = kite.historical_data(token, start, end, "minute")
+    assert candles == official_kite.historical_data(token, start, end, "minute")
     assert len(candles) == 61
     instruments = kite.instruments("NSE")  # Kite's CSV, passed through as it is
     assert instruments == official_kite.instruments("NSE")
@@ -203,17 +211,16 @@ def test_the_audit_log_and_status_name_the_client_of_each_order(gateway, officia
     assert by_name["reader"]["can_trade"] is False and "token_sha256" not in by_name["reader"]
 
 
-def test_the_javascript_client_works_through_the_gateway_unchanged(gateway, node, market):
+def test_the_javascript_client_works_through_the_gateway_unchanged(gateway, node, market, clock):
     client, token = gateway.app.extensions["kite_app"].gateway.clients.add("js-bot", can_trade=True)
     instrument = str(market.by_symbol("NSE", "INFY").token)
-    args = [client.api_key, token, gateway.root, instrument]
-    result = subprocess.run(
-        [node, "gateway_probe.js", *args], cwd=JS_CLIENT, capture_output=True, text=True, timeout=60
-    )
+    command = [node, "gateway_probe.js", client.api_key, token, gateway.root, instrument, *candle_hour(clock)]
+    result = subprocess.run(command, cwd=JS_CLIENT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     errors = {name: answer["error"] for name, answer in seen.items() if "error" in answer}
-    assert list(errors) == ["generateSession"] and errors["generateSession"].startswith("PermissionException")
+    assert list(errors) == ["generateSession"], errors
+    assert errors["generateSession"].startswith("PermissionException")
     assert seen["getLTP"]["data"]["NSE:INFY"]["last_price"] == 1500
     assert seen["getHistoricalData"]["data"]["count"] == 61 and seen["getInstruments"]["data"]["count"] > 50
     last = seen["getOrderHistory"]["data"]

@@ -49,27 +49,7 @@ def test_kiteapi_scripts_go_through_the_gateway_while_the_service_serves(service
 
 
 def test_a_program_added_from_the_command_line_uses_the_official_client(service):
-    added = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_DIR / "kite_app.py"),
-            "clients",
-            "--sandbox",
-            "--sandbox-dir",
-            str(service.sandbox_dir),
-            "add",
-            "strategy-a",
-            "--trade",
-            "--json",
-        ],
-        env={"PATH": "/usr/bin:/bin", **clock_env(), "KITE_APP_PORT": service.url.rsplit(":", 1)[1]},
-        cwd=service.tmp,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert added.returncode == 0, added.stderr
-    answer = json.loads(added.stdout)
+    answer = add_client(service, "strategy-a")
     kite = KiteConnect(answer["api_key"], access_token=answer["access_token"], root=answer["root"])
     assert answer["root"] == service.url
     assert kite.profile()["user_id"] == service.demo["user_id"]
@@ -125,15 +105,18 @@ def test_orders_leave_from_the_registered_address_only_through_the_gateway(tmp_p
         }  # reads: from anywhere
         with pytest.raises(kite_errors.PermissionException, match=r"IP \(127.0.0.2\) is not allowed"):
             direct.place_order("regular", **order)
-        client, token = add_client(service, "remote-bot")
-        through = from_address(KiteConnect(client, access_token=token, root=service.url), "127.0.0.2")
+        client = add_client(service, "remote-bot")
+        through = from_address(
+            KiteConnect(client["api_key"], access_token=client["access_token"], root=service.url), "127.0.0.2"
+        )
         order_id = through.place_order("regular", **order)
         assert through.order_history(order_id)[-1]["status"] == "OPEN"
     finally:
         service.stop()
 
 
-def add_client(service, name: str) -> tuple:
+def add_client(service, name: str) -> dict:
+    """`kite_app.py clients --sandbox add NAME --trade --json` for `service`: its JSON answer."""
     added = subprocess.run(
         [
             sys.executable,
@@ -154,5 +137,4 @@ def add_client(service, name: str) -> tuple:
         timeout=60,
     )
     assert added.returncode == 0, added.stderr
-    answer = json.loads(added.stdout)
-    return answer["api_key"], answer["access_token"]
+    return json.loads(added.stdout)

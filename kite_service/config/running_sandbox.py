@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 from dotenv import dotenv_values
-from filelock import FileLock, Timeout
 
 from kite_service.config.settings import (
     ENV_FILE_VARIABLE,
@@ -14,6 +13,7 @@ from kite_service.config.settings import (
     environment_values,
     expand_path,
 )
+from kite_service.storage.held_lock import is_held
 
 SANDBOX_DIR_VARIABLE = "KITE_APP_SANDBOX_DIR"  # where scripts look for a running sandbox (default sandbox_data/)
 SANDBOX_DIR = PROJECT_DIR / "sandbox_data"  # `kite_app.py --sandbox`'s folder unless --sandbox-dir says otherwise
@@ -26,16 +26,7 @@ def running_sandbox_env_file() -> Path | None:
     The running service holds `.sandbox.lock` in its sandbox folder (sandbox_data/, or
     KITE_APP_SANDBOX_DIR); a lock nobody holds is a sandbox that has stopped."""
     folder = expand_path(os.environ[SANDBOX_DIR_VARIABLE]) if os.environ.get(SANDBOX_DIR_VARIABLE) else SANDBOX_DIR
-    lock_path = folder / SANDBOX_LOCK_NAME
-    if not lock_path.exists():
-        return None
-    probe = FileLock(lock_path, timeout=0)
-    try:
-        probe.acquire()
-    except Timeout:
-        return folder / "sandbox.env"
-    probe.release()
-    return None
+    return folder / "sandbox.env" if is_held(folder / SANDBOX_LOCK_NAME) else None
 
 
 def script_values() -> tuple:

@@ -13,7 +13,8 @@ _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
 def _pattern(path: str) -> re.Pattern:
-    return re.compile("^" + _PARAMETER.sub(r"[^/]+", re.escape(path).replace(r"\{", "{").replace(r"\}", "}")) + "$")
+    """/orders/{variety} -> ^/orders/[^/]+$ (Kite's paths hold letters, digits, '_' and '/' only)."""
+    return re.compile("^" + _PARAMETER.sub("[^/]+", path) + "$")
 
 
 KITE_PATHS = tuple(_pattern(path) for path in sorted(set(KiteConnect._routes.values())))

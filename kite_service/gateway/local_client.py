@@ -14,6 +14,7 @@ from filelock import FileLock, Timeout
 
 from kite_service.gateway.clients import ClientError, ClientRegistry
 from kite_service.storage.atomic_file import read_json, write_json_atomic
+from kite_service.storage.held_lock import is_held
 
 LOCAL_CLIENT_NAME = "kiteapi"
 LOCAL_FILE_NAME = "gateway_local.json"
@@ -60,17 +61,10 @@ class LocalGateway:
 
 def running_gateway(data_dir: Path) -> dict | None:
     """{"root", "api_key", "access_token"} of the service serving from `data_dir` now, or None."""
-    lock_path = Path(data_dir) / LOCK_NAME
-    if not lock_path.exists():
+    if not is_held(Path(data_dir) / LOCK_NAME):
         return None
-    probe = FileLock(lock_path, timeout=0)
     try:
-        probe.acquire()
-    except Timeout:
-        try:
-            found = read_json(Path(data_dir) / LOCAL_FILE_NAME)
-            return {name: str(found[name]) for name in ("root", "api_key", "access_token")}
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-    probe.release()
-    return None
+        found = read_json(Path(data_dir) / LOCAL_FILE_NAME)
+        return {name: str(found[name]) for name in ("root", "api_key", "access_token")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -2,19 +2,11 @@
 // node calls_probe.js API_KEY TOKEN ROOT OPTION_SYMBOL
 // Prints one JSON line: for each call, what it answered (or its error).
 const { KiteConnect } = require("kiteconnect");
+const { recorder } = require("./recorder");
 
 const [apiKey, accessToken, root, optionSymbol] = process.argv.slice(2);
 const kite = new KiteConnect({ api_key: apiKey, access_token: accessToken, root: root });
-const seen = {};
-
-async function call(name, work) {
-  try {
-    seen[name] = { data: await work() };
-  } catch (error) {
-    seen[name] = { error: `${error.error_type}: ${error.message}` };
-  }
-  return seen[name].data;
-}
+const { seen, call } = recorder();
 
 (async () => {
   const legs = [{ transaction_type: "BUY", quantity: 1, price: 1451, order_type: "LIMIT", product: "CNC" }];

@@ -1,26 +1,18 @@
 // The official JavaScript client through Kite App's gateway, with a gateway client's credentials:
-// node gateway_probe.js API_KEY ACCESS_TOKEN ROOT INSTRUMENT_TOKEN
+// node gateway_probe.js API_KEY ACCESS_TOKEN ROOT INSTRUMENT_TOKEN FROM TO   (FROM, TO: the candles' hour)
 // Prints one JSON line: for each call, what it answered (or its error).
 const { KiteConnect } = require("kiteconnect");
+const { recorder } = require("./recorder");
 
-const [apiKey, accessToken, root, instrumentToken] = process.argv.slice(2);
+const [apiKey, accessToken, root, instrumentToken, from, to] = process.argv.slice(2);
 const kite = new KiteConnect({ api_key: apiKey, access_token: accessToken, root: root });
-const seen = {};
-
-async function call(name, work) {
-  try {
-    seen[name] = { data: await work() };
-  } catch (error) {
-    seen[name] = { error: `${error.error_type}: ${error.message}` };
-  }
-  return seen[name].data;
-}
+const { seen, call } = recorder();
 
 (async () => {
   await call("getProfile", () => kite.getProfile());
   await call("getLTP", () => kite.getLTP(["NSE:INFY"]));
   const candles = await call("getHistoricalData", () =>
-    kite.getHistoricalData(instrumentToken, "minute", "2026-11-18 09:15:00", "2026-11-18 10:15:00")
+    kite.getHistoricalData(instrumentToken, "minute", from, to)
   );
   seen.getHistoricalData = { data: { count: candles.length } };
   const instruments = await call("getInstruments", () => kite.getInstruments(["NSE"]));
