@@ -143,10 +143,9 @@ def _account_limits(row) -> list:
         _stop(process)
         sandbox.close()
     counts = [json.loads((folder / f"{number}.json").read_text()) for number in range(len(workers))]
-    took = max(c.pop("ended") for c in counts) - min(c.pop("started") for c in counts)  # all five at work
-    total = {name: sum(c[name] for c in counts) for name in counts[0]}
-    order_share = total["orders"] / (10 * took)
-    quote_share = total["quotes"] / (1 * took)
+    rates = {kind: _rate(counts, kind) for kind in ("orders", "quotes")}
+    total = {name: sum(c[name] for c in counts) for name in counts[0] if name != "answered"}
+    order_share, quote_share = rates["orders"] / 10, rates["quotes"] / 1
     return [
         row(
             "5 programs (3 KiteAPI, 2 official clients) via the gateway, 30 s: 429s from Kite (refused here)",
@@ -158,7 +157,7 @@ def _account_limits(row) -> list:
         ),
         row(
             "the same run: orders placed, share of Kite's 10/s",
-            f"{total['orders'] / took:.2f}/s",
+            f"{rates['orders']:.2f}/s",
             "10/s",
             order_share,
             "≥ 0.95",
@@ -166,7 +165,7 @@ def _account_limits(row) -> list:
         ),
         row(
             "the same run: quotes, share of Kite's 1/s",
-            f"{total['quotes'] / took:.2f}/s",
+            f"{rates['quotes']:.2f}/s",
             "1/s",
             quote_share,
             "≥ 0.95",
@@ -181,3 +180,13 @@ def _account_limits(row) -> list:
             percentile(health, 0.99) < 0.05,
         ),
     ]
+
+
+def _rate(counts: list, kind: str) -> float:
+    """`kind` calls a second over the span in which the programs were at work: from the first answer
+    of any program to the last. One program alone can use the whole limit (an order is answered in
+    a few ms), so that span is saturated throughout."""
+    spans = [c["answered"][kind] for c in counts if c["answered"][kind]]
+    calls = sum(c[kind] for c in counts)
+    span = max(s[-1] for s in spans) - min(s[0] for s in spans)
+    return (calls - 1) / span if span > 0 else 0.0

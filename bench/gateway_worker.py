@@ -2,7 +2,10 @@
 
 CONFIG_JSON: {"kind": "kiteapi" | "official", "seconds", "values" (settings for KiteAPI), "api_key",
 "access_token", "root" (the gateway's, for the official client), "price", "out"}. It places orders and
-reads quotes, each in a thread of its own, as fast as it can; then writes its counts to "out" as JSON.
+reads quotes, each in a thread of its own, as fast as it can; then writes its counts to "out" as JSON,
+with the wall-clock times of its first and last order and quote answered (the benchmark's rates are
+taken over the span in which the account's programs were at work, not over their start-up and the
+last quote's wait for its slot).
 """
 
 import json
@@ -39,7 +42,7 @@ def main(config: dict) -> None:
 
     counts = {"orders": 0, "quotes": 0, "kite_429": 0, "refused_here": 0, "other_errors": 0}
     lock = threading.Lock()
-    counts["started"] = time.time()  # the run's own window, without the interpreter's start-up
+    answered = {"orders": [], "quotes": []}  # wall-clock times of the first and last answer of each kind
     deadline = time.monotonic() + config["seconds"]
 
     def loop(name, call):  # orders and quotes each as fast as they go: each limit on its own
@@ -57,6 +60,8 @@ def main(config: dict) -> None:
                     outcome = "other_errors"
             with lock:
                 counts[outcome] += 1
+                if outcome == name:
+                    answered[name][1:] = [time.time()]  # [first] or [first, last]
             if outcome == "refused_here":
                 time.sleep(REFUSED_PAUSE_SECONDS)
 
@@ -68,7 +73,7 @@ def main(config: dict) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    counts["ended"] = time.time()
+    counts["answered"] = answered
     with open(config["out"], "w") as handle:
         json.dump(counts, handle)
 
