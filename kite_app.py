@@ -14,7 +14,6 @@ from pathlib import Path
 import pyotp
 from flask import Flask
 from flask_cors import CORS
-from waitress.server import create_server
 
 import log_utils
 from kite_api import KiteAPI
@@ -31,7 +30,7 @@ from kite_service.runtime.context import EXTENSION, AppContext
 from kite_service.storage.private_files import make_private
 from kite_service.web.api import api, kite_hooks, public, register_error_handlers
 from kite_service.web.guards import install_request_guards
-from kite_service.web.server_settings import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
+from kite_service.web.http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS, create_http_server
 from scheduler import SchedulerRunner, build_scheduler
 
 log = logging.getLogger("kite_app")
@@ -208,7 +207,7 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
         log.warning("Listening on %s: reachable from other machines; keep the access code strong", host)
     _allow_open_files(WAITRESS_SETTINGS["connection_limit"] + 256)
     try:
-        server = create_server(app, host=host, port=port, **WAITRESS_SETTINGS, **_proxy_settings(settings))
+        server = create_http_server(app, host, port, **proxy_settings(settings))
     except OSError as exc:
         log.error("%s", PortInUseError(host, port, exc.strerror, "--port"))
         return 1
@@ -235,7 +234,7 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
     return 0
 
 
-def _proxy_settings(settings) -> dict:
+def proxy_settings(settings) -> dict:
     """waitress reads the client's address from X-Forwarded-For only when it comes from TRUSTED_PROXY."""
     if not settings.trusted_proxy:
         return {}

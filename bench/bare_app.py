@@ -8,7 +8,7 @@ import sys
 from flask import Flask, jsonify
 from waitress.server import create_server
 
-from kite_service.web.server_settings import WAITRESS_SETTINGS
+from kite_service.web.http_server import WAITRESS_SETTINGS
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 credentials in, Kite's answers out, the real token never seen, read-only clients kept read-only."""
 
 import json
+import socket
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -9,14 +10,14 @@ from datetime import timedelta
 
 import pytest
 import requests
-from waitress.server import create_server
 
 from conftest import free_port, make_session
-from kite_app import create_app
+from kite_app import create_app, proxy_settings
 from kite_sandbox.server import create_sandbox_app
+from kite_service.gateway import forward
 from kite_service.kite.sdk import KiteConnect, kite_errors
 from kite_service.login.session_store import SessionStore
-from kite_service.web.server_settings import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
+from kite_service.web.http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS, create_http_server
 from sandbox_support import JS_CLIENT
 
 INFY = {"exchange": "NSE", "tradingsymbol": "INFY"}
@@ -40,20 +41,32 @@ def sandbox_app(demo, clock):
 
 
 @pytest.fixture
-def gateway(tmp_path, config, demo, official_kite, clock):
-    credentials = tmp_path / "demo_credentials.json"
-    credentials.write_text(json.dumps({"api_key": demo.api_key, "api_secret": demo.api_secret}))
-    sandbox_root = official_kite.root
-    port = free_port()
-    config.update(CREDENTIALS_FILE=str(credentials), KITE_API_ROOT=sandbox_root, ORDER_STREAM="off", PORT=str(port))
-    app = create_app(config, clock=clock)
-    SessionStore(app.extensions["kite_app"].settings.session_file).save(
-        make_session(official_kite.access_token, login_time=clock(), api_key=demo.api_key)
-    )
-    server = create_server(app, host="127.0.0.1", port=port, **WAITRESS_SETTINGS)  # as the service serves
-    threading.Thread(target=server.run, daemon=True).start()
-    yield Gateway(f"http://127.0.0.1:{server.effective_port}", app, official_kite.access_token)
-    server.close()
+def serve_gateway(tmp_path, config, demo, official_kite, clock):
+    """serve_gateway(**settings): the service in front of the sandbox, logged in, served as it serves."""
+    servers = []
+
+    def serve(**settings) -> Gateway:
+        credentials = tmp_path / "demo_credentials.json"
+        credentials.write_text(json.dumps({"api_key": demo.api_key, "api_secret": demo.api_secret}))
+        port = free_port()
+        config.update(CREDENTIALS_FILE=str(credentials), KITE_API_ROOT=official_kite.root, PORT=str(port))
+        app = create_app({**config, "ORDER_STREAM": "off", **settings}, clock=clock)
+        SessionStore(app.extensions["kite_app"].settings.session_file).save(
+            make_session(official_kite.access_token, login_time=clock(), api_key=demo.api_key)
+        )
+        server = create_http_server(app, "127.0.0.1", port, **proxy_settings(app.extensions["kite_app"].settings))
+        servers.append(server)
+        threading.Thread(target=server.run, daemon=True).start()
+        return Gateway(f"http://127.0.0.1:{server.effective_port}", app, official_kite.access_token)
+
+    yield serve
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def gateway(serve_gateway):
+    return serve_gateway()
 
 
 @pytest.fixture
@@ -175,10 +188,60 @@ def test_bad_requests_get_kites_error_json(gateway):
     headers = {"Authorization": f"token {kite.api_key}:{kite.access_token}", "X-Kite-Version": "3"}
     unknown = requests.get(f"{gateway.root}/user/nothing-here", headers=headers, timeout=5)
     assert unknown.status_code == 404 and unknown.json()["error_type"] == "GeneralException"
-    body = b"x" * (MAX_REQUEST_BYTES + 1)
-    huge = requests.post(f"{gateway.root}/orders/regular", data=body, headers=headers, timeout=5)
-    assert huge.status_code == 413 and huge.json()["status"] == "error"
+    for size in (MAX_REQUEST_BYTES + 1, WAITRESS_SETTINGS["max_request_body_size"] + 1):  # Flask's cap, waitress's
+        huge = requests.post(f"{gateway.root}/orders/regular", data=b"x" * size, headers=headers, timeout=5)
+        assert huge.status_code == 413 and huge.json()["error_type"] == "InputException", size
+        with pytest.raises(kite_errors.InputException):  # what the official client raises
+            kite.place_order(
+                "regular",
+                order_type="LIMIT",
+                price=1,
+                quantity=1,
+                product="CNC",
+                transaction_type="BUY",
+                tag="x" * size,
+                **INFY,
+            )
+    host, port = gateway.root.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:  # not HTTP: waitress's own refusal
+        sock.sendall(b"GET /user/profile HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: many\r\n\r\n")
+        answer = sock.makefile("rb").read()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and json.loads(body)["error_type"] == "InputException"
     assert requests.get(f"{gateway.root}/health", timeout=5).status_code == 200  # the service's own routes stay
+
+
+def test_programs_on_other_machines_need_an_allowed_address(serve_gateway):
+    # Behind a reverse proxy (TRUSTED_PROXY: here this machine), the caller is X-Forwarded-For's address.
+    gateway = serve_gateway(TRUSTED_PROXY="127.0.0.1", GATEWAY_ALLOWED_ADDRESSES="198.51.100.0/24, 2001:db8::7")
+    kite = gateway.client("laptop")
+    headers = {"Authorization": f"token {kite.api_key}:{kite.access_token}", "X-Kite-Version": "3"}
+
+    def profile_from(address):
+        return requests.get(f"{gateway.root}/user/profile", headers={**headers, "X-Forwarded-For": address}, timeout=5)
+
+    for address in ("198.51.100.9", "2001:db8::7", "127.0.0.1"):  # listed, listed, this machine
+        assert profile_from(address).status_code == 200, address
+    refused = profile_from("203.0.113.7")
+    assert refused.status_code == 403 and refused.json()["error_type"] == "PermissionException"
+    assert "203.0.113.7" in refused.json()["message"] and "GATEWAY_ALLOWED_ADDRESSES" in refused.json()["message"]
+    assert profile_from("2001:db8::8").status_code == 403
+    kite.profile()  # this machine's programs: always
+
+
+def test_a_call_that_would_wait_too_long_for_its_slot_is_refused_and_not_sent(
+    gateway, sandbox_app, market, monkeypatch
+):
+    monkeypatch.setattr(forward, "MAX_WAIT_SECONDS", 0.3)  # Kite's quotes: 1/s, so a second one would wait ~1 s
+    kite = gateway.client("impatient")
+    reached_kite = []
+    serve = sandbox_app.wsgi_app
+    sandbox_app.wsgi_app = lambda environ, start: reached_kite.append(environ["PATH_INFO"]) or serve(environ, start)
+    kite.ltp("NSE:INFY")
+    with pytest.raises(kite_errors.NetworkException, match="Too many requests"):
+        kite.ltp("NSE:INFY")
+    kite.profile()  # another limit class: unaffected
+    assert reached_kite == ["/quote/ltp", "/user/profile"]
 
 
 def test_the_audit_log_and_status_name_the_client_of_each_order(gateway, official_kite, market, config, tmp_path):

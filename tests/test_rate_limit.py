@@ -12,6 +12,7 @@ from kite_service.kite.rate_limit import (
     RateLimiter,
     endpoint_class,
     shared_limiters,
+    unlimited_limiters,
 )
 
 
@@ -47,6 +48,30 @@ def test_burst_up_to_the_limit_then_waits_for_the_window():
     # In any one-second window there are never more than 3 calls.
     for start in times:
         assert sum(start <= t < start + 1.0 for t in times) <= 3
+
+
+def test_expected_wait_says_how_long_a_call_asking_now_would_wait():
+    clock = FakeClock()
+    limiter = RateLimiter(3, 1.0, clock=clock, sleep=clock.sleep)
+    assert limiter.expected_wait() == 0
+    for _ in range(3):
+        limiter.acquire()
+    clock.now = 0.5
+    assert limiter.expected_wait() == 0.5  # the window is full until its first call is a second old
+    limiter._next_ticket += 3  # three callers in line take the three slots that free at 1.0
+    assert limiter.expected_wait() == 1.5  # ours frees a second after the first of theirs
+    limiter._serving += 3
+    clock.now = 1.0
+    assert limiter.expected_wait() == 0  # the window has moved on
+    assert limiter.acquire() == 0
+
+
+def test_without_limits_nothing_waits():
+    limiter = unlimited_limiters()[QUOTE]
+    for _ in range(1000):
+        with limiter.slot():
+            pass
+    assert limiter.expected_wait() == 0 and limiter.acquire() == 0
 
 
 def test_limit_is_shared_by_threads():

@@ -145,3 +145,15 @@ def test_rate_limits_can_be_turned_off_only_for_a_sandbox(config):
     with pytest.raises(ConfigError, match="only for the sandbox"):
         load_settings({**config, "RATE_LIMITS": "off", "KITE_API_ROOT": "https://api.kite.trade"})
     assert load_settings(config).rate_limits is True
+
+
+def test_gateway_allowed_addresses_are_networks(config):
+    settings = load_settings({**config, "GATEWAY_ALLOWED_ADDRESSES": "203.0.113.7, 198.51.100.0/24,2001:db8::/48"})
+    assert [str(network) for network in settings.gateway_allowed_networks] == [
+        "203.0.113.7/32",
+        "198.51.100.0/24",
+        "2001:db8::/48",
+    ]
+    assert load_settings(config).gateway_allowed_networks == ()  # this machine only
+    with pytest.raises(ConfigError, match=r"GATEWAY_ALLOWED_ADDRESSES.*'my-laptop'"):
+        load_settings({**config, "GATEWAY_ALLOWED_ADDRESSES": "203.0.113.7, my-laptop"})

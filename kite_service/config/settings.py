@@ -49,6 +49,7 @@ DEFAULTS = {
     "MARKET_HOLIDAYS": "",
     "MARKET_PROTECTION": "-1",
     "TRUSTED_PROXY": "",
+    "GATEWAY_ALLOWED_ADDRESSES": "",
     "ORDER_STREAM": "on",
     "RATE_LIMITS": "on",
     "KITE_TICKER_URL": "wss://ws.kite.trade",
@@ -81,6 +82,8 @@ class Settings:
     market_holidays: frozenset = frozenset()
     market_protection: float = -1  # sent with MARKET and SL-M orders that name none (Kite requires it)
     trusted_proxy: str = ""  # the reverse proxy whose X-Forwarded-For names the real client
+    # Where gateway calls may come from besides this machine (loopback): networks, e.g. 203.0.113.7/32
+    gateway_allowed_networks: tuple = ()
     order_stream: bool = True  # order updates over Kite's WebSocket, besides the poll
     rate_limits: bool = True  # Kite's rate limits and order caps applied here (off: a sandbox without them only)
     kite_ticker_url: str = "wss://ws.kite.trade"
@@ -193,6 +196,7 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         market_holidays=_dates(merged, "MARKET_HOLIDAYS"),
         market_protection=_market_protection(merged, "MARKET_PROTECTION"),
         trusted_proxy=_address(merged, "TRUSTED_PROXY"),
+        gateway_allowed_networks=_networks(merged, "GATEWAY_ALLOWED_ADDRESSES"),
         order_stream=_on_off(merged, "ORDER_STREAM"),
         rate_limits=_rate_limits(merged),
         kite_ticker_url=merged["KITE_TICKER_URL"].strip().rstrip("/"),
@@ -293,6 +297,22 @@ def _address(values, name) -> str:
         except ValueError:
             raise ConfigError(f"{name} must be an IP address (the proxy's, as this service sees it).") from None
     return text
+
+
+def _networks(values, name) -> tuple:
+    """Comma-separated addresses or networks (203.0.113.7, 198.51.100.0/24, 2001:db8::/48)."""
+    networks = []
+    for text in (part.strip() for part in values[name].split(",")):
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{name} must list IP addresses or networks separated by commas (203.0.113.7, 198.51.100.0/24), "
+                f"not {text[:50]!r}."
+            ) from None
+    return tuple(networks)
 
 
 def _market_protection(values, name) -> float:

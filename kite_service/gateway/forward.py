@@ -7,6 +7,7 @@ access token, and Kite's answer (status, content type, body) goes back as it is.
 error JSON with Kite's status, so the clients raise the exception they would raise at Kite.
 """
 
+import ipaddress
 import logging
 import threading
 from urllib.parse import parse_qsl, urlencode
@@ -20,7 +21,7 @@ from kite_service.gateway.clients import ClientError
 from kite_service.gateway.kite_routes import FIRST_SEGMENTS, KiteCall
 from kite_service.kite.rate_limit import shared_limiters, shared_order_caps, unlimited_limiters
 from kite_service.runtime.context import current_context
-from kite_service.web.server_settings import WAITRESS_SETTINGS
+from kite_service.web.http_server import WAITRESS_SETTINGS
 
 log = logging.getLogger("kite_app.gateway")
 
@@ -49,6 +50,15 @@ def _forward(kite_path: str = ""):
     call = KiteCall(request.method, request.path)
     if not call.known:
         return kite_error(404, "GeneralException", "Route not found")
+    if not _from_allowed_address(context.settings.gateway_allowed_networks):
+        address = request.remote_addr
+        context.refusals.warning("gateway calls from addresses not allowed", "Gateway: refused a call from %s", address)
+        return kite_error(
+            403,
+            "PermissionException",
+            f"Kite App's gateway takes no calls from {address}: on the machine that runs Kite App, add it to "
+            "GATEWAY_ALLOWED_ADDRESSES and restart.",
+        )
     key, _, token = request.headers.get("Authorization", "").removeprefix("token ").partition(":")
     try:
         client = context.gateway.clients.authenticate(key, token)
@@ -79,6 +89,17 @@ def _forward(kite_path: str = ""):
         except OSError as exc:
             log.error("Gateway audit: no line for %s's %s %s: %s", client.name, call.method, call.path, exc)
     return response
+
+
+def _from_allowed_address(networks: tuple) -> bool:
+    """This machine (loopback) or an address of GATEWAY_ALLOWED_ADDRESSES. Behind a reverse proxy the
+    caller's address is the proxy's unless TRUSTED_PROXY names it (then X-Forwarded-For's)."""
+    try:
+        address = ipaddress.ip_address((request.remote_addr or "").partition("%")[0])
+    except ValueError:
+        return False
+    address = getattr(address, "ipv4_mapped", None) or address  # ::ffff:203.0.113.7 is 203.0.113.7
+    return address.is_loopback or any(address in network for network in networks)
 
 
 def _answer(context, call: KiteCall, client) -> Response:
@@ -127,13 +148,13 @@ def _answer(context, call: KiteCall, client) -> Response:
     }
     if request.content_type:
         headers["Content-Type"] = request.content_type
-    url = context.settings.kite_api_root.rstrip("/") + request.path
+    path = request.path
     if request.query_string:
-        url += "?" + request.query_string.decode("latin-1")
+        path += "?" + request.query_string.decode("latin-1")
     try:
         with limiter.slot():  # counted until Kite's answer is in, like every other call of the account
             answer = context.gateway.connections.request(
-                request.method, url, body=body, headers=headers, timeout=context.settings.kite_timeout, redirect=False
+                request.method, path, body=body, headers=headers, timeout=context.settings.kite_timeout, redirect=False
             )
     except urllib3.exceptions.HTTPError as exc:
         log.warning("Gateway: %s %s for %s: Kite did not answer (%s)", call.method, call.path, client.name, exc)

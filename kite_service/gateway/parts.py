@@ -19,19 +19,32 @@ from kite_service.gateway.clients import ClientRegistry
 POOL_SIZE = 16  # at least the gateway calls that may be under way at once (forward.MAX_CALLS_AT_ONCE)
 
 
-def connections_to(kite_root: str) -> urllib3.PoolManager:
-    """A pool of kept-open connections to `kite_root`, through the environment's proxy if it names one."""
-    proxy = requests.utils.get_environ_proxies(kite_root).get(urlsplit(kite_root).scheme)
-    settings = {"maxsize": POOL_SIZE, "ca_certs": certifi.where(), "retries": False}
-    return urllib3.ProxyManager(proxy, **settings) if proxy else urllib3.PoolManager(**settings)
+class KiteConnections:
+    """Kept-open connections to the Kite root: `request(method, path_and_query, ...)` sends one call.
+
+    Straight to Kite, one connection pool taken once (a PoolManager would parse the URL and look up
+    its pool on every call); through an HTTP proxy named by the environment, the proxy manager."""
+
+    def __init__(self, kite_root: str):
+        self.root = kite_root.rstrip("/")
+        proxy = requests.utils.get_environ_proxies(kite_root).get(urlsplit(kite_root).scheme)
+        settings = {"maxsize": POOL_SIZE, "ca_certs": certifi.where(), "retries": False}
+        self._manager = urllib3.ProxyManager(proxy, **settings) if proxy else urllib3.PoolManager(**settings)
+        self._pool = None if proxy else self._manager.connection_from_url(self.root)
+        self._root_path = urlsplit(self.root).path  # Kite's is "", a test double's may have one
+
+    def request(self, method: str, path: str, **options) -> urllib3.BaseHTTPResponse:
+        if self._pool is None:
+            return self._manager.urlopen(method, self.root + path, **options)
+        return self._pool.urlopen(method, self._root_path + path, **options)
 
 
 @dataclass
 class Gateway:
     clients: ClientRegistry  # the programs that reach Kite through the gateway
     audit: GatewayAudit  # one line per order call; each client's counts for the day
-    connections: urllib3.PoolManager  # to Kite, kept open
+    connections: KiteConnections  # to Kite, kept open
 
     @classmethod
     def build(cls, clients_file: Path, log_dir: Path, kite_root: str, clock) -> "Gateway":
-        return cls(ClientRegistry(clients_file, clock=clock), GatewayAudit(log_dir), connections_to(kite_root))
+        return cls(ClientRegistry(clients_file, clock=clock), GatewayAudit(log_dir), KiteConnections(kite_root))

@@ -73,13 +73,23 @@ class RateLimiter:
         return _Slot(self)
 
     def expected_wait(self) -> float:
-        """About how long a call asking now would wait for its slot: the callers already in line and
-        the calls in the window, at `rate` a `period` (for refusing rather than queueing without end)."""
+        """How long a call asking now would wait for its slot, given the calls in the window and the
+        callers already in line (for refusing rather than queueing without end)."""
         with self._turn:
             now = self._clock()
-            in_window = sum(1 for stamp in self._calls if stamp > now - self.period)
+            calls = self._calls
+            while calls and calls[0] <= now - self.period:  # in time order: what is left is in the window
+                calls.popleft()
             in_line = self._next_ticket - self._serving
-        return max(0, in_line + in_window - self.rate + 1) * self.period / self.rate
+            if len(calls) + in_line < self.rate:
+                return 0.0
+            # The window's slots in the order they free (free ones first); each caller in line takes
+            # the next, and the slot it takes frees a period later. Ours comes after theirs.
+            frees = deque([now - self.period] * (self.rate - len(calls)) + list(calls)[-self.rate :])
+            for _ in range(in_line + 1):
+                taken = max(frees.popleft() + self.period, now)
+                frees.append(taken)
+            return taken - now
 
     def _take(self) -> tuple:
         """(seconds waited, the slot's stamp)."""
@@ -198,9 +208,28 @@ class NoOrderCaps:
         return None
 
 
+class NoLimit:
+    """A limiter that never makes a call wait and counts nothing: for a sandbox without Kite's limits."""
+
+    def acquire(self) -> float:
+        return 0.0
+
+    def slot(self) -> "NoLimit":
+        return self
+
+    def expected_wait(self) -> float:
+        return 0.0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        return False
+
+
 def unlimited_limiters() -> dict:
     """Limiters that never make a call wait: for a sandbox without Kite's limits (RATE_LIMITS=off)."""
-    return {name: RateLimiter(10**9) for name in KITE_RATE_LIMITS}
+    return {name: NoLimit() for name in KITE_RATE_LIMITS}
 
 
 _shared: dict = {}
