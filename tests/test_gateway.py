@@ -76,6 +76,10 @@ def market(sandbox_app):
     return market
 
 
+def kite_headers(kite: KiteConnect) -> dict:
+    return {"Authorization": f"token {kite.api_key}:{kite.access_token}", "X-Kite-Version": "3"}
+
+
 def candle_hour(clock) -> tuple:
     """An hour of minute candles two days before the injected clock's day: 09:15 to 10:15 IST."""
     day = (clock() - timedelta(days=2)).date()
@@ -95,6 +99,15 @@ def test_reads_answer_as_kite_does(gateway, official_kite, market, clock):
     instruments = kite.instruments("NSE")  # Kite's CSV, passed through as it is
     assert instruments == official_kite.instruments("NSE")
     assert len(instruments) > 50
+
+
+def test_the_go_clients_extra_routes_pass_too(gateway, official_kite):
+    kite = gateway.client("go-bot")
+    headers = kite_headers(kite)
+    for path in ("/user/profile/full", "/portfolio/holdings/summary", "/alerts"):  # as gokiteconnect asks
+        answer = requests.get(f"{gateway.root}{path}", headers=headers, timeout=5)
+        direct = official_kite.reqsession.get(f"{official_kite.root}{path}", headers=kite_headers(official_kite))
+        assert (answer.status_code, answer.json()) == (200, direct.json()), path
 
 
 def test_a_trading_client_places_modifies_and_cancels_tagged_with_its_name(gateway, official_kite, market):
@@ -185,7 +198,7 @@ def test_kites_real_token_is_in_no_answer(gateway, official_kite, market):
 
 def test_bad_requests_get_kites_error_json(gateway):
     kite = gateway.client("bot-6", can_trade=True)
-    headers = {"Authorization": f"token {kite.api_key}:{kite.access_token}", "X-Kite-Version": "3"}
+    headers = kite_headers(kite)
     unknown = requests.get(f"{gateway.root}/user/nothing-here", headers=headers, timeout=5)
     assert unknown.status_code == 404 and unknown.json()["error_type"] == "GeneralException"
     for size in (MAX_REQUEST_BYTES + 1, WAITRESS_SETTINGS["max_request_body_size"] + 1):  # Flask's cap, waitress's
@@ -215,7 +228,7 @@ def test_programs_on_other_machines_need_an_allowed_address(serve_gateway):
     # Behind a reverse proxy (TRUSTED_PROXY: here this machine), the caller is X-Forwarded-For's address.
     gateway = serve_gateway(TRUSTED_PROXY="127.0.0.1", GATEWAY_ALLOWED_ADDRESSES="198.51.100.0/24, 2001:db8::7")
     kite = gateway.client("laptop")
-    headers = {"Authorization": f"token {kite.api_key}:{kite.access_token}", "X-Kite-Version": "3"}
+    headers = kite_headers(kite)
 
     def profile_from(address):
         return requests.get(f"{gateway.root}/user/profile", headers={**headers, "X-Forwarded-For": address}, timeout=5)

@@ -1,6 +1,6 @@
-"""Which Kite calls the gateway passes through, and what each is: taken from the official client's
-own routes table (kiteconnect's KiteConnect._routes), so the gateway knows every route the client
-knows. The table names paths, not methods; the method and the path together say what a call is.
+"""Which Kite calls the gateway passes through, and what each is: taken from the official Python
+client's own routes table (kiteconnect's KiteConnect._routes), so the gateway knows every route the
+client knows, and the Go client's few more. The table names paths, not methods; the method and the path together say what a call is.
 """
 
 import re
@@ -17,9 +17,19 @@ def _pattern(path: str) -> str:
     return _PARAMETER.sub("[^/]+", path)
 
 
-# Every path the official client knows, as one expression (one match a call, not one per route).
-KITE_PATHS = re.compile("^(?:" + "|".join(_pattern(path) for path in sorted(set(KiteConnect._routes.values()))) + ")$")
-FIRST_SEGMENTS = tuple(sorted({path.split("/")[1] for path in KiteConnect._routes.values()}))
+# The official Go client's routes beyond the Python client's (gokiteconnect: user.go, portfolio.go, alerts.go).
+GO_CLIENT_PATHS = (
+    "/user/profile/full",
+    "/portfolio/holdings/summary",
+    "/portfolio/holdings/compact",
+    "/alerts",
+    "/alerts/{alert_id}",
+    "/alerts/{alert_id}/history",
+)
+_PATHS = sorted(set(KiteConnect._routes.values()) | set(GO_CLIENT_PATHS))
+# Every path the official clients know, as one expression (one match a call, not one per route).
+KITE_PATHS = re.compile("^(?:" + "|".join(_pattern(path) for path in _PATHS) + ")$")
+FIRST_SEGMENTS = tuple(sorted({path.split("/")[1] for path in _PATHS}))
 
 # Sessions come from the daily login, never from a program: /session/token (create, and DELETE,
 # which would log the whole account out) and the refresh-token routes.
