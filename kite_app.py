@@ -22,7 +22,7 @@ from kite_service.config.defaults import DEFAULT_PORT, DEFAULT_SANDBOX_PORT
 from kite_service.config.settings import PROJECT_DIR, configured_values, env_file, load_credentials, load_settings
 from kite_service.errors import ConfigError, PortInUseError
 from kite_service.gateway.cli import main as clients_main
-from kite_service.gateway.forward import gateway
+from kite_service.gateway.forward import mount_gateway
 from kite_service.gateway.local_client import LocalGateway
 from kite_service.login.access_code import throttle_failed_attempts
 from kite_service.login.pages import browser
@@ -63,9 +63,10 @@ def create_app(test_config: dict | None = None, clock=now_ist) -> Flask:
             max_age=600,
         )
     install_request_guards(app)
-    for blueprint in (public, api, kite_hooks, browser, gateway):
+    for blueprint in (public, api, kite_hooks, browser):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    mount_gateway(app)  # Kite's paths: the gateway, in front of Flask
     return app
 
 

@@ -66,7 +66,7 @@ class LoggedInSandbox:
                     str(self.port),
                 ]
             )
-            _wait_for_port(self.port)
+            wait_for_port(self.port)
         else:
             self.app = create_sandbox_app(self.demo, enforce_rate_limits=enforce_rate_limits, postback_url=postback_url)
             self.server = start_in_background(self.app, "127.0.0.1", self.port)
@@ -110,7 +110,7 @@ class LoggedInSandbox:
             self.server.close()
 
 
-def _wait_for_port(port: int, timeout: float = 15.0) -> None:
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -215,6 +215,10 @@ def test_bad_requests_get_kites_error_json(gateway):
                 tag="x" * size,
                 **INFY,
             )
+    foreign = requests.get(f"{gateway.root}/user/profile", headers={**headers, "Host": "evil.example"}, timeout=5)
+    assert foreign.status_code == 421 and foreign.json()["error_type"] == "InputException"  # DNS rebinding
+    patch = requests.patch(f"{gateway.root}/orders/regular/1", headers=headers, timeout=5)
+    assert patch.status_code == 405 and patch.json()["error_type"] == "InputException"
     host, port = gateway.root.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:  # not HTTP: waitress's own refusal
         sock.sendall(b"GET /user/profile HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: many\r\n\r\n")
@@ -255,6 +259,19 @@ def test_a_call_that_would_wait_too_long_for_its_slot_is_refused_and_not_sent(
         kite.ltp("NSE:INFY")
     kite.profile()  # another limit class: unaffected
     assert reached_kite == ["/quote/ltp", "/user/profile"]
+
+
+def test_an_unexpected_failure_is_kites_error_json_and_logged(gateway, monkeypatch, caplog):
+    kite = gateway.client("bot-8")
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(gateway.app.extensions["kite_app"].store, "load", broken)
+    with pytest.raises(kite_errors.GeneralException, match="see its log") as raised:
+        kite.profile()
+    assert raised.value.code == 500
+    assert "a bug" in caplog.text  # the traceback is in the log, not in the answer
 
 
 def test_the_audit_log_and_status_name_the_client_of_each_order(gateway, official_kite, market, config, tmp_path):

@@ -1,6 +1,7 @@
 """Which Kite calls the gateway passes through, and what each is: taken from the official Python
 client's own routes table (kiteconnect's KiteConnect._routes), so the gateway knows every route the
-client knows, and the Go client's few more. The table names paths, not methods; the method and the path together say what a call is.
+client knows, and the Go client's few more. The table names paths, not methods; the method and the
+path together say what a call is.
 """
 
 import re

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from flask import request
 
-from kite_service.gateway.forward import kite_error
 from kite_service.runtime.context import EXTENSION, current_context
 from kite_service.web.api import error
 
@@ -32,27 +31,34 @@ def allowed_hosts(settings) -> frozenset:
     return frozenset(hosts)
 
 
+MISDIRECTED = (
+    "Misdirected request: this service answers only to its own address. "
+    "If you reach it through another name, set PUBLIC_URL to that address."
+)
+
+
+def is_unknown_host(request, hosts: frozenset, refusals) -> bool:
+    """True (and logged, throttled) when `request` names a host this service does not answer to."""
+    # The raw header first: werkzeug's request.host parses it again on every use (a tenth of
+    # /health's time); its normalised form (default ports dropped) only for what misses.
+    if request.environ.get("HTTP_HOST", "").lower() in hosts:
+        return False
+    host = (request.host or "").lower()
+    if host in hosts:
+        return False
+    refusals.warning("requests for unknown hosts", "Refused a request for host %r", host[:100])
+    return True
+
+
 def install_request_guards(app) -> None:
     """Refuse unknown Host headers with 421; mark every answer no-store and nosniff."""
     hosts = allowed_hosts(app.extensions[EXTENSION].settings)
 
     @app.before_request
     def check_host():
-        # The raw header first: werkzeug's request.host parses it again on every use (a tenth of
-        # /health's time); its normalised form (default ports dropped) only for what misses.
-        if request.environ.get("HTTP_HOST", "").lower() in hosts:
-            return None
-        host = (request.host or "").lower()
-        if host in hosts:
-            return None
-        current_context().refusals.warning("requests for unknown hosts", "Refused a request for host %r", host[:100])
-        message = (
-            "Misdirected request: this service answers only to its own address. "
-            "If you reach it through another name, set PUBLIC_URL to that address."
-        )
-        if request.blueprint == "gateway":  # a Kite client: Kite's envelope, so it raises a Kite exception
-            return kite_error(421, "InputException", message)
-        return error(421, message)
+        if is_unknown_host(request, hosts, current_context().refusals):
+            return error(421, MISDIRECTED)
+        return None
 
     @app.after_request
     def no_caching(response):
