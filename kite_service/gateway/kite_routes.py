@@ -6,6 +6,7 @@ path together say what a call is.
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from kite_service.kite.rate_limit import HISTORICAL, ORDER_PLACEMENT, OTHER, QUOTE
 from kite_service.kite.sdk import KiteConnect
@@ -55,7 +56,7 @@ class KiteCall:
     def is_session(self) -> bool:
         return self.path in SESSION_PATHS
 
-    @property
+    @cached_property  # asked several times a call (a frozen dataclass still caches in its __dict__)
     def is_order_call(self) -> bool:
         """Place, modify or cancel an order: sent once, never retried; audited; tagged with the client."""
         return self.method in ("POST", "PUT", "DELETE") and bool(ORDER_CALL.match(self.path))
