@@ -28,6 +28,7 @@ from kite_service.login.access_code import throttle_failed_attempts
 from kite_service.login.pages import browser
 from kite_service.runtime.context import EXTENSION, AppContext
 from kite_service.storage.private_files import make_private
+from kite_service.ticker.local_server import HubServer
 from kite_service.web.api import api, kite_hooks, public, register_error_handlers
 from kite_service.web.guards import install_request_guards
 from kite_service.web.http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS, create_http_server
@@ -216,6 +217,7 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
         print(on_listening, flush=True)
     context = app.extensions[EXTENSION]
     context.start_background_work(with_scheduler)
+    ticker_hub = _serve_ticker_hub(context, host)
     local_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (what it means, not a bind)
     local_host = f"[{local_host}]" if ":" in local_host else local_host
     scripts_gateway = LocalGateway(settings.data_dir, context.gateway.clients, f"http://{local_host}:{port}")
@@ -229,10 +231,25 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
         server.run()  # returns on SystemExit from the SIGTERM and SIGINT handler
     finally:
         scripts_gateway.close()
+        if ticker_hub is not None:
+            ticker_hub.close()
         server.close()
         context.stop_background_work()
         log.info("Kite App stopped")
     return 0
+
+
+def _serve_ticker_hub(context, host: str):
+    """The ticker hub's local WebSocket on TICKER_HUB_PORT, or None (logged) when the port is taken."""
+    settings, port = context.settings, context.settings.ticker_hub_port
+    try:
+        allowed, proxy = settings.gateway_allowed_networks, settings.trusted_proxy
+        server = HubServer(context.ticker_hub, context.gateway.clients, host, port, allowed, proxy)
+    except OSError as exc:
+        log.warning("Ticker hub not started: %s", PortInUseError(host, port, exc.strerror, "TICKER_HUB_PORT"))
+        return None
+    log.info("Ticker hub listening on ws://%s:%s", host, server.port)
+    return server.start()
 
 
 def proxy_settings(settings) -> dict:

@@ -63,16 +63,16 @@ def stop_bounds() -> dict:
     }
 
 
-STREAM_CLOSE_TIMEOUT = 2  # orders/stream.py opens the WebSocket with close_timeout=2
+STREAM_CLOSE_TIMEOUT = 2  # ticker/upstream.py opens the WebSocket with close_timeout=2
 STOP_MARGIN_SECONDS = 30  # rate-limit waits, logging's shutdown, the interpreter's exit
 
 
 def test_the_order_stream_closes_within_the_timeout_counted():
     import inspect
 
-    from kite_service.orders import stream as order_stream
+    from kite_service.ticker import upstream
 
-    assert f"close_timeout={STREAM_CLOSE_TIMEOUT}," in inspect.getsource(order_stream.OrderStream)
+    assert f"close_timeout={STREAM_CLOSE_TIMEOUT}," in inspect.getsource(upstream.UpstreamConnection)
 
 
 def test_systemd_unit_restarts_keeps_files_private_and_outwaits_every_part_of_a_stop():

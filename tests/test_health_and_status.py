@@ -20,6 +20,7 @@ def test_health_needs_no_code_and_reports_a_missing_session(client):
         "scheduler": {"running": False},
         "last_order_check": None,
         "order_stream": {"state": "off", "last_heard": None, "restarts": 0, "last_error": None},
+        "ticker_hub": {"upstream": [], "clients": []},
     }
 
 

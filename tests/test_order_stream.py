@@ -15,6 +15,7 @@ from kite_service.login.session_store import SessionStore
 from kite_service.notifications.outbox import Notifications
 from kite_service.orders import stream as order_stream
 from kite_service.orders.events import OrderEvents
+from kite_service.ticker import upstream
 from sandbox_support import place_market_buy
 
 
@@ -118,7 +119,7 @@ def test_a_restarted_ticker_loses_nothing_and_the_stream_comes_back(
 
 def test_a_silent_connection_is_replaced(stream_parts, monkeypatch):
     stream, *_ = stream_parts
-    monkeypatch.setattr(order_stream, "SILENCE_SECONDS", 0.5)  # the sandbox's heartbeat comes every second
+    monkeypatch.setattr(upstream, "SILENCE_SECONDS", 0.5)  # the sandbox's heartbeat comes every second
     stream.start()
     assert wait_until(lambda: stream.state.state == "connected")
     assert wait_until(lambda: stream.state.state == "reconnecting", timeout=5)

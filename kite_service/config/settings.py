@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from kite_service.config.defaults import DEFAULT_HOST, DEFAULT_PORT
+from kite_service.config.defaults import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TICKER_HUB_PORT
 from kite_service.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]  # kite_service/config/settings.py -> the project folder
@@ -53,6 +53,7 @@ DEFAULTS = {
     "ORDER_STREAM": "on",
     "RATE_LIMITS": "on",
     "KITE_TICKER_URL": "wss://ws.kite.trade",
+    "TICKER_HUB_PORT": str(DEFAULT_TICKER_HUB_PORT),
     "LOG_MAX_MB": "500",
 }
 
@@ -87,6 +88,7 @@ class Settings:
     order_stream: bool = True  # order updates over Kite's WebSocket, besides the poll
     rate_limits: bool = True  # Kite's rate limits and order caps applied here (off: a sandbox without them only)
     kite_ticker_url: str = "wss://ws.kite.trade"
+    ticker_hub_port: int = DEFAULT_TICKER_HUB_PORT  # local KiteTickers connect here (0: any free port)
     log_max_mb: int = 500
 
     @property
@@ -200,6 +202,7 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         order_stream=_on_off(merged, "ORDER_STREAM"),
         rate_limits=_rate_limits(merged),
         kite_ticker_url=merged["KITE_TICKER_URL"].strip().rstrip("/"),
+        ticker_hub_port=_int(merged, "TICKER_HUB_PORT", low=0, high=65535),
         log_max_mb=_int(merged, "LOG_MAX_MB", low=1, high=1_000_000),
     )
 

@@ -36,6 +36,14 @@ def parse_args(argv: list) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def ticker_root_of(settings: Settings) -> str:
+    """Where a program's KiteTicker connects: the hub's port here, or PUBLIC_URL's /ws behind a proxy."""
+    if settings.public_url:
+        return "ws" + settings.public_url.rstrip("/").removeprefix("http") + "/ws"
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host  # noqa: S104 (a name)
+    return f"ws://[{host}]:{settings.ticker_hub_port}" if ":" in host else f"ws://{host}:{settings.ticker_hub_port}"
+
+
 def main(argv: list, settings: Settings) -> int:
     """Run one clients command; the exit code."""
     args = parse_args(argv)
@@ -45,7 +53,7 @@ def main(argv: list, settings: Settings) -> int:
     try:
         if args.action == "add":
             client, access_token = registry.add(args.name, can_trade=args.trade)
-            ticker_root = "ws" + root.removeprefix("http") + "/ws"
+            ticker_root = ticker_root_of(settings)
             answer = {
                 "name": client.name,
                 "api_key": client.api_key,
@@ -81,8 +89,11 @@ def _instructions(answer: dict) -> str:
             f"  api_key       {answer['api_key']}",
             f"  access_token  {answer['access_token']}",
             f"  root          {answer['root']}",
+            f"  ticker_root   {answer['ticker_root']}",
             "Python:      KiteConnect(api_key, access_token=access_token, root=root)",
+            "             KiteTicker(api_key, access_token, root=ticker_root)",
             "JavaScript:  new KiteConnect({api_key, access_token, root})",
+            "             new KiteTicker({api_key, access_token, root: ticker_root})",
             "It stays valid across Kite's daily login; `clients revoke NAME` ends it.",
         ]
     )

@@ -12,7 +12,6 @@ to Flask. Flask's per-request machinery (contexts, routing, hooks) cost a third 
 gateway added to a call (bench section 11), and none of it is needed here.
 """
 
-import ipaddress
 import json
 import logging
 import threading
@@ -23,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from kite_service.errors import OrderCapError
+from kite_service.gateway.addresses import is_allowed_address
 from kite_service.gateway.clients import ClientError
 from kite_service.gateway.kite_routes import FIRST_SEGMENTS, KiteCall
 from kite_service.kite.rate_limit import shared_limiters, shared_order_caps, unlimited_limiters
@@ -92,7 +92,8 @@ class GatewayEndpoint:
             response = kite_error(405, "InputException", f"{request.method} is not a method of Kite's API.")
             response.headers["Allow"] = ", ".join(METHODS)
             return response
-        if not _from_allowed_address(request, context.settings.gateway_allowed_networks):
+        # Behind a reverse proxy the caller's address is the proxy's, unless TRUSTED_PROXY names it.
+        if not is_allowed_address(request.remote_addr, context.settings.gateway_allowed_networks):
             address = request.remote_addr
             context.refusals.warning(
                 "gateway calls from addresses not allowed", "Gateway: refused a call from %s", address
@@ -140,17 +141,6 @@ class GatewayEndpoint:
         return response
 
 
-def _from_allowed_address(request: Request, networks: tuple) -> bool:
-    """This machine (loopback) or an address of GATEWAY_ALLOWED_ADDRESSES. Behind a reverse proxy the
-    caller's address is the proxy's unless TRUSTED_PROXY names it (then X-Forwarded-For's)."""
-    try:
-        address = ipaddress.ip_address((request.remote_addr or "").partition("%")[0])
-    except ValueError:
-        return False
-    address = getattr(address, "ipv4_mapped", None) or address  # ::ffff:203.0.113.7 is 203.0.113.7
-    return address.is_loopback or any(address in network for network in networks)
-
-
 def _answer(context, request: Request, call: KiteCall, client) -> Response:
     """Kite's answer to `call` for `client`, or the gateway's refusal."""
     if call.is_session:
@@ -183,7 +173,7 @@ def _answer(context, request: Request, call: KiteCall, client) -> Response:
             f"Too many requests: the account's {call.rate_class} calls are taken for the next "
             f"{MAX_WAIT_SECONDS:g} s by this machine's programs; not sent to Kite, try again shortly.",
         )
-    body = request.get_data()
+    body = request.get_data() if request.method != "GET" else None  # Kite's GETs carry their query only
     if call.is_placement and limits_on:
         try:
             shared_order_caps(context.credentials.api_key).take()

@@ -29,6 +29,8 @@ from kite_service.orders.stream import OrderStream
 from kite_service.orders.watch import OrderWatcher
 from kite_service.runtime.maintenance import Maintenance
 from kite_service.storage.atomic_file import remove_stale_temp_files
+from kite_service.ticker.hub import TickerHub
+from kite_service.ticker.upstream import UpstreamConnection
 
 if TYPE_CHECKING:  # for the annotations only: the package imports no top-level module
     from kite_api import KiteAPI
@@ -62,6 +64,7 @@ class AppContext:
     stream: OrderStream | None  # order updates over Kite's WebSocket (ORDER_STREAM=on)
     api: "KiteAPI"  # kite_api.py's: the service's own Kite calls (order check, postback look-ups, logout)
     gateway: Gateway  # programs through the gateway: their credentials, connections to Kite, audit
+    ticker_hub: TickerHub  # local KiteTickers through at most three connections to Kite (served by kite_app.serve)
     clock: Callable[[], datetime] = now_ist  # every part reads the time from here (tests inject one)
 
     @classmethod
@@ -82,6 +85,14 @@ class AppContext:
         runner = scheduler_runner(
             watcher.poll_and_announce, Maintenance(settings, store, watcher, clock=clock).run, reminder.run
         )
+        stream = None
+        if settings.order_stream:
+            stream = OrderStream(settings, credentials.api_key, store, events, clock=clock)
+
+        def ticker_connection(index: int) -> UpstreamConnection:
+            url, key = settings.kite_ticker_url, credentials.api_key
+            return UpstreamConnection(url, key, store, clock=clock, name=f"Ticker connection {index + 1}")
+
         return cls(
             settings=settings,
             credentials=credentials,
@@ -94,11 +105,10 @@ class AppContext:
             runner=runner,
             postbacks=PostbackFollowUp(api, events, clock=clock),
             refusals=LogThrottle(logging.getLogger("kite_app.http")),
-            stream=OrderStream(settings, credentials.api_key, store, events, clock=clock)
-            if settings.order_stream
-            else None,
+            stream=stream,
             api=api,
             gateway=Gateway.build(settings.gateway_clients_file, settings.log_dir, settings.kite_api_root, clock),
+            ticker_hub=TickerHub(stream or ticker_connection(0), ticker_connection),
             clock=clock,
         )
 
@@ -122,6 +132,7 @@ class AppContext:
 
     def stop_background_work(self) -> None:
         """Wait for running jobs, then stop notification delivery (undelivered ones stay in the outbox)."""
+        self.ticker_hub.stop()
         if self.stream is not None:
             self.stream.stop()
         self.runner.stop()

@@ -73,6 +73,7 @@ def status():
             {**client.public(), "today": today.get(client.name, no_calls)} for client in context.gateway.clients.all()
         ]
     }
+    body["ticker_hub"] = context.ticker_hub.status(with_subscriptions=True)
     last = context.watcher.last_outcome
     if last is not None and not last.ok:
         body["last_order_check"]["detail"] = redact(last.detail)
@@ -99,6 +100,7 @@ def _health(context, session: dict) -> dict:
             "restarts": stream.restarts if stream else 0,
             "last_error": stream.last_error if stream else None,
         },
+        "ticker_hub": context.ticker_hub.status(),
     }
 
 

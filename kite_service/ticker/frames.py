@@ -1,0 +1,83 @@
+"""Kite's binary ticker frames taken apart and put together, without decoding a price.
+
+A frame is an int16 count of packets, then each packet as an int16 length and its bytes; a packet
+starts with its instrument token (int32, big-endian). Its length tells its mode: 8 bytes (ltp), 44
+(quote) or 184 (full) for tradable instruments, 28 (quote) or 32 (full) for indices. Each mode's
+packet is the start of the richer one's (Kite's "WebSocket streaming" page), so the hub cuts a
+packet down to the mode a client asked for and never encodes one anew. A one-byte frame is a
+heartbeat. All in network byte order.
+"""
+
+import struct
+
+LTP, QUOTE, FULL = "ltp", "quote", "full"
+MODES = (LTP, QUOTE, FULL)
+RANK = {LTP: 0, QUOTE: 1, FULL: 2}  # a richer mode carries everything a poorer one does
+HEARTBEAT = b"\x00"
+LTP_LENGTH = 8
+QUOTE_LENGTH = 44
+INDEX_QUOTE_LENGTH = 28
+INDEX_LENGTHS = (INDEX_QUOTE_LENGTH, 32)  # an index's quote and full packets
+_SHORT = struct.Struct(">H")
+_TOKEN = struct.Struct(">I")
+
+
+class FrameError(ValueError):
+    """A binary message that is not a well-formed ticker frame (it is dropped, never passed on)."""
+
+
+def split(frame: bytes) -> dict:
+    """{token: packet} of a frame; a heartbeat gives {}. FrameError if the lengths do not add up."""
+    if len(frame) < 2:
+        return {}
+    view = memoryview(frame)
+    (count,) = _SHORT.unpack_from(view, 0)
+    packets, offset, end = {}, 2, len(frame)
+    for _ in range(count):
+        if offset + 2 > end:
+            raise FrameError(f"frame of {end} bytes ends inside its packet lengths")
+        (length,) = _SHORT.unpack_from(view, offset)
+        offset += 2
+        if length < LTP_LENGTH or offset + length > end:
+            raise FrameError(f"packet of {length} bytes at {offset} does not fit a frame of {end}")
+        packet = frame[offset : offset + length]
+        packets[_TOKEN.unpack_from(packet)[0]] = packet
+        offset += length
+    if offset != end:
+        raise FrameError(f"{end - offset} bytes after the frame's {count} packets")
+    return packets
+
+
+def mode_of(packet: bytes) -> str:
+    """The mode a packet was sent in, from its length."""
+    length = len(packet)
+    if length == LTP_LENGTH:
+        return LTP
+    if length in (QUOTE_LENGTH, INDEX_QUOTE_LENGTH):
+        return QUOTE
+    return FULL
+
+
+def cut(packet: bytes, mode: str) -> bytes:
+    """`packet` in `mode`: its first bytes, or all of it when it carries no more than `mode` asks."""
+    if mode == LTP:
+        return packet[:LTP_LENGTH]
+    if mode == QUOTE:
+        length = len(packet)
+        if length > QUOTE_LENGTH:
+            return packet[:QUOTE_LENGTH]
+        if length == INDEX_LENGTHS[1]:
+            return packet[:INDEX_QUOTE_LENGTH]
+    return packet
+
+
+def join(packets: list) -> bytes:
+    """One frame carrying `packets` (a heartbeat when there are none)."""
+    if not packets:
+        return HEARTBEAT
+    return _SHORT.pack(len(packets)) + b"".join(_SHORT.pack(len(packet)) + packet for packet in packets)
+
+
+def richer(first: str, second: str) -> str:
+    """The richer of two modes."""
+    return first if RANK[first] >= RANK[second] else second

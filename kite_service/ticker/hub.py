@@ -1,0 +1,181 @@
+"""The ticker hub: local KiteTickers' subscriptions counted together, carried by at most three
+connections to Kite, and each tick cut to what each client asked for.
+
+Upstream, the first connection is the order stream's (order updates come on every connection, so
+the hub passes on those of the first only); a second and a third open when the first is full and
+close when they carry nothing. Each upstream frame is taken apart once (frames.py); each client
+gets a frame of its own instruments in its own modes, queued without waiting. A client whose queue
+is full (its program reads too slowly: a slow `on_ticks`) is dropped with a close reason that says
+so, and the others never wait for it. When an upstream connection drops, local clients stay
+connected: the connection comes back and asks again for what it carried, and clients see a gap.
+"""
+
+import json
+import logging
+import threading
+import time
+
+from kite_service.ticker.frames import FrameError, cut, join, split
+from kite_service.ticker.subscriptions import SubscriptionBook
+
+log = logging.getLogger("kite_app.ticker_hub")
+
+TOO_SLOW_CODE = 1008  # RFC 6455 policy violation: the client broke the hub's rule (read what you asked for)
+
+
+def too_slow(client) -> str:
+    """The close reason of a client dropped for reading too slowly (at most 123 bytes, as RFC 6455 allows)."""
+    return f"Too slow: {client.queue_limit} messages waiting. Read ticks faster (a lighter on_ticks)"
+
+
+class TickerHub:
+    """`first`: the upstream connection that is always there (the order stream's); `more(index)`
+    makes another (started and stopped here, as the instruments need)."""
+
+    def __init__(self, first, more, book: SubscriptionBook | None = None, clock=time.monotonic):
+        self.book = book or SubscriptionBook()
+        self._connections = [first] + [None] * (self.book.connections - 1)
+        self._more = more
+        self._clock = clock
+        self._lock = threading.Lock()  # over the book, the clients and the connections list
+        self._clients: dict = {}  # LocalClient -> a copy of its {token: mode}, replaced (never changed) on a change
+        first.on_binary = self._frame_from(0)
+        first.on_text = self.pass_on_text
+
+    # -- local clients ----------------------------------------------------------------------
+
+    def add(self, client) -> None:
+        with self._lock:
+            self._clients[client] = {}
+
+    def remove(self, client) -> None:
+        with self._lock:
+            self._clients.pop(client, None)
+            self.book.remove(client)
+            self._apply()
+
+    def handle(self, client, text: str) -> str | None:
+        """A client's message ({"a": "subscribe"|"unsubscribe"|"mode", "v": ...}); an error text or None."""
+        try:
+            message = json.loads(text)
+            action, value = message["a"], message["v"]
+        except (ValueError, KeyError, TypeError):
+            return "Invalid message"
+        with self._lock:
+            if action == "subscribe" and isinstance(value, list):
+                problem = self.book.subscribe(client, value)
+            elif action == "unsubscribe" and isinstance(value, list):
+                problem = self.book.unsubscribe(client, value)
+            elif action == "mode" and isinstance(value, list) and len(value) == 2 and isinstance(value[1], list):
+                problem = self.book.set_mode(client, value[0], value[1])
+            else:
+                return "Invalid message"
+            if client in self._clients:
+                self._clients[client] = dict(self.book.wants(client))  # pass_on reads it without the lock
+            self._apply()
+        return problem
+
+    # -- from upstream ----------------------------------------------------------------------
+
+    def _frame_from(self, index: int):
+        def on_binary(data: bytes) -> None:
+            self.pass_on(data, index)
+
+        return on_binary
+
+    def pass_on(self, data: bytes, index: int = 0) -> None:
+        """One upstream frame: each client gets its instruments from it, in its modes."""
+        try:
+            packets = split(data)
+        except FrameError as exc:
+            log.warning("Ticker hub: dropped a malformed frame from Kite (%s)", exc)
+            return
+        if not packets:
+            return  # a heartbeat: each client gets its own when it has heard nothing for a second
+        with self._lock:
+            clients = list(self._clients.items())
+        slow = []
+        for client, wants in clients:
+            if len(wants) < len(packets):
+                chosen = [cut(packets[token], mode) for token, mode in wants.items() if token in packets]
+            else:
+                chosen = [cut(packet, wants[token]) for token, packet in packets.items() if token in wants]
+            if chosen and not client.offer(join(chosen)):
+                slow.append(client)
+        for client in slow:
+            self.drop(client, too_slow(client))
+
+    def pass_on_text(self, text: str) -> None:
+        """An upstream text message: order updates go to every client, as Kite sends them."""
+        try:
+            is_order = json.loads(text).get("type") == "order"
+        except (ValueError, AttributeError):
+            is_order = False
+        if not is_order:
+            return
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            if not client.offer(text):
+                self.drop(client, too_slow(client))
+
+    def drop(self, client, reason: str) -> None:
+        """Disconnect a client (on a thread of its own: its socket may be full) and forget its subscriptions."""
+        log.warning("Ticker hub: dropped %s: %s", client.name, reason)
+        self.remove(client)
+        threading.Thread(target=client.close, args=(TOO_SLOW_CODE, reason), daemon=True).start()
+
+    # -- upstream connections ------------------------------------------------------------------
+
+    def _apply(self) -> None:
+        """Give each upstream connection what it must carry; open or close the extra ones (lock held)."""
+        for index, wanted in enumerate(self.book.upstream()):
+            connection = self._connections[index]
+            if connection is None and wanted:
+                connection = self._connections[index] = self._more(index)
+                connection.on_binary = self._frame_from(index)
+                connection.want(wanted)
+                connection.start()
+            elif connection is not None:
+                connection.want(wanted)
+                if wanted:
+                    connection.start()  # at once if already running (the order stream usually is)
+                elif index:
+                    self._connections[index] = None
+                    threading.Thread(target=connection.stop, daemon=True).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            extra = [c for c in self._connections[1:] if c is not None]
+            self._connections[1:] = [None] * (len(self._connections) - 1)
+            clients = list(self._clients)
+        for connection in extra:
+            connection.stop()
+        for client in clients:
+            client.close(1001, "Kite App is stopping")
+
+    def status(self, with_subscriptions: bool = False) -> dict:
+        """For /health: the upstream connections and the local clients with their lag; for /api/status
+        also each client's subscriptions ({mode: [tokens]})."""
+        with self._lock:
+            connections = list(self._connections)
+            clients = list(self._clients.items())
+            load = self.book.load()
+        body = {
+            "upstream": [
+                {"name": c.name, "state": c.state.state, "instruments": load[i]}
+                for i, c in enumerate(connections)
+                if c is not None and (load[i] or c.state.state != "off")
+            ],
+            "clients": [],
+        }
+        for client, wants in clients:
+            entry = {"name": client.name, "instruments": len(wants), "waiting": client.waiting}
+            entry["lag_ms"] = round(client.lag * 1000, 1)
+            if with_subscriptions:
+                by_mode: dict = {}
+                for token, mode in wants.items():
+                    by_mode.setdefault(mode, []).append(token)
+                entry["subscriptions"] = by_mode
+            body["clients"].append(entry)
+        return body

@@ -1,0 +1,188 @@
+"""The ticker hub in front of the sandbox's ticker over real WebSockets: official KiteTickers and plain
+`websockets` clients with gateway credentials, one upstream connection for all of them, each client
+its own instruments in its own mode, order updates to every client, an upstream drop seen as a gap."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from conftest import make_session
+from kite_app import create_app
+from kite_sandbox.server import create_sandbox_app
+from kite_sandbox.ticker import TickerServer
+from kite_service.config.settings import PROJECT_DIR
+from kite_service.login.session_store import SessionStore
+from kite_service.ticker.frames import mode_of, split
+from kite_service.ticker.local_server import HubServer
+from sandbox_support import place_market_buy
+
+INFY, NIFTY = 408065, 256265
+
+PROBE = """
+import json, sys, threading
+from kiteconnect import KiteTicker
+
+api_key, access_token, root, mode, seconds = sys.argv[1:6]
+seen = {"ticks": [], "orders": [], "errors": []}
+ticker = KiteTicker(api_key, access_token, root=root, reconnect=False)
+
+def on_connect(ws, response):
+    ws.subscribe([408065, 256265])
+    ws.set_mode(mode, [408065, 256265])
+
+ticker.on_connect = on_connect
+ticker.on_ticks = lambda ws, ticks: seen["ticks"].extend(ticks)
+ticker.on_order_update = lambda ws, data: seen["orders"].append(data)
+stopping = threading.Event()  # KiteTicker.stop() stops twisted before the close handshake: a 1006 of its own
+ticker.on_error = lambda ws, code, reason: stopping.is_set() or seen["errors"].append([code, str(reason)])
+threading.Timer(float(seconds), lambda: (stopping.set(), ticker.stop())).start()
+ticker.connect(threaded=False)
+print(json.dumps(seen, default=str))
+"""
+
+
+@pytest.fixture
+def sandbox_app(demo, running_clock):
+    return create_sandbox_app(demo, clock=running_clock, enforce_rate_limits=False)  # ticks in real time
+
+
+@pytest.fixture
+def sandbox_ticker(sandbox_app, sandbox_root):
+    server = TickerServer(sandbox_app.extensions["kite_sandbox"], "127.0.0.1", 0).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hub(tmp_path, config, demo, official_kite, sandbox_ticker, running_clock):
+    """The service's ticker hub, logged in, in front of the sandbox; (its URL, the app)."""
+    credentials = tmp_path / "demo_credentials.json"
+    credentials.write_text(json.dumps({"api_key": demo.api_key, "api_secret": demo.api_secret}))
+    settings = {"CREDENTIALS_FILE": str(credentials), "KITE_API_ROOT": official_kite.root}
+    app = create_app({**config, **settings, "KITE_TICKER_URL": sandbox_ticker.url}, clock=running_clock)
+    context = app.extensions["kite_app"]
+    SessionStore(context.settings.session_file).save(
+        make_session(official_kite.access_token, login_time=running_clock(), api_key=demo.api_key)
+    )
+    server = HubServer(context.ticker_hub, context.gateway.clients, "127.0.0.1", 0).start()
+    yield f"ws://127.0.0.1:{server.port}", app
+    server.close()
+    context.ticker_hub.stop()
+    if context.stream is not None:
+        context.stream.stop()
+
+
+def credentials_of(app, name: str) -> tuple:
+    client, token = app.extensions["kite_app"].gateway.clients.add(name)
+    return client.api_key, token
+
+
+def local_ticker(url: str, app, name: str):
+    api_key, token = credentials_of(app, name)
+    return connect(f"{url}/?api_key={api_key}&access_token={token}")
+
+
+def frames_until(socket, enough, seconds: float = 8.0) -> list:
+    """{token: packet} of each binary frame received until enough(frames) or the time is up."""
+    frames, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline and not enough(frames):
+        message = socket.recv(timeout=max(0.01, deadline - time.monotonic()))
+        if isinstance(message, bytes) and len(message) > 1:
+            frames.append(split(message))
+    return frames
+
+
+def test_official_kitetickers_in_different_modes_each_get_their_own(hub, sandbox_ticker, official_kite):
+    url, app = hub
+    probes = []
+    for mode in ("ltp", "full"):
+        api_key, token = credentials_of(app, f"probe-{mode}")
+        command = [sys.executable, "-c", PROBE, api_key, token, url, mode, "4"]
+        probes.append(subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    seen = {}
+    for mode, probe in zip(("ltp", "full"), probes, strict=True):
+        stdout, stderr = probe.communicate(timeout=60)
+        assert probe.returncode == 0, stderr.decode()[-2000:]
+        seen[mode] = json.loads(stdout.decode().strip().splitlines()[-1])
+    for mode, got in seen.items():
+        assert {t["instrument_token"] for t in got["ticks"]} == {INFY, NIFTY}, mode
+        assert {t["mode"] for t in got["ticks"]} == {mode} and not got["errors"], mode
+    quote = official_kite.quote("NSE:INFY")["NSE:INFY"]
+    full_infy = [t for t in seen["full"]["ticks"] if t["instrument_token"] == INFY][-1]
+    assert full_infy["ohlc"] == quote["ohlc"] and [len(full_infy["depth"][s]) for s in ("buy", "sell")] == [5, 5]
+    assert len(sandbox_ticker._connections) <= 1  # both clients through one upstream connection
+
+
+def test_two_clients_one_instrument_and_unsubscribing_one_leaves_the_other(hub):
+    url, app = hub
+    with local_ticker(url, app, "a") as first, local_ticker(url, app, "b") as second:
+        first.send(json.dumps({"a": "subscribe", "v": [INFY]}))
+        first.send(json.dumps({"a": "mode", "v": ["ltp", [INFY]]}))
+        second.send(json.dumps({"a": "subscribe", "v": [INFY, NIFTY]}))
+        second.send(json.dumps({"a": "mode", "v": ["full", [INFY]]}))
+        got_first = frames_until(first, lambda f: len(f) >= 2)
+        got_second = frames_until(second, lambda f: len(f) >= 2)
+        assert {mode_of(f[INFY]) for f in got_first[1:]} == {"ltp"} and all(NIFTY not in f for f in got_first)
+        assert {mode_of(f[INFY]) for f in got_second[1:]} == {"full"}
+        first.send(json.dumps({"a": "unsubscribe", "v": [INFY]}))
+        time.sleep(0.2)
+        assert frames_until(second, lambda f: len(f) >= 2)[-1].keys() == {INFY, NIFTY}
+        assert first.recv(timeout=2) == b"\x00"  # nothing subscribed: a heartbeat a second
+
+
+def test_order_updates_reach_every_client(hub, official_kite, sandbox_app):
+    url, app = hub
+    market = sandbox_app.extensions["kite_sandbox"].market
+    market.pin_price(market.by_symbol("NSE", "INFY"), 1500.0)
+    with local_ticker(url, app, "a") as first, local_ticker(url, app, "b") as second:
+        first.send(json.dumps({"a": "subscribe", "v": [INFY]}))  # the hub connects upstream for a subscriber
+        frames_until(first, lambda f: len(f) >= 1)
+        order_id = place_market_buy(official_kite)
+        for socket in (first, second):
+            deadline, updates = time.monotonic() + 8, []
+            while time.monotonic() < deadline and not updates:
+                message = socket.recv(timeout=8)
+                if isinstance(message, str):
+                    updates.append(json.loads(message))
+            assert updates and updates[0]["type"] == "order" and updates[0]["data"]["order_id"] == order_id
+
+
+def test_an_upstream_drop_is_a_gap_not_a_disconnect(hub, sandbox_ticker):
+    url, app = hub
+    with local_ticker(url, app, "a") as socket:
+        socket.send(json.dumps({"a": "subscribe", "v": [INFY]}))
+        frames_until(socket, lambda f: len(f) >= 1)
+        assert sandbox_ticker.drop_all() == 1
+        after = frames_until(socket, lambda f: len(f) >= 1, seconds=12)  # reconnected, subscribed again
+        assert after and INFY in after[-1]
+
+
+def test_bad_or_revoked_credentials_are_refused_at_the_handshake(hub):
+    url, app = hub
+    registry = app.extensions["kite_app"].gateway.clients
+    api_key, token = credentials_of(app, "gone")
+    assert registry.revoke("gone")
+    for key, secret in ((api_key, token), ("kiteapp-0000000000000000", "made-up"), ("", "")):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"{url}/?api_key={key}&access_token={secret}")
+        assert refused.value.response.status_code == 403
+
+
+def test_health_and_status_show_the_connections_and_each_clients_subscriptions(hub, config):
+    url, app = hub
+    with local_ticker(url, app, "notebook") as socket:
+        socket.send(json.dumps({"a": "subscribe", "v": [INFY, NIFTY]}))
+        socket.send(json.dumps({"a": "mode", "v": ["full", [NIFTY]]}))
+        frames_until(socket, lambda f: len(f) >= 1)
+        web = app.test_client()
+        health = web.get("/health").get_json()["ticker_hub"]
+        assert [(c["instruments"], c["state"]) for c in health["upstream"]] == [(2, "connected")]
+        assert [(c["name"], c["instruments"]) for c in health["clients"]] == [("notebook", 2)]
+        assert "subscriptions" not in health["clients"][0]  # /health tells no instruments
+        status = web.get("/api/status", headers={"X-Access-Code": config["CODE"]}).get_json()["ticker_hub"]
+        assert status["clients"][0]["subscriptions"] == {"quote": [INFY], "full": [NIFTY]}
