@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pyotp
@@ -26,7 +27,7 @@ from kite_service.gateway.forward import mount_gateway
 from kite_service.gateway.local_client import LocalGateway
 from kite_service.login.access_code import throttle_failed_attempts
 from kite_service.login.pages import browser
-from kite_service.runtime.context import EXTENSION, AppContext
+from kite_service.runtime.context import EXTENSION, AppContext, no_session_for_today
 from kite_service.storage.private_files import make_private
 from kite_service.ticker.local_server import HubServer
 from kite_service.web.api import api, kite_hooks, public, register_error_handlers
@@ -244,7 +245,8 @@ def _serve_ticker_hub(context, host: str):
     settings, port = context.settings, context.settings.ticker_hub_port
     try:
         allowed, proxy = settings.gateway_allowed_networks, settings.trusted_proxy
-        server = HubServer(context.ticker_hub, context.gateway.clients, host, port, allowed, proxy)
+        session_problem = partial(no_session_for_today, context)
+        server = HubServer(context.ticker_hub, context.gateway.clients, host, port, allowed, proxy, session_problem)
     except OSError as exc:
         log.warning("Ticker hub not started: %s", PortInUseError(host, port, exc.strerror, "TICKER_HUB_PORT"))
         return None

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from functools import partial
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -17,9 +18,10 @@ from kite_sandbox.server import create_sandbox_app
 from kite_sandbox.ticker import TickerServer
 from kite_service.config.settings import PROJECT_DIR
 from kite_service.login.session_store import SessionStore
+from kite_service.runtime.context import no_session_for_today
 from kite_service.ticker.frames import mode_of, split
 from kite_service.ticker.local_server import HubServer
-from sandbox_support import place_market_buy
+from sandbox_support import JS_CLIENT, place_market_buy
 
 INFY, NIFTY = 408065, 256265
 
@@ -59,22 +61,36 @@ def sandbox_ticker(sandbox_app, sandbox_root):
 
 
 @pytest.fixture
-def hub(tmp_path, config, demo, official_kite, sandbox_ticker, running_clock):
-    """The service's ticker hub, logged in, in front of the sandbox; (its URL, the app)."""
-    credentials = tmp_path / "demo_credentials.json"
-    credentials.write_text(json.dumps({"api_key": demo.api_key, "api_secret": demo.api_secret}))
-    settings = {"CREDENTIALS_FILE": str(credentials), "KITE_API_ROOT": official_kite.root}
-    app = create_app({**config, **settings, "KITE_TICKER_URL": sandbox_ticker.url}, clock=running_clock)
-    context = app.extensions["kite_app"]
-    SessionStore(context.settings.session_file).save(
-        make_session(official_kite.access_token, login_time=running_clock(), api_key=demo.api_key)
-    )
-    server = HubServer(context.ticker_hub, context.gateway.clients, "127.0.0.1", 0).start()
-    yield f"ws://127.0.0.1:{server.port}", app
-    server.close()
-    context.ticker_hub.stop()
-    if context.stream is not None:
-        context.stream.stop()
+def serve_hub(tmp_path, config, demo, official_kite, sandbox_ticker, running_clock):
+    """serve_hub(logged_in=True): the service's ticker hub in front of the sandbox; (its URL, the app)."""
+    started = []
+
+    def serve(logged_in: bool = True) -> tuple:
+        credentials = tmp_path / "demo_credentials.json"
+        credentials.write_text(json.dumps({"api_key": demo.api_key, "api_secret": demo.api_secret}))
+        settings = {"CREDENTIALS_FILE": str(credentials), "KITE_API_ROOT": official_kite.root}
+        app = create_app({**config, **settings, "KITE_TICKER_URL": sandbox_ticker.url}, clock=running_clock)
+        context = app.extensions["kite_app"]
+        if logged_in:
+            SessionStore(context.settings.session_file).save(
+                make_session(official_kite.access_token, login_time=running_clock(), api_key=demo.api_key)
+            )
+        session_problem = partial(no_session_for_today, context)
+        server = HubServer(context.ticker_hub, context.gateway.clients, "127.0.0.1", 0, session_problem=session_problem)
+        started.append((server.start(), context))
+        return f"ws://127.0.0.1:{server.port}", app
+
+    yield serve
+    for server, context in started:
+        server.close()
+        context.ticker_hub.stop()
+        if context.stream is not None:
+            context.stream.stop()
+
+
+@pytest.fixture
+def hub(serve_hub):
+    return serve_hub()
 
 
 def credentials_of(app, name: str) -> tuple:
@@ -186,3 +202,34 @@ def test_health_and_status_show_the_connections_and_each_clients_subscriptions(h
         assert "subscriptions" not in health["clients"][0]  # /health tells no instruments
         status = web.get("/api/status", headers={"X-Access-Code": config["CODE"]}).get_json()["ticker_hub"]
         assert status["clients"][0]["subscriptions"] == {"quote": [INFY], "full": [NIFTY]}
+
+
+def test_the_javascript_clients_ticker_works_through_the_hub(node, hub, official_kite, sandbox_app):
+    url, app = hub
+    market = sandbox_app.extensions["kite_sandbox"].market
+    market.pin_price(market.by_symbol("NSE", "INFY"), 1500.0)
+    api_key, token = credentials_of(app, "js-ticker")
+    probe = subprocess.Popen(
+        [node, "ticker_probe.js", api_key, token, url, "full"],
+        cwd=JS_CLIENT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)  # connected and subscribed
+    place_market_buy(official_kite)
+    stdout, stderr = probe.communicate(timeout=30)
+    seen = json.loads(stdout.strip().splitlines()[-1])
+    infy = [t for t in seen["ticks"] if t["instrument_token"] == INFY]
+    assert infy and not seen["errors"], (seen, stderr)
+    assert infy[-1]["last_price"] == 1500.0 and [len(infy[-1]["depth"][s]) for s in ("buy", "sell")] == [5, 5]
+    assert infy[-1]["ohlc"]["close"] == official_kite.quote("NSE:INFY")["NSE:INFY"]["ohlc"]["close"]
+    assert [order["status"] for order in seen["orders"]][-1] == "COMPLETE"
+
+
+def test_before_the_login_a_client_is_told_where_to_log_in(serve_hub):
+    url, app = serve_hub(logged_in=False)
+    with local_ticker(url, app, "early") as socket:
+        message = json.loads(socket.recv(timeout=5))
+        assert message["type"] == "error" and "/login" in message["data"]
+        assert socket.recv(timeout=3) == b"\x00"  # still connected: ticks start after the login

@@ -26,7 +26,7 @@ from kite_service.gateway.addresses import is_allowed_address
 from kite_service.gateway.clients import ClientError
 from kite_service.gateway.kite_routes import FIRST_SEGMENTS, KiteCall
 from kite_service.kite.rate_limit import shared_limiters, shared_order_caps, unlimited_limiters
-from kite_service.runtime.context import EXTENSION
+from kite_service.runtime.context import EXTENSION, no_session_message
 from kite_service.web.guards import MISDIRECTED, allowed_hosts, is_unknown_host
 from kite_service.web.http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
 
@@ -158,12 +158,7 @@ def _answer(context, request: Request, call: KiteCall, client) -> Response:
         )
     session = context.store.load()
     if session is None or session.is_expired(context.clock()):
-        return kite_error(
-            403,
-            "TokenException",
-            f"Kite App has no session for today: log in at {context.settings.service_url}/login "
-            "(Kite's sessions end at 06:00 IST).",
-        )
+        return kite_error(403, "TokenException", no_session_message(context.settings))
     limits_on = context.settings.rate_limits
     limiter = (shared_limiters(context.credentials.api_key) if limits_on else UNLIMITED)[call.rate_class]
     if limiter.expected_wait() > MAX_WAIT_SECONDS:

@@ -41,6 +41,21 @@ log = logging.getLogger("kite_app")
 EXTENSION = "kite_app"  # the AppContext's key in app.extensions
 
 
+def no_session_message(settings: Settings) -> str:
+    """What programs are told while there is no Kite session to work with."""
+    return (
+        f"Kite App has no session for today: log in at {settings.service_url}/login (Kite's sessions end at 06:00 IST)."
+    )
+
+
+def no_session_for_today(context: "AppContext") -> str | None:
+    """no_session_message() while there is no valid session, else None."""
+    session = context.store.load()
+    if session is not None and not session.is_expired(context.clock()):
+        return None
+    return no_session_message(context.settings)
+
+
 def current_context() -> "AppContext":
     """The AppContext of the app handling the current request (or of the pushed app context)."""
     return current_app.extensions[EXTENSION]

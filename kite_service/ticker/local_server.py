@@ -102,7 +102,18 @@ def _credentials(path: str) -> tuple:
 class HubServer:
     """The local WebSocket of `hub` on host:port; start() serves on a daemon thread, close() stops."""
 
-    def __init__(self, hub, clients, host: str, port: int, allowed_networks: tuple = (), trusted_proxy: str = ""):
+    def __init__(
+        self,
+        hub,
+        clients,
+        host: str,
+        port: int,
+        allowed_networks: tuple = (),
+        trusted_proxy: str = "",
+        session_problem=lambda: None,
+    ):
+        """`session_problem()`: why there can be no ticks now (no session for today), or None."""
+        self._session_problem = session_problem
         self._hub = hub
         self._clients = clients
         self._allowed = allowed_networks
@@ -146,6 +157,9 @@ class HubServer:
             return
         client = LocalClient(program.name, websocket)
         self._hub.add(client)
+        problem = self._session_problem()
+        if problem:  # connected all the same: ticks start once the service logs in
+            client.offer(json.dumps({"type": "error", "data": problem}))
         sender = threading.Thread(target=client.send_queued, name=f"ticker-hub-{program.name}", daemon=True)
         sender.start()
         try:
