@@ -29,6 +29,7 @@ try:
     from kite_service.kite.rate_limit import NoOrderCaps, unlimited_limiters
     from kite_service.kite.sdk import kite_errors
     from kite_service.login.session_store import Session, SessionStore
+    from kite_service.ticker.script_ticker import ScriptTicker
 except ModuleNotFoundError as missing:  # a Python without Kite App's packages: say which, and what to do
     project = Path(__file__).resolve().parent
     raise ModuleNotFoundError(
@@ -113,6 +114,7 @@ class KiteAPI:
     service's own calls do)."""
 
     _warned_alone = False  # the "counting only this process" warning, once per process
+    _warned_ticker_alone = False  # the "ticker straight to Kite" warning, once per process
 
     def __init__(
         self,
@@ -149,6 +151,7 @@ class KiteAPI:
             order_caps = order_caps if order_caps is not None else NoOrderCaps()
         client_settings = {"timeout": self.settings.kite_timeout, "limiters": limiters, "order_caps": order_caps}
         gateway = running_gateway(self.settings.data_dir) if through_gateway is not False else None
+        self._gateway = gateway
         if gateway is not None:
             self.kite = _GatewayBoundClient(self, gateway, retry=retry, **client_settings)
         else:
@@ -193,6 +196,27 @@ class KiteAPI:
                     "Kite rejected the access token (logged out, or logged in elsewhere)", self.login_url
                 )
             return session
+
+    def ticker(self, tokens=(), mode: str = "quote", on_ticks=None, on_order_update=None) -> ScriptTicker:
+        """A ticker (not started) subscribed to `tokens` in `mode`: through Kite App's ticker hub while the
+        service serves on this machine, else straight to Kite (one of the api_key's 3 connections).
+        Use it with callbacks and start()/stop(), or iterate it: `for ticks in api.ticker([408065]): ...`."""
+        hub = self._gateway.get("ticker_root") if self._gateway else ""
+        if hub:
+            ticker = ScriptTicker(
+                hub, self._gateway["api_key"], self._gateway["access_token"], on_ticks, on_order_update
+            )
+        else:
+            if not KiteAPI._warned_ticker_alone:
+                KiteAPI._warned_ticker_alone = True
+                log.warning(
+                    "Kite App's ticker hub is not serving on this machine: this ticker connects to Kite itself, "
+                    "one of the api_key's 3 connections"
+                )
+            session = self.ensure_session()
+            url = self.settings.kite_ticker_url
+            ticker = ScriptTicker(url, self._api_key, session.access_token, on_ticks, on_order_update)
+        return ticker.subscribe(tokens, mode) if tokens else ticker
 
     @property
     def login_url(self) -> str:

@@ -221,7 +221,8 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
     ticker_hub = _serve_ticker_hub(context, host)
     local_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (what it means, not a bind)
     local_host = f"[{local_host}]" if ":" in local_host else local_host
-    scripts_gateway = LocalGateway(settings.data_dir, context.gateway.clients, f"http://{local_host}:{port}")
+    hub_root = f"ws://{local_host}:{ticker_hub.port}" if ticker_hub is not None else ""
+    scripts_gateway = LocalGateway(settings.data_dir, context.gateway.clients, f"http://{local_host}:{port}", hub_root)
     if not scripts_gateway.open():
         log.warning("Another Kite App serves from %s: scripts' KiteAPI goes through that one", settings.data_dir)
     # SIGINT too, explicitly: a process started in the background (`... &`) inherits it as ignored.

@@ -31,6 +31,7 @@ def _serve(sandbox: LoggedInSandbox, limits: bool) -> tuple:
         **{k: v for k, v in os.environ.items() if k not in ("CODE", "PORT", "HOST")},
         **values,
         "KITE_APP_PORT": str(port),
+        "TICKER_HUB_PORT": str(free_port()),
         "KITE_APP_CODE": values["CODE"],
         "LOGIN_REMINDER_TIME": "",
         "KITE_APP_ENV_FILE": os.devnull,

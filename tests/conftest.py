@@ -19,7 +19,7 @@ from kite_service.kite.client import RetryPolicy
 from kite_service.kite.rate_limit import OrderCaps, kite_limiters
 from kite_service.login.session_store import Session, SessionStore
 
-pytest_plugins = ["sandbox_support"]
+pytest_plugins = ["sandbox_support", "hub_support"]
 
 MOCKS = Path(__file__).parent / "fixtures" / "kite_mocks"
 KITE_ROOT = "http://kite.test"

@@ -115,6 +115,7 @@ def start_service(tmp, extra_env=None, extra_args=()) -> Service:
         "LOG_DIR": str(tmp / "logs"),
         "ORDER_POLL_SECONDS": "1",
         "KITE_APP_ENV_FILE": str(tmp / "empty.env"),
+        "TICKER_HUB_PORT": str(free_port()),
         **(extra_env or {}),
     }
     process = subprocess.Popen(

@@ -138,3 +138,19 @@ def add_client(service, name: str) -> dict:
     )
     assert added.returncode == 0, added.stderr
     return json.loads(added.stdout)
+
+
+def test_tickers_of_scripts_and_programs_share_the_services_hub(service):
+    with service.kite_api().ticker([408065], "ltp") as ticker:  # KiteAPI's: through the hub, as `kiteapi`
+        [tick] = next(iter(ticker))
+        assert tick["instrument_token"] == 408065 and tick["mode"] == "ltp"
+        hub = requests.get(f"{service.url}/health", timeout=5).json()["ticker_hub"]
+        assert [client["name"] for client in hub["clients"]] == ["kiteapi"]
+        assert [(c["name"], c["instruments"]) for c in hub["upstream"]] == [("Order stream", 1)]  # one to Kite
+    answer = add_client(service, "ticker-bot")
+    assert answer["ticker_root"].startswith("ws://127.0.0.1:")
+    from kite_service.ticker.script_ticker import ScriptTicker
+
+    program = ScriptTicker(answer["ticker_root"], answer["api_key"], answer["access_token"]).subscribe([408065])
+    with program:
+        assert next(iter(program))[0]["mode"] == "quote"

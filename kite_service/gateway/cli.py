@@ -16,6 +16,7 @@ from pathlib import Path
 from kite_service.config.running_sandbox import SANDBOX_DIR
 from kite_service.config.settings import Settings
 from kite_service.gateway.clients import CLIENTS_FILE_NAME, ClientError, ClientRegistry
+from kite_service.gateway.local_client import running_gateway
 
 
 def parse_args(argv: list) -> argparse.Namespace:
@@ -36,10 +37,14 @@ def parse_args(argv: list) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def ticker_root_of(settings: Settings) -> str:
-    """Where a program's KiteTicker connects: the hub's port here, or PUBLIC_URL's /ws behind a proxy."""
-    if settings.public_url:
-        return "ws" + settings.public_url.rstrip("/").removeprefix("http") + "/ws"
+def ticker_root_of(settings: Settings, folder: Path) -> str:
+    """Where a program's KiteTicker connects: PUBLIC_URL's /ws behind an HTTPS proxy; else the hub of
+    the service serving from `folder`; else this machine's TICKER_HUB_PORT."""
+    if settings.public_url.startswith("https://"):
+        return "wss://" + settings.public_url.removeprefix("https://").rstrip("/") + "/ws"
+    serving = running_gateway(folder)
+    if serving is not None and serving["ticker_root"]:
+        return serving["ticker_root"]
     host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host  # noqa: S104 (a name)
     return f"ws://[{host}]:{settings.ticker_hub_port}" if ":" in host else f"ws://{host}:{settings.ticker_hub_port}"
 
@@ -53,7 +58,7 @@ def main(argv: list, settings: Settings) -> int:
     try:
         if args.action == "add":
             client, access_token = registry.add(args.name, can_trade=args.trade)
-            ticker_root = ticker_root_of(settings)
+            ticker_root = ticker_root_of(settings, Path(folder))
             answer = {
                 "name": client.name,
                 "api_key": client.api_key,

@@ -2,8 +2,8 @@
 their calls count against the account's limits with every other program's.
 
 The service holds `.gateway.lock` in its data folder while it serves and keeps, beside it,
-`gateway_local.json` (0600): its own root and the credentials of a built-in trading client named
-`kiteapi`, made once and kept. A script's KiteAPI finds the lock held and uses them; with the lock
+`gateway_local.json` (0600): its own root, its ticker hub's, and the credentials of a built-in
+trading client named `kiteapi`, made once and kept. A script's KiteAPI finds the lock held and uses them; with the lock
 free (the service stopped) it calls Kite itself, counting only its own calls.
 """
 
@@ -26,10 +26,10 @@ log = logging.getLogger("kite_app.gateway")
 class LocalGateway:
     """The service's side: announce the gateway to this machine's scripts while serving."""
 
-    def __init__(self, data_dir: Path, registry: ClientRegistry, root: str):
+    def __init__(self, data_dir: Path, registry: ClientRegistry, root: str, ticker_root: str = ""):
         self._file = Path(data_dir) / LOCAL_FILE_NAME
         self._lock = FileLock(Path(data_dir) / LOCK_NAME, timeout=0)
-        self._registry, self._root = registry, root
+        self._registry, self._root, self._ticker_root = registry, root, ticker_root
 
     def open(self) -> bool:
         """Make sure the local client exists, then hold the lock; False if another service holds it."""
@@ -47,7 +47,7 @@ class LocalGateway:
                 self._registry.revoke(LOCAL_CLIENT_NAME)
                 client, token = self._registry.add(LOCAL_CLIENT_NAME, can_trade=True)
                 current = {"api_key": client.api_key, "access_token": token}
-            write_json_atomic(self._file, {**current, "root": self._root})
+            write_json_atomic(self._file, {**current, "root": self._root, "ticker_root": self._ticker_root})
         except (OSError, ClientError) as exc:
             log.error("Scripts' KiteAPI will call Kite directly: the gateway's local client failed (%s)", exc)
             self._lock.release()
@@ -60,11 +60,14 @@ class LocalGateway:
 
 
 def running_gateway(data_dir: Path) -> dict | None:
-    """{"root", "api_key", "access_token"} of the service serving from `data_dir` now, or None."""
+    """{"root", "api_key", "access_token", "ticker_root"} of the service serving from `data_dir` now, or
+    None; "ticker_root" is "" when its ticker hub is not serving."""
     if not is_held(Path(data_dir) / LOCK_NAME):
         return None
     try:
         found = read_json(Path(data_dir) / LOCAL_FILE_NAME)
-        return {name: str(found[name]) for name in ("root", "api_key", "access_token")}
+        return {name: str(found[name]) for name in ("root", "api_key", "access_token")} | {
+            "ticker_root": str(found.get("ticker_root") or "")
+        }
     except (OSError, ValueError, KeyError, TypeError):
         return None
