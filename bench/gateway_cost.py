@@ -23,10 +23,11 @@ BARE_PROXY = PROJECT_DIR / "bench" / "bare_proxy.py"
 RUN_SECONDS = 30
 
 
-def _serve(sandbox: LoggedInSandbox, limits: bool) -> tuple:
-    """`kite_app.py --no-scheduler` in front of `sandbox`; (process, root, a trading client's (api_key, token))."""
+def _serve(sandbox: LoggedInSandbox, limits: bool, **settings) -> tuple:
+    """`kite_app.py --no-scheduler` in front of `sandbox` (with `settings` besides its own); (process, root,
+    a trading client's (api_key, token), the settings)."""
     port = free_port()
-    values = {**sandbox.values, "ORDER_STREAM": "off", "RATE_LIMITS": "on" if limits else "off"}
+    values = {**sandbox.values, "ORDER_STREAM": "off", "RATE_LIMITS": "on" if limits else "off", **settings}
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("CODE", "PORT", "HOST")},
         **values,

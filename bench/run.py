@@ -23,6 +23,7 @@ from bench.sandbox_orders import order_rate_and_fill_latency
 from bench.service_cost import logging_cost, service_throughput, startup_and_footprint
 from bench.support import PROJECT_DIR
 from bench.table import Row
+from bench.ticker_hub import ticker_hub
 from bench.ticker_load import ticker_at_kites_maximum
 
 # -- 7. the sandbox's order engine and market -------------------------------------------------------------------
@@ -67,6 +68,10 @@ SECTIONS = [
     ("9. The sandbox's ticker at Kite's maximum (3 official KiteTickers, each in a process of its own)", ticker_load),
     ("10. A burst of 1,000 order updates into the order database and its outbox", order_burst_cost),
     ("11. The gateway: its cost, and five programs within the account's limits", lambda: gateway_cost(Row)),
+    (
+        "12. The ticker hub: 50 local clients over 9,000 instruments, and a client that reads nothing",
+        lambda: ticker_hub(Row),
+    ),
 ]
 HEADER = ["metric", "ours", "reference", "ratio", "target", "result"]
 

@@ -35,11 +35,14 @@ class FakeClient:
     def __init__(self, name, queue_limit=100):
         self.name, self.queue_limit, self.got, self.closed, self.waiting, self.lag = name, queue_limit, [], None, 0, 0.0
 
-    def offer(self, message) -> bool:
+    def offer(self, message, received_at=None) -> bool:
         if len(self.got) >= self.queue_limit:
             return False
         self.got.append(message)
         return True
+
+    def latency_ms(self):
+        return {"p50": None, "p99": None}
 
     def close(self, code=1000, reason=""):
         self.closed = (code, reason)

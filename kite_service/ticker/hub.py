@@ -85,6 +85,7 @@ class TickerHub:
 
     def pass_on(self, data: bytes, index: int = 0) -> None:
         """One upstream frame: each client gets its instruments from it, in its modes."""
+        received_at = self._clock()
         try:
             packets = split(data)
         except FrameError as exc:
@@ -100,7 +101,7 @@ class TickerHub:
                 chosen = [cut(packets[token], mode) for token, mode in wants.items() if token in packets]
             else:
                 chosen = [cut(packet, wants[token]) for token, packet in packets.items() if token in wants]
-            if chosen and not client.offer(join(chosen)):
+            if chosen and not client.offer(join(chosen), received_at):
                 slow.append(client)
         for client in slow:
             self.drop(client, too_slow(client))
@@ -172,6 +173,8 @@ class TickerHub:
         for client, wants in clients:
             entry = {"name": client.name, "instruments": len(wants), "waiting": client.waiting}
             entry["lag_ms"] = round(client.lag * 1000, 1)
+            if with_subscriptions:
+                entry["latency_ms"] = client.latency_ms()
             if with_subscriptions:
                 by_mode: dict = {}
                 for token, mode in wants.items():

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from http import HTTPStatus
+from statistics import quantiles
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
@@ -25,6 +26,7 @@ from kite_service.ticker.frames import HEARTBEAT
 QUEUE_LIMIT = 100  # messages waiting for one client: about 30 s of frames at Kite's one a second per connection
 QUEUE_BYTES = 8 * 1024 * 1024  # or this many bytes (a full-mode frame of 3,000 instruments is 558 kB)
 HEARTBEAT_SECONDS = 1.0  # Kite's: a heartbeat after a silent second
+LATENCY_SAMPLES = 2000  # the recent messages whose time in the hub /api/status reports
 CLOSE_TIMEOUT_SECONDS = 2
 
 
@@ -36,8 +38,9 @@ class LocalClient:
         self.queue_limit = queue_limit
         self._byte_limit = byte_limit
         self._websocket = websocket
-        self._queue: deque = deque()  # (time queued, message)
+        self._queue: deque = deque()  # (time it came from upstream, message)
         self._bytes = 0
+        self._latencies: deque = deque(maxlen=LATENCY_SAMPLES)  # seconds from upstream to sent, recent ones
         self._ready = threading.Condition()
         self._closed = False
 
@@ -54,14 +57,23 @@ class LocalClient:
         except IndexError:
             return 0.0
 
-    def offer(self, message) -> bool:
-        """Queue a message without waiting; False when the queue is full (the client reads too slowly)."""
+    def latency_ms(self) -> dict:
+        """Median and 99th percentile of the recent messages' time in the hub, upstream to sent."""
+        samples = list(self._latencies)
+        if len(samples) < 2:
+            return {"p50": None, "p99": None}
+        cuts = quantiles(samples, n=100, method="inclusive")
+        return {"p50": round(cuts[49] * 1000, 2), "p99": round(cuts[98] * 1000, 2)}
+
+    def offer(self, message, received_at: float | None = None) -> bool:
+        """Queue a message without waiting; False when the queue is full (the client reads too slowly).
+        `received_at`: when it came from upstream (time.monotonic()), for the latency."""
         with self._ready:
             if self._closed:
                 return True  # going away: nothing to keep
             if len(self._queue) >= self.queue_limit or self._bytes + len(message) > self._byte_limit:
                 return False
-            self._queue.append((time.monotonic(), message))
+            self._queue.append((received_at or time.monotonic(), message))
             self._bytes += len(message)
             self._ready.notify()
         return True
@@ -76,11 +88,13 @@ class LocalClient:
                     if self._closed:
                         return
                     if self._queue:
-                        _, message = self._queue.popleft()
+                        received_at, message = self._queue.popleft()
                         self._bytes -= len(message)
                     else:
-                        message = HEARTBEAT
+                        received_at, message = None, HEARTBEAT
                 self._websocket.send(message)
+                if received_at is not None:
+                    self._latencies.append(time.monotonic() - received_at)
         except ConnectionClosed:
             return
 
