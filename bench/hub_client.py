@@ -11,7 +11,6 @@ for; then all write their counts to "out" as JSON.
 
 import json
 import sys
-import threading
 import time
 
 from kite_service.ticker.script_ticker import ScriptTicker
@@ -57,7 +56,7 @@ def _official(url: str, client: dict, on_ticks) -> None:
 
     ticker.on_connect = on_connect
     ticker.on_ticks = lambda ws, ticks: on_ticks(ticks)
-    threading.Thread(target=ticker.connect, kwargs={"threaded": False, "disable_ssl_verification": True}).start()
+    ticker.connect(threaded=True)  # twisted's reactor on a thread of its own, without signal handlers
 
 
 if __name__ == "__main__":

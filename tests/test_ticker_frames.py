@@ -7,7 +7,17 @@ import pytest
 
 from conftest import MOCKS
 from kite_sandbox.ticker_packets import Tick, frame, packet
-from kite_service.ticker.frames import FrameError, cut, join, mode_of, richer, split
+from kite_service.ticker.frames import (
+    FrameError,
+    cut,
+    join,
+    join_pieces,
+    mode_of,
+    pieces_in_mode,
+    richer,
+    split,
+    split_pieces,
+)
 
 
 def random_tick(token: int, rng: random.Random) -> Tick:
@@ -74,3 +84,17 @@ def test_heartbeats_and_broken_frames():
 
 def test_the_richer_mode():
     assert richer("ltp", "full") == "full" and richer("quote", "ltp") == "quote" and richer("full", "quote") == "full"
+
+
+@pytest.mark.parametrize("tokens", [range(1000, 1300), [408065, 256265, 408321], [408065]])  # alike, mixed, one
+def test_pieces_cut_and_joined_give_the_same_frames_as_packets(tokens):
+    rng = random.Random(len(tokens))
+    made = frame([packet(random_tick(token, rng), "full") for token in tokens])
+    pieces, packets = split_pieces(made), split(made)
+    assert list(pieces) == list(packets) and join_pieces(list(pieces.values())) == made
+    for mode in ("ltp", "quote", "full"):
+        in_mode = pieces_in_mode(pieces, mode)
+        assert join_pieces(list(in_mode.values())) == join([cut(p, mode) for p in packets.values()]), mode
+    for broken in (made[:-1], made + b"\x00"):
+        with pytest.raises(FrameError):
+            split_pieces(broken)

@@ -15,12 +15,20 @@ import logging
 import threading
 import time
 
-from kite_service.ticker.frames import FrameError, cut, join, split
+from kite_service.ticker.frames import FrameError, join_pieces, pieces_in_mode, split_pieces
 from kite_service.ticker.subscriptions import SubscriptionBook
 
 log = logging.getLogger("kite_app.ticker_hub")
 
 TOO_SLOW_CODE = 1008  # RFC 6455 policy violation: the client broke the hub's rule (read what you asked for)
+
+
+def _by_mode(wants: dict) -> dict:
+    """{token: mode} as {mode: tuple of tokens}: what pass_on reads for each frame."""
+    groups: dict = {}
+    for token, mode in wants.items():
+        groups.setdefault(mode, []).append(token)
+    return {mode: tuple(tokens) for mode, tokens in groups.items()}
 
 
 def too_slow(client) -> str:
@@ -38,7 +46,7 @@ class TickerHub:
         self._more = more
         self._clock = clock
         self._lock = threading.Lock()  # over the book, the clients and the connections list
-        self._clients: dict = {}  # LocalClient -> a copy of its {token: mode}, replaced (never changed) on a change
+        self._clients: dict = {}  # LocalClient -> {mode: tuple of tokens}, replaced (never changed) on a change
         first.on_binary = self._frame_from(0)
         first.on_text = self.pass_on_text
 
@@ -71,7 +79,7 @@ class TickerHub:
             else:
                 return "Invalid message"
             if client in self._clients:
-                self._clients[client] = dict(self.book.wants(client))  # pass_on reads it without the lock
+                self._clients[client] = _by_mode(self.book.wants(client))  # pass_on reads it without the lock
             self._apply()
         return problem
 
@@ -84,24 +92,30 @@ class TickerHub:
         return on_binary
 
     def pass_on(self, data: bytes, index: int = 0) -> None:
-        """One upstream frame: each client gets its instruments from it, in its modes."""
+        """One upstream frame: each client gets its instruments from it, in its modes.
+
+        The frame is taken apart once, and cut once to each mode some client wants; each client's
+        frame is then a join of ready pieces (a frame of 3,000 instruments for 50 clients: bench)."""
         received_at = self._clock()
         try:
-            packets = split(data)
+            pieces = split_pieces(data)
         except FrameError as exc:
             log.warning("Ticker hub: dropped a malformed frame from Kite (%s)", exc)
             return
-        if not packets:
+        if not pieces:
             return  # a heartbeat: each client gets its own when it has heard nothing for a second
         with self._lock:
             clients = list(self._clients.items())
+        by_mode: dict = {}
         slow = []
-        for client, wants in clients:
-            if len(wants) < len(packets):
-                chosen = [cut(packets[token], mode) for token, mode in wants.items() if token in packets]
-            else:
-                chosen = [cut(packet, wants[token]) for token, packet in packets.items() if token in wants]
-            if chosen and not client.offer(join(chosen), received_at):
+        for client, groups in clients:
+            chosen = []
+            for mode, tokens in groups.items():
+                table = by_mode.get(mode)
+                if table is None:
+                    table = by_mode[mode] = pieces_in_mode(pieces, mode)
+                chosen += [piece for piece in map(table.get, tokens) if piece is not None]
+            if chosen and not client.offer(join_pieces(chosen), received_at):
                 slow.append(client)
         for client in slow:
             self.drop(client, too_slow(client))
@@ -170,15 +184,11 @@ class TickerHub:
             ],
             "clients": [],
         }
-        for client, wants in clients:
-            entry = {"name": client.name, "instruments": len(wants), "waiting": client.waiting}
-            entry["lag_ms"] = round(client.lag * 1000, 1)
+        for client, groups in clients:
+            entry = {"name": client.name, "instruments": sum(len(tokens) for tokens in groups.values())}
+            entry |= {"waiting": client.waiting, "lag_ms": round(client.lag * 1000, 1)}
             if with_subscriptions:
                 entry["latency_ms"] = client.latency_ms()
-            if with_subscriptions:
-                by_mode: dict = {}
-                for token, mode in wants.items():
-                    by_mode.setdefault(mode, []).append(token)
-                entry["subscriptions"] = by_mode
+                entry["subscriptions"] = {mode: list(tokens) for mode, tokens in groups.items()}
             body["clients"].append(entry)
         return body
