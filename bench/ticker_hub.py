@@ -162,7 +162,10 @@ def _slow_client(hub_url: str, registry, tokens: list, status_url: str) -> tuple
     quick = connect(f"{hub_url}/?api_key={quick_client.api_key}&access_token={quick_token}", max_size=2**22)
     # No pings of its own: a client that reads nothing would otherwise time out its own pings and leave.
     slow = connect(
-        f"{hub_url}/?api_key={slow_client.api_key}&access_token={slow_token}", max_size=2**22, ping_interval=None
+        f"{hub_url}/?api_key={slow_client.api_key}&access_token={slow_token}",
+        max_size=2**22,
+        ping_interval=None,
+        max_queue=1,
     )
     for socket in (quick, slow):
         socket.send(json.dumps({"a": "subscribe", "v": tokens[:3000]}))
@@ -194,7 +197,9 @@ def _decode_cost(rounds: int = 20) -> tuple:
     from kiteconnect import KiteTicker
 
     stamp = 1_780_000_000
-    ticks = [Tick(token=t, last_price=1000.0 + t % 97, volume=t, exchange_timestamp=stamp) for t in range(1, 3001)]
+    ticks = [
+        Tick(token=(t << 8) + 1, last_price=1000.0 + t % 97, volume=t, exchange_timestamp=stamp) for t in range(3000)
+    ]
     made = frame([packet(tick, "full") for tick in ticks])
     parser = KiteTicker.__new__(KiteTicker)
     ours, theirs = [], []

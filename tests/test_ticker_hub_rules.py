@@ -94,7 +94,7 @@ def test_each_client_gets_its_instruments_in_its_mode_and_a_slow_one_is_dropped(
     assert [split(message) for message in quick.got] == [{INFY: packet(ticks[0], "ltp")}] * 3
     assert split(slow.got[0]) == {INFY: packet(ticks[0], "full"), NIFTY: packet(ticks[1], "full")}
     time.sleep(0.1)  # closed on a thread of its own
-    assert slow.closed[0] == 1008 and slow.closed[1].startswith("Too slow: 1 messages waiting")
+    assert slow.closed[0] == 1008 and slow.closed[1].startswith("Too slow: 0 messages waiting, 0 s behind")
     assert len(slow.closed[1].encode()) <= 123  # fits a close frame
     assert first.wanted == {INFY: "ltp"}  # the slow client's subscriptions are gone with it
 
@@ -122,3 +122,15 @@ def test_upstream_is_asked_for_the_difference():
         {"a": "mode", "v": ["ltp", [2]]},
     ]
     assert subscription_messages({1: "quote"}, {1: "quote"}) == []
+
+
+def test_a_client_far_behind_is_refused_more_by_count_bytes_or_age():
+    from kite_service.ticker.local_server import MAX_LAG_SECONDS, LocalClient
+
+    by_count = LocalClient("a", websocket=None, queue_limit=2)
+    assert by_count.offer(b"1") and by_count.offer(b"2") and not by_count.offer(b"3")
+    by_bytes = LocalClient("b", websocket=None, byte_limit=10)
+    assert by_bytes.offer(b"x" * 8) and not by_bytes.offer(b"x" * 3)
+    by_age = LocalClient("c", websocket=None)
+    assert by_age.offer(b"old", received_at=time.monotonic() - MAX_LAG_SECONDS - 1)
+    assert not by_age.offer(b"new") and by_age.lag > MAX_LAG_SECONDS

@@ -33,7 +33,8 @@ def _by_mode(wants: dict) -> dict:
 
 def too_slow(client) -> str:
     """The close reason of a client dropped for reading too slowly (at most 123 bytes, as RFC 6455 allows)."""
-    return f"Too slow: {client.queue_limit} messages waiting. Read ticks faster (a lighter on_ticks)"
+    behind = f"{client.waiting} messages waiting, {client.lag:.0f} s behind"
+    return f"Too slow: {behind}. Read ticks faster (a lighter on_ticks)"
 
 
 class TickerHub:

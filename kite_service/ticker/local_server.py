@@ -25,6 +25,7 @@ from kite_service.ticker.frames import HEARTBEAT
 
 QUEUE_LIMIT = 100  # messages waiting for one client: about 30 s of frames at Kite's one a second per connection
 QUEUE_BYTES = 8 * 1024 * 1024  # or this many bytes (a full-mode frame of 3,000 instruments is 558 kB)
+MAX_LAG_SECONDS = 5.0  # or its oldest message this old: ticks that late are of no use to a trading program
 HEARTBEAT_SECONDS = 1.0  # Kite's: a heartbeat after a silent second
 LATENCY_SAMPLES = 2000  # the recent messages whose time in the hub /api/status reports
 CLOSE_TIMEOUT_SECONDS = 2
@@ -72,6 +73,8 @@ class LocalClient:
             if self._closed:
                 return True  # going away: nothing to keep
             if len(self._queue) >= self.queue_limit or self._bytes + len(message) > self._byte_limit:
+                return False
+            if self._queue and time.monotonic() - self._queue[0][0] > MAX_LAG_SECONDS:
                 return False
             self._queue.append((received_at or time.monotonic(), message))
             self._bytes += len(message)
