@@ -121,3 +121,22 @@ def wait_for(condition, seconds: float = 8.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_an_unexpected_error_restarts_the_ticker_instead_of_ending_it(
+    sandbox_ticker, official_kite, market, monkeypatch
+):
+    from kite_service.ticker import script_ticker
+
+    real, failures = script_ticker.decode_frame, []
+
+    def fails_once(frame):
+        if not failures:
+            failures.append(frame)
+            raise RuntimeError("odd data")
+        return real(frame)
+
+    monkeypatch.setattr(script_ticker, "decode_frame", fails_once)
+    with straight_to_the_sandbox(sandbox_ticker, official_kite).subscribe([INFY], "ltp") as ticker:
+        assert first_ticks(ticker, seconds=12)[0]["instrument_token"] == INFY
+    assert failures

@@ -150,6 +150,9 @@ class ScriptTicker:
                 failures = self._back_off(failures, f"silent for {SILENCE_SECONDS:g} s")
             except (OSError, ConnectionClosed, WebSocketException) as exc:
                 failures = self._back_off(failures, clean_text(f"{type(exc).__name__}: {exc}", 200))
+            except Exception as exc:  # supervised: a bug or odd data must not end the ticker silently
+                log.exception("Ticker failed unexpectedly (%s); starting it again", type(exc).__name__)
+                failures = self._back_off(failures + 1, type(exc).__name__)
             finally:
                 with self._lock:
                     self._socket, self._current = None, {}
