@@ -1,5 +1,6 @@
 """Fixtures for the sandbox: a fresh demo account, a controllable clock, a logged-in client."""
 
+import json
 import os
 import re
 import shutil
@@ -192,3 +193,19 @@ def node():
     if not (JS_CLIENT / "node_modules" / "kiteconnect").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_CLIENT, check=True, timeout=600)
     return node
+
+
+def javascript_ticker_run(node, api_key: str, access_token: str, root: str, mode: str, rest_kite) -> tuple:
+    """The JavaScript client's KiteTicker (tests/js/ticker_probe.js) on `root` in `mode` while `rest_kite`
+    places a market buy; (what it saw, its stderr)."""
+    probe = subprocess.Popen(
+        [node, "ticker_probe.js", api_key, access_token, root, mode],
+        cwd=JS_CLIENT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)  # connected and subscribed
+    place_market_buy(rest_kite)
+    stdout, stderr = probe.communicate(timeout=30)
+    return json.loads(stdout.strip().splitlines()[-1]), stderr

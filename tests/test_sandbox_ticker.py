@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 from kite_sandbox.server import create_sandbox_app
 from kite_sandbox.ticker import TickerServer
 from kite_service.config.settings import PROJECT_DIR
-from sandbox_support import JS_CLIENT, place_market_buy
+from sandbox_support import javascript_ticker_run
 
 INFY, NIFTY = 408065, 256265
 
@@ -249,17 +249,8 @@ def test_every_connection_gets_the_same_ticks_each_second_stamped_with_that_seco
 def test_the_javascript_clients_ticker_gets_ticks_and_order_updates(node, official_kite, sandbox_app, ticker, mode):
     market = sandbox_app.extensions["kite_sandbox"].market
     market.pin_price(market.by_symbol("NSE", "INFY"), 1500.0)
-    probe = subprocess.Popen(
-        [node, "ticker_probe.js", official_kite.api_key, official_kite.access_token, ticker.url, mode],
-        cwd=JS_CLIENT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(2.5)  # connected and subscribed
-    place_market_buy(official_kite)
-    stdout, stderr = probe.communicate(timeout=30)
-    seen = json.loads(stdout.strip().splitlines()[-1])
+    args = (official_kite.api_key, official_kite.access_token, ticker.url, mode)
+    seen, stderr = javascript_ticker_run(node, *args, official_kite)
     infy = [t for t in seen["ticks"] if t["instrument_token"] == INFY]
     nifty = [t for t in seen["ticks"] if t["instrument_token"] == NIFTY]
     assert infy and nifty and not seen["errors"], (seen, stderr)

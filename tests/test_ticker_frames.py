@@ -14,7 +14,6 @@ from kite_service.ticker.frames import (
     join_pieces,
     mode_of,
     pieces_in_mode,
-    richer,
     split,
     split_pieces,
 )
@@ -80,10 +79,6 @@ def test_heartbeats_and_broken_frames():
     for broken in (whole[:-1], whole + b"\x00", whole[:3], b"\x00\x02" + whole[2:]):
         with pytest.raises(FrameError):
             split(broken)
-
-
-def test_the_richer_mode():
-    assert richer("ltp", "full") == "full" and richer("quote", "ltp") == "quote" and richer("full", "quote") == "full"
 
 
 @pytest.mark.parametrize("tokens", [range(1000, 1300), [408065, 256265, 408321], [408065]])  # alike, mixed, one

@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 from kite_sandbox.server import create_sandbox_app
 from kite_service.config.settings import PROJECT_DIR
 from kite_service.ticker.frames import mode_of, split
-from sandbox_support import JS_CLIENT, place_market_buy
+from sandbox_support import javascript_ticker_run, place_market_buy
 
 INFY, NIFTY = 408065, 256265
 
@@ -162,17 +162,7 @@ def test_the_javascript_clients_ticker_works_through_the_hub(node, hub, official
     market = sandbox_app.extensions["kite_sandbox"].market
     market.pin_price(market.by_symbol("NSE", "INFY"), 1500.0)
     api_key, token = credentials_of(app, "js-ticker")
-    probe = subprocess.Popen(
-        [node, "ticker_probe.js", api_key, token, url, "full"],
-        cwd=JS_CLIENT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(2.5)  # connected and subscribed
-    place_market_buy(official_kite)
-    stdout, stderr = probe.communicate(timeout=30)
-    seen = json.loads(stdout.strip().splitlines()[-1])
+    seen, stderr = javascript_ticker_run(node, api_key, token, url, "full", official_kite)
     infy = [t for t in seen["ticks"] if t["instrument_token"] == INFY]
     assert infy and not seen["errors"], (seen, stderr)
     assert infy[-1]["last_price"] == 1500.0 and [len(infy[-1]["depth"][s]) for s in ("buy", "sell")] == [5, 5]

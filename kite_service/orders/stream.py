@@ -9,13 +9,13 @@ postback, which anyone can POST), so its updates are believed as they come. The 
 its first instruments on this same connection, so that it counts once against Kite's three.
 """
 
-import json
 import logging
 
 from kite_service.clock import now_ist
 from kite_service.errors import StorageError
 from kite_service.logs.text import clean_text
 from kite_service.logs.throttle import LogThrottle
+from kite_service.ticker.frames import text_message
 from kite_service.ticker.upstream import SILENCE_SECONDS, StreamState, UpstreamConnection, connect
 
 __all__ = ["SILENCE_SECONDS", "OrderStream", "StreamState"]
@@ -37,11 +37,8 @@ class OrderStream(UpstreamConnection):
 
     def _handle(self, text: str) -> None:
         super()._handle(text)  # on_text: the ticker hub passes order updates on to its clients
-        try:
-            message = json.loads(text)
-        except ValueError:
-            return
-        if not isinstance(message, dict):
+        message = text_message(text)
+        if message is None:
             return
         if message.get("type") == "order" and isinstance(message.get("data"), dict):
             try:

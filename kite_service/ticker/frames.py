@@ -8,6 +8,7 @@ packet down to the mode a client asked for and never encodes one anew. A one-byt
 heartbeat. All in network byte order.
 """
 
+import json
 import struct
 from functools import lru_cache
 
@@ -136,6 +137,10 @@ def join(packets: list) -> bytes:
     return _SHORT.pack(len(packets)) + b"".join(_SHORT.pack(len(packet)) + packet for packet in packets)
 
 
-def richer(first: str, second: str) -> str:
-    """The richer of two modes."""
-    return first if RANK[first] >= RANK[second] else second
+def text_message(text: str) -> dict | None:
+    """A text message of Kite's ticker ({"type": "order" | "error" | ..., "data": ...}), or None if it is not one."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None

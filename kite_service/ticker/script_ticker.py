@@ -16,7 +16,6 @@ ticker's thread: one that raises is logged and the ticker goes on. The URL carri
 token: it is never logged.
 """
 
-import json
 import logging
 import queue
 import threading
@@ -27,9 +26,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.sync.client import connect
 
 from kite_service.logs.text import clean_text
-from kite_service.ticker.frames import MODES, QUOTE
+from kite_service.ticker.frames import MODES, QUOTE, text_message
 from kite_service.ticker.ticks import decode_frame
-from kite_service.ticker.upstream import MAX_FRAME_BYTES, subscription_messages
+from kite_service.ticker.upstream import MAX_FRAME_BYTES, ask_for
 
 log = logging.getLogger("kite_app.ticker")
 
@@ -202,11 +201,8 @@ class ScriptTicker:
             self._frames.put_nowait(ticks)
 
     def _text(self, text: str) -> None:
-        try:
-            message = json.loads(text)
-        except ValueError:
-            return
-        if not isinstance(message, dict):
+        message = text_message(text)
+        if message is None:
             return
         if message.get("type") == "order" and self.on_order_update is not None:
             self._call(self.on_order_update, message.get("data"))
@@ -224,8 +220,6 @@ class ScriptTicker:
         if self._socket is None:
             return
         try:
-            for message in subscription_messages(self._current, self._wanted):
-                self._socket.send(json.dumps(message))
-            self._current = dict(self._wanted)
+            self._current = ask_for(self._socket, self._current, self._wanted)
         except (ConnectionClosed, OSError):
             pass  # the thread reconnects and asks again

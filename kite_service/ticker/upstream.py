@@ -68,6 +68,13 @@ def subscription_messages(current: dict, wanted: dict) -> list:
     return messages
 
 
+def ask_for(socket, current: dict, wanted: dict) -> dict:
+    """Send the messages that take `socket` from `current` to `wanted`; what it carries then."""
+    for message in subscription_messages(current, wanted):
+        socket.send(json.dumps(message))
+    return dict(wanted)
+
+
 class UpstreamConnection:
     """Runs on its own daemon thread between start() and stop(). `name` names it in the log."""
 
@@ -240,9 +247,5 @@ class UpstreamConnection:
 
     def _send_changes(self) -> None:
         """Ask Kite for the difference between what it carries and what is wanted (lock held)."""
-        socket = self._socket
-        if socket is None:
-            return
-        for message in subscription_messages(self._current, self._wanted):
-            socket.send(json.dumps(message))
-        self._current = dict(self._wanted)
+        if self._socket is not None:
+            self._current = ask_for(self._socket, self._current, self._wanted)
