@@ -40,6 +40,15 @@ POPULAR = [
     (341249, 1333, "HDFCBANK", "HDFC BANK", 1700.0, "EQ", "NSE"),
     (256265, 1001, "NIFTY 50", "NIFTY 50", 24000.0, "EQ", "INDICES"),
     (260105, 1016, "NIFTY BANK", "NIFTY BANK", 52000.0, "EQ", "INDICES"),
+    (257801, 1007, "NIFTY FIN SERVICE", "NIFTY FIN SERVICE", 25000.0, "EQ", "INDICES"),
+    (288009, 1125, "NIFTY MID SELECT", "NIFTY MID SELECT", 12500.0, "EQ", "INDICES"),
+    (779521, 3045, "SBIN", "STATE BANK OF INDIA", 800.0, "EQ", "NSE"),
+    (1270529, 4963, "ICICIBANK", "ICICI BANK", 1400.0, "EQ", "NSE"),
+    (424961, 1660, "ITC", "ITC", 420.0, "EQ", "NSE"),
+    (1510401, 5900, "AXISBANK", "AXIS BANK", 1150.0, "EQ", "NSE"),
+    (492033, 1922, "KOTAKBANK", "KOTAK MAHINDRA BANK", 2100.0, "EQ", "NSE"),
+    (2939649, 11483, "LT", "LARSEN & TOUBRO", 3600.0, "EQ", "NSE"),
+    (2714625, 10604, "BHARTIARTL", "BHARTI AIRTEL", 1900.0, "EQ", "NSE"),
 ]
 
 
@@ -56,7 +65,8 @@ class Underlying:
 
 
 # Lot sizes from NSE's circulars (index lots from the January 2026 expiries: NIFTY 65, BANKNIFTY 30;
-# HDFCBANK 550 from November 2025); NSE revises them twice a year. Strike steps are typical values.
+# HDFCBANK 550 from November 2025; the other names' lots are of the same period, rounded); NSE revises
+# them twice a year. Strike steps are typical values.
 # Since September 2025 every NSE F&O contract expires on a Tuesday; NIFTY alone has weekly options.
 UNDERLYINGS = [
     Underlying("NIFTY", "NSE:NIFTY 50", 65, 50, True, 0.13),
@@ -65,10 +75,20 @@ UNDERLYINGS = [
     Underlying("RELIANCE", "NSE:RELIANCE", 500, 10, False, 0.24),
     Underlying("TCS", "NSE:TCS", 175, 50, False, 0.22),
     Underlying("HDFCBANK", "NSE:HDFCBANK", 550, 10, False, 0.22),
+    Underlying("FINNIFTY", "NSE:NIFTY FIN SERVICE", 60, 50, False, 0.14),
+    Underlying("MIDCPNIFTY", "NSE:NIFTY MID SELECT", 120, 25, False, 0.17),
+    Underlying("SBIN", "NSE:SBIN", 750, 10, False, 0.26),
+    Underlying("ICICIBANK", "NSE:ICICIBANK", 700, 10, False, 0.22),
+    Underlying("ITC", "NSE:ITC", 1600, 5, False, 0.2),
+    Underlying("AXISBANK", "NSE:AXISBANK", 625, 10, False, 0.24),
+    Underlying("KOTAKBANK", "NSE:KOTAKBANK", 400, 20, False, 0.23),
+    Underlying("LT", "NSE:LT", 175, 20, False, 0.22),
+    Underlying("BHARTIARTL", "NSE:BHARTIARTL", 475, 20, False, 0.22),
 ]
+# Enough contracts for Kite's ticker maximum (3 connections x 3,000 instruments) with room past it.
 MONTHLY_EXPIRIES = 3
 WEEKLY_EXPIRIES = 4
-STRIKES_EACH_SIDE = 40
+STRIKES_EACH_SIDE = 60
 MONTH_CODES = "123456789OND"  # weekly symbols: one character for the month (Kite's naming)
 
 

@@ -166,6 +166,8 @@ class TickerServer:
         self._sandbox = sandbox
         self._connections: set = set()
         self._lock = threading.Lock()
+        self.most_at_once = 0  # the most connections open at one moment (tests count Kite's 3 here)
+        self.refused_too_many = 0  # upgrades refused with 429 for a connection past the 3rd
         self._server = serve(self._serve, host, port, process_request=self._check_handshake, compression=None)
         self.port = self._server.socket.getsockname()[1]
         self.url = f"ws://{host}:{port if port else self.port}"
@@ -224,6 +226,7 @@ class TickerServer:
             return connection.respond(HTTPStatus.FORBIDDEN, "Invalid api_key or access_token\n")
         with self._lock:
             if len(self._connections) >= MAX_CONNECTIONS_PER_API_KEY:  # ours: Kite's refusal is not documented
+                self.refused_too_many += 1
                 return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, "Maximum of 3 connections per api_key\n")
         return None
 
@@ -231,6 +234,7 @@ class TickerServer:
         connection = Connection(websocket, _credentials(websocket.request.path)[1])
         with self._lock:
             self._connections.add(connection)
+            self.most_at_once = max(self.most_at_once, len(self._connections))
         sender = threading.Thread(target=self._send_loop, args=(connection,), daemon=True)
         sender.start()
         try:

@@ -137,6 +137,8 @@ def test_an_unexpected_error_restarts_the_ticker_instead_of_ending_it(
         return real(frame)
 
     monkeypatch.setattr(script_ticker, "decode_frame", fails_once)
-    with straight_to_the_sandbox(sandbox_ticker, official_kite).subscribe([INFY], "ltp") as ticker:
-        assert first_ticks(ticker, seconds=12)[0]["instrument_token"] == INFY
+    got = []
+    ticker = straight_to_the_sandbox(sandbox_ticker, official_kite, on_ticks=got.extend).subscribe([INFY], "ltp")
+    with ticker:  # callbacks with a deadline: a ticker that ended would fail this, not hang it
+        assert wait_for(lambda: got, seconds=12) and got[0]["instrument_token"] == INFY
     assert failures

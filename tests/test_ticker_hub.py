@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -64,6 +65,11 @@ def frames_until(socket, enough, seconds: float = 8.0) -> list:
         if isinstance(message, bytes) and len(message) > 1:
             frames.append(split(message))
     return frames
+
+
+def covering(count: int):
+    """frames_until's `enough`: the frames carry `count` instruments between them."""
+    return lambda frames: len(set().union(*frames)) >= count
 
 
 def test_official_kitetickers_in_different_modes_each_get_their_own(hub, sandbox_ticker, official_kite):
@@ -176,3 +182,26 @@ def test_before_the_login_a_client_is_told_where_to_log_in(serve_hub):
         message = json.loads(socket.recv(timeout=5))
         assert message["type"] == "error" and "/login" in message["data"]
         assert socket.recv(timeout=3) == b"\x00"  # still connected: ticks start after the login
+
+
+def test_kites_maximum_takes_three_connections_and_a_client_past_it_alone_is_refused(hub, sandbox_ticker, sandbox_app):
+    url, app = hub
+    tokens = [i.token for i in sandbox_app.extensions["kite_sandbox"].market.instruments][:9001]
+    plans = {"ltp": tokens[:4000], "quote": tokens[3000:7000], "full": tokens[6500:9000]}  # 9,000 distinct
+    with ExitStack() as stack:
+        sockets = {mode: stack.enter_context(local_ticker(url, app, mode)) for mode in plans}
+        for mode, wanted in plans.items():
+            sockets[mode].send(json.dumps({"a": "subscribe", "v": wanted}))
+            sockets[mode].send(json.dumps({"a": "mode", "v": [mode, wanted]}))
+        with local_ticker(url, app, "one-too-many") as late:
+            late.send(json.dumps({"a": "subscribe", "v": tokens}))  # all 9,001 in one message, as clients do
+            refusal = json.loads(late.recv(timeout=10))
+        assert refusal["type"] == "error" and "Maximum of 9000 instruments" in refusal["data"]
+        assert "1 not subscribed" in refusal["data"]
+        for mode, wanted in plans.items():  # each upstream connection's frame carries its share
+            frames = frames_until(sockets[mode], covering(len(wanted)), 60)
+            seen = {token: packet for frame in frames for token, packet in frame.items()}
+            assert seen.keys() == set(wanted) and {mode_of(p) for p in seen.values()} == {mode}, mode
+        health = app.test_client().get("/health").get_json()["ticker_hub"]
+        assert [c["instruments"] for c in health["upstream"]] == [3000, 3000, 3000]
+    assert (sandbox_ticker.most_at_once, sandbox_ticker.refused_too_many) == (3, 0)  # a 4th never opened

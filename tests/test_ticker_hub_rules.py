@@ -42,7 +42,7 @@ class FakeClient:
         return True
 
     def latency_ms(self):
-        return {"p50": None, "p99": None}
+        return {"p50": None, "p99": None, "written_p99": None}
 
     def close(self, code=1000, reason=""):
         self.closed = (code, reason)
