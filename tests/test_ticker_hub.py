@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from kite_sandbox.server import create_sandbox_app
@@ -205,3 +205,39 @@ def test_kites_maximum_takes_three_connections_and_a_client_past_it_alone_is_ref
         health = app.test_client().get("/health").get_json()["ticker_hub"]
         assert [c["instruments"] for c in health["upstream"]] == [3000, 3000, 3000]
     assert (sandbox_ticker.most_at_once, sandbox_ticker.refused_too_many) == (3, 0)  # a 4th never opened
+
+
+def test_a_client_that_reads_nothing_is_dropped_with_its_reason_and_the_other_keeps_its_ticks(
+    hub, sandbox_app, monkeypatch
+):
+    from kite_service.ticker import local_server
+
+    monkeypatch.setattr(local_server, "MAX_LAG_SECONDS", 1.0)  # 5 s in service: the same rule, sooner
+    url, app = hub
+    tokens = [i.token for i in sandbox_app.extensions["kite_sandbox"].market.instruments][:3000]
+    api_key, token = credentials_of(app, "slow")
+    # It reads nothing: its client library stops taking from the socket after one message
+    slow = connect(f"{url}/?api_key={api_key}&access_token={token}", max_queue=1, ping_interval=None, max_size=None)
+    with local_ticker(url, app, "quick") as quick, slow:
+        for socket in (quick, slow):
+            socket.send(json.dumps({"a": "subscribe", "v": tokens}))
+            socket.send(json.dumps({"a": "mode", "v": ["full", tokens]}))
+        status = app.test_client().get("/health").get_json()["ticker_hub"]
+        assert sorted(c["name"] for c in status["clients"]) == ["quick", "slow"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+            c["name"] == "slow" for c in app.test_client().get("/health").get_json()["ticker_hub"]["clients"]
+        ):
+            with suppress(TimeoutError):
+                quick.recv(timeout=1)  # the quick one reads on
+        names = [c["name"] for c in app.test_client().get("/health").get_json()["ticker_hub"]["clients"]]
+        assert names == ["quick"]
+        got = frames_until(quick, lambda f: len(f) >= 4)  # the other keeps its ticks (and 4 s pass)
+        assert len(got) == 4 and len(got[-1]) == 3000
+        deadline = time.monotonic() + 20
+        with pytest.raises(ConnectionClosed) as closed:
+            while (
+                time.monotonic() < deadline
+            ):  # a late reader still gets what was on its way, then the close frame with the reason
+                slow.recv(timeout=10)
+        assert closed.value.rcvd.code == 1008 and closed.value.rcvd.reason.startswith("Too slow: ")

@@ -3,8 +3,9 @@ connections to Kite, and each tick cut to what each client asked for.
 
 Upstream, the first connection is the order stream's (order updates come on every connection, so
 the hub passes on those of the first only); a second and a third open when the first is full and
-close when they carry nothing. Each upstream frame is taken apart once (frames.py); each client
-gets a frame of its own instruments in its own modes, queued without waiting. A client whose queue
+close when they carry nothing. Each upstream frame is taken apart once (frames.py), on the local
+server's loop (deliver_through); each client gets a frame of its own instruments in its own modes,
+handed over without waiting. A client whose queue
 is full (its program reads too slowly: a slow `on_ticks`) is dropped with a close reason that says
 so, and the others never wait for it. When an upstream connection drops, local clients stay
 connected: the connection comes back and asks again for what it carried, and clients see a gap.
@@ -23,12 +24,8 @@ log = logging.getLogger("kite_app.ticker_hub")
 TOO_SLOW_CODE = 1008  # RFC 6455 policy violation: the client broke the hub's rule (read what you asked for)
 
 
-def _by_mode(wants: dict) -> dict:
-    """{token: mode} as {mode: tuple of tokens}: what pass_on reads for each frame."""
-    groups: dict = {}
-    for token, mode in wants.items():
-        groups.setdefault(mode, []).append(token)
-    return {mode: tuple(tokens) for mode, tokens in groups.items()}
+def _call_now(function, *args) -> None:
+    function(*args)
 
 
 def too_slow(client) -> str:
@@ -46,9 +43,16 @@ class TickerHub:
         self._connections = [first] + [None] * (self.book.connections - 1)
         self._more = more
         self._lock = threading.Lock()  # over the book, the clients and the connections list
-        self._clients: dict = {}  # LocalClient -> {mode: tuple of tokens}, replaced (never changed) on a change
+        # LocalClient -> {upstream connection: {mode: tuple of tokens}}, replaced (never changed) on a change
+        self._clients: dict = {}
+        self._deliver = _call_now
         first.on_binary = self._frame_from(0)
-        first.on_text = self.pass_on_text
+        first.on_text = self._text_from_upstream
+
+    def deliver_through(self, call) -> None:
+        """Hand what comes from upstream to the clients through `call(function, *args)`: the local
+        server's loop, which owns the clients' sockets."""
+        self._deliver = call
 
     # -- local clients ----------------------------------------------------------------------
 
@@ -79,7 +83,7 @@ class TickerHub:
             else:
                 return "Invalid message"
             if client in self._clients:
-                self._clients[client] = _by_mode(self.book.wants(client))  # pass_on reads it without the lock
+                self._clients[client] = self.book.plan_of(client)  # pass_on reads it without the lock
             self._apply()
         return problem
 
@@ -87,16 +91,20 @@ class TickerHub:
 
     def _frame_from(self, index: int):
         def on_binary(data: bytes) -> None:
-            self.pass_on(data, index)
+            self._deliver(self.pass_on, data, index, time.monotonic())
 
         return on_binary
 
-    def pass_on(self, data: bytes, index: int = 0) -> None:
-        """One upstream frame: each client gets its instruments from it, in its modes.
+    def _text_from_upstream(self, text: str) -> None:
+        self._deliver(self.pass_on_text, text)
+
+    def pass_on(self, data: bytes, index: int = 0, received_at: float | None = None) -> None:
+        """One frame from upstream connection `index`: each client gets its instruments from it, in
+        its modes. `received_at`: when it came (time.monotonic(), the clock of the clients' latencies).
 
         The frame is taken apart once, and cut once to each mode some client wants; each client's
         frame is then a join of ready pieces (a frame of 3,000 instruments for 50 clients: bench)."""
-        received_at = time.monotonic()  # the clients' latencies are read on the same clock
+        received_at = received_at or time.monotonic()
         try:
             pieces = split_pieces(data)
         except FrameError as exc:
@@ -108,9 +116,9 @@ class TickerHub:
             clients = list(self._clients.items())
         by_mode: dict = {}
         slow = []
-        for client, groups in clients:
+        for client, plan in clients:
             chosen = []
-            for mode, tokens in groups.items():
+            for mode, tokens in plan.get(index, {}).items():
                 table = by_mode.get(mode)
                 if table is None:
                     table = by_mode[mode] = pieces_in_mode(pieces, mode)
@@ -131,10 +139,10 @@ class TickerHub:
                 self.drop(client, too_slow(client))
 
     def drop(self, client, reason: str) -> None:
-        """Disconnect a client (on a thread of its own: its socket may be full) and forget its subscriptions."""
+        """Disconnect a client (its close never waits) and forget its subscriptions."""
         log.warning("Ticker hub: dropped %s: %s", client.name, reason)
         self.remove(client)
-        threading.Thread(target=client.close, args=(TOO_SLOW_CODE, reason), daemon=True).start()
+        client.close(TOO_SLOW_CODE, reason)
 
     # -- upstream connections ------------------------------------------------------------------
 
@@ -180,11 +188,15 @@ class TickerHub:
             ],
             "clients": [],
         }
-        for client, groups in clients:
-            entry = {"name": client.name, "instruments": sum(len(tokens) for tokens in groups.values())}
+        for client, plan in clients:
+            subscriptions: dict = {}
+            for groups in plan.values():
+                for mode, tokens in groups.items():
+                    subscriptions.setdefault(mode, []).extend(tokens)
+            entry = {"name": client.name, "instruments": sum(len(tokens) for tokens in subscriptions.values())}
             entry |= {"waiting": client.waiting, "lag_ms": round(client.lag * 1000, 1)}
             if with_subscriptions:
                 entry["latency_ms"] = client.latency_ms()
-                entry["subscriptions"] = {mode: list(tokens) for mode, tokens in groups.items()}
+                entry["subscriptions"] = subscriptions
             body["clients"].append(entry)
         return body

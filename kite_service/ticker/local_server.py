@@ -5,20 +5,28 @@ with a program's gateway credentials (`kite_app.py clients add`). Bad ones are r
 handshake with HTTP 403, as Kite refuses its own, and so are addresses the gateway would refuse
 (GATEWAY_ALLOWED_ADDRESSES; behind TRUSTED_PROXY, the address its X-Forwarded-For names).
 Subscribe, unsubscribe and mode messages as Kite's; ticks as Kite's binary frames; order updates
-as Kite's text messages; a one-byte heartbeat after a second with nothing to send. `websockets`'
-threaded server: per client, one thread reads its messages and another sends its queue.
+as Kite's text messages; a one-byte heartbeat after a second with nothing to send.
+
+`websockets`' asyncio server, on one thread with its own event loop: the hub's fan-out runs there
+too (TickerHub.deliver_through), and each client's frame goes to its socket without waiting (the
+transport buffers what the client has not read yet). One thread for every client: with a sending
+thread per client, 50 clients cost 50 hand-offs of the interpreter's lock per frame, and the last
+client got its frame 45 to 65 ms after it came (docs/performance.md, section 12).
 """
 
+import asyncio
 import json
+import socket
 import threading
 import time
 from collections import deque
+from contextlib import suppress
 from http import HTTPStatus
 from statistics import quantiles
 from urllib.parse import parse_qs, urlsplit
 
+from websockets.asyncio.server import broadcast, serve
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.server import serve
 
 from kite_service.gateway.addresses import is_allowed_address
 from kite_service.ticker.frames import HEARTBEAT
@@ -29,24 +37,33 @@ MAX_LAG_SECONDS = 5.0  # or its oldest message this old: ticks that late are of 
 HEARTBEAT_SECONDS = 1.0  # Kite's: a heartbeat after a silent second
 LATENCY_SAMPLES = 2000  # the recent messages whose time in the hub /api/status reports
 CLOSE_TIMEOUT_SECONDS = 2
+WRITE_BUFFER_LOW = 32 * 1024  # unsent bytes below which a message goes to the socket at once (websockets' mark)
+DROPPED_CLOSE_SECONDS = 30  # a dropped client's time to read what was on its way, then the close reason
+START_TIMEOUT_SECONDS = 10
 
 
 class LocalClient:
-    """One local KiteTicker: a bounded queue of messages and the thread that sends them."""
+    """One local KiteTicker: a bounded queue of messages, sent by a task of the server's loop."""
 
-    def __init__(self, name: str, websocket, queue_limit: int = QUEUE_LIMIT, byte_limit: int = QUEUE_BYTES):
+    def __init__(self, name: str, websocket, loop=None, queue_limit: int = QUEUE_LIMIT, byte_limit: int = QUEUE_BYTES):
+        """`loop`: the event loop `websocket` lives on (None for a client that is never sent to)."""
         self.name = name
         self.queue_limit = queue_limit
         self._byte_limit = byte_limit
         self._websocket = websocket
+        self._loop = loop
+        self._loop_thread = threading.get_ident() if loop is not None else None  # made on its loop
+        self._closing = None  # the close handshake's task
         self._queue: deque = deque()  # (time it came from upstream, message)
         self._bytes = 0
         # Recent messages' seconds from upstream to handed to the socket (the hub's own time) and
         # to written (send() returned: also the time the client's program took to read the ones before)
         self._latencies: deque = deque(maxlen=LATENCY_SAMPLES)
         self._written: deque = deque(maxlen=LATENCY_SAMPLES)
-        self._ready = threading.Condition()
+        self._ready = asyncio.Event()
         self._closed = False
+        self._sending = False  # the sending task is in the middle of a message
+        self._last_sent = time.monotonic()  # when the socket took the last message (or heartbeat)
 
     @property
     def waiting(self) -> int:
@@ -62,8 +79,9 @@ class LocalClient:
             return 0.0
 
     def latency_ms(self) -> dict:
-        """Median and 99th percentile of the recent messages' time in the hub (upstream to handed to
-        the socket), and the 99th percentile to written (which a slow reader lengthens)."""
+        """Median and 99th percentile of the recent messages' time in the hub: from upstream (or from
+        when the client's socket took the message before, if later) to handed to the socket; and the
+        99th percentile from upstream to written, which a client slow to read lengthens."""
         handed, written = list(self._latencies), list(self._written)
         if len(handed) < 2 or len(written) < 2:
             return {"p50": None, "p99": None, "written_p99": None}
@@ -76,49 +94,88 @@ class LocalClient:
         }
 
     def offer(self, message, received_at: float | None = None) -> bool:
-        """Queue a message without waiting; False when the queue is full (the client reads too slowly).
-        `received_at`: when it came from upstream (time.monotonic()), for the latency."""
-        with self._ready:
-            if self._closed:
-                return True  # going away: nothing to keep
-            if len(self._queue) >= self.queue_limit or self._bytes + len(message) > self._byte_limit:
-                return False
-            if self._queue and time.monotonic() - self._queue[0][0] > MAX_LAG_SECONDS:
-                return False
-            self._queue.append((received_at or time.monotonic(), message))
-            self._bytes += len(message)
-            self._ready.notify()
+        """Queue a message without waiting (on the server's loop: the hub delivers through it); False
+        when the queue is full (the client reads too slowly). `received_at`: when it came from
+        upstream (time.monotonic()), for the latency."""
+        if not self._on_loop(self.offer, message, received_at):
+            return True
+        if self._closed:
+            return True  # going away: nothing to keep
+        if len(self._queue) >= self.queue_limit or self._bytes + len(message) > self._byte_limit:
+            return False
+        if self._queue and time.monotonic() - self._queue[0][0] > MAX_LAG_SECONDS:
+            return False
+        received_at = received_at or time.monotonic()
+        if not self._queue and not self._sending and self._has_room():  # straight to the socket
+            self._latencies.append(time.monotonic() - max(received_at, self._last_sent))
+            broadcast([self._websocket], message)
+            self._last_sent = time.monotonic()
+            self._written.append(self._last_sent - received_at)
+            return True
+        self._queue.append((received_at, message))
+        self._bytes += len(message)
+        self._ready.set()
         return True
 
-    def send_queued(self) -> None:
+    def _has_room(self) -> bool:
+        """Whether the socket takes a message now without waiting: its buffer of unsent bytes is low."""
+        transport = getattr(self._websocket, "transport", None)
+        return transport is not None and transport.get_write_buffer_size() < WRITE_BUFFER_LOW
+
+    async def send_queued(self) -> None:
         """Send what is queued as it comes, a heartbeat after a silent second; returns once closed."""
+        websocket, queue = self._websocket, self._queue
         try:
-            while True:
-                with self._ready:
-                    if not self._queue and not self._closed:
-                        self._ready.wait(HEARTBEAT_SECONDS)
-                    if self._closed:
-                        return
-                    if self._queue:
-                        received_at, message = self._queue.popleft()
-                        self._bytes -= len(message)
-                    else:
-                        received_at, message = None, HEARTBEAT
+            while not self._closed:
+                if not queue:
+                    self._ready.clear()
+                    silent = time.monotonic() - self._last_sent
+                    if silent < HEARTBEAT_SECONDS:
+                        with suppress(TimeoutError):
+                            await asyncio.wait_for(self._ready.wait(), HEARTBEAT_SECONDS - silent)
+                        continue
+                    received_at, message = None, HEARTBEAT
+                else:
+                    received_at, message = queue.popleft()
+                    self._bytes -= len(message)
+                    # The hub's own time: a message that waited for the client to take the one
+                    # before waited for the client's program, not for the hub
+                    self._latencies.append(time.monotonic() - max(received_at, self._last_sent))
+                self._sending = True
+                try:
+                    await websocket.send(message)
+                finally:
+                    self._sending = False
+                self._last_sent = time.monotonic()
                 if received_at is not None:
-                    self._latencies.append(time.monotonic() - received_at)
-                self._websocket.send(message)
-                if received_at is not None:
-                    self._written.append(time.monotonic() - received_at)
+                    self._written.append(self._last_sent - received_at)
         except ConnectionClosed:
             return
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        with self._ready:
-            self._closed = True
-            self._queue.clear()
-            self._bytes = 0
-            self._ready.notify()
-        self._websocket.close(code, reason)
+        """Forget what is queued and close the connection with `code` and `reason`; never waits."""
+        if not self._on_loop(self.close, code, reason) or self._closed:
+            return
+        self._closed = True
+        self._queue.clear()
+        self._bytes = 0
+        self._ready.set()
+        if self._loop is None:
+            return
+        if code != 1000:  # dropped: time to read what was on its way before the close frame
+            self._websocket.close_timeout = DROPPED_CLOSE_SECONDS
+        self._closing = self._loop.create_task(self._websocket.close(code, reason))
+
+    def _on_loop(self, method, *args) -> bool:
+        """True on the client's loop (or when it has none); elsewhere `method(*args)` is scheduled there
+        (the queue and the socket belong to the loop's thread) and False is returned."""
+        if self._loop_thread is None or threading.get_ident() == self._loop_thread:
+            return True
+        try:
+            self._loop.call_soon_threadsafe(method, *args)
+        except RuntimeError:  # the loop is closed: the connection went with it
+            pass
+        return False
 
 
 def _credentials(path: str) -> tuple:
@@ -140,65 +197,88 @@ class HubServer:
         trusted_proxy: str = "",
         session_problem=lambda: None,
     ):
-        """`session_problem()`: why there can be no ticks now (no session for today), or None."""
+        """`session_problem()`: why there can be no ticks now (no session for today), or None.
+        The port is taken here: OSError if it is in use."""
         self._session_problem = session_problem
         self._hub = hub
         self._clients = clients
         self._allowed = allowed_networks
         self._trusted_proxy = trusted_proxy
-        self._server = serve(
+        self._socket = socket.create_server((host, port))
+        self.port = self._socket.getsockname()[1]
+        self._loop = asyncio.new_event_loop()
+        self._thread = None
+        self._serving = threading.Event()
+        self._stopping: asyncio.Event | None = None
+
+    def start(self) -> "HubServer":
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),), daemon=True)
+        self._thread.name = "ticker-hub"
+        self._thread.start()
+        if not self._serving.wait(START_TIMEOUT_SECONDS):
+            raise RuntimeError("The ticker hub's local WebSocket did not start: see the log")
+        self._hub.deliver_through(self._call_in_loop)
+        return self
+
+    def close(self) -> None:
+        if self._thread is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+            self._thread.join(CLOSE_TIMEOUT_SECONDS + 3)
+        if not self._loop.is_running():
+            self._loop.close()
+        self._socket.close()
+
+    def _call_in_loop(self, function, *args) -> None:
+        try:
+            self._loop.call_soon_threadsafe(function, *args)
+        except RuntimeError:  # the loop is closed: the service is stopping
+            pass
+
+    async def _run(self) -> None:
+        self._stopping = asyncio.Event()
+        async with serve(
             self._serve,
-            host,
-            port,
+            sock=self._socket,
             process_request=self._check_handshake,
             compression=None,
             close_timeout=CLOSE_TIMEOUT_SECONDS,
             max_size=2**18,  # clients send subscriptions only: 9,000 ten-digit tokens in one message fit
-        )
-        self.port = self._server.socket.getsockname()[1]
-        self._thread = None
+        ) as server:
+            self._serving.set()
+            await self._stopping.wait()
+            server.close(reason="Kite App is stopping")
+            await server.wait_closed()
 
-    def start(self) -> "HubServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ticker-hub", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._server.shutdown()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _check_handshake(self, connection, request):
+    async def _check_handshake(self, connection, request):
         address = connection.remote_address[0]
         if self._trusted_proxy and address == self._trusted_proxy:  # behind it: the caller is X-Forwarded-For's
             address = request.headers.get("X-Forwarded-For", address).rsplit(",", 1)[-1].strip()
         if not is_allowed_address(address, self._allowed):
             return connection.respond(HTTPStatus.FORBIDDEN, "This address may not use Kite App's ticker hub\n")
-        if self._clients.authenticate(*_credentials(request.path)) is None:
+        if await asyncio.to_thread(self._clients.authenticate, *_credentials(request.path)) is None:
             return connection.respond(HTTPStatus.FORBIDDEN, "Invalid api_key or access_token\n")
         return None
 
-    def _serve(self, websocket) -> None:
-        program = self._clients.authenticate(*_credentials(websocket.request.path))
+    async def _serve(self, websocket) -> None:
+        program = await asyncio.to_thread(self._clients.authenticate, *_credentials(websocket.request.path))
         if program is None:  # revoked between the handshake and now
-            websocket.close(1008, "Invalid api_key or access_token")
+            await websocket.close(1008, "Invalid api_key or access_token")
             return
-        client = LocalClient(program.name, websocket)
+        client = LocalClient(program.name, websocket, self._loop)
         self._hub.add(client)
-        problem = self._session_problem()
+        problem = await asyncio.to_thread(self._session_problem)
         if problem:  # connected all the same: ticks start once the service logs in
             client.offer(json.dumps({"type": "error", "data": problem}))
-        sender = threading.Thread(target=client.send_queued, name=f"ticker-hub-{program.name}", daemon=True)
-        sender.start()
+        sender = asyncio.create_task(client.send_queued())
         try:
-            for message in websocket:
-                if isinstance(message, str):
-                    problem = self._hub.handle(client, message)
+            async for message in websocket:
+                if isinstance(message, str):  # the hub's bookkeeping may talk to Kite: off the loop
+                    problem = await asyncio.to_thread(self._hub.handle, client, message)
                     if problem:
                         client.offer(json.dumps({"type": "error", "data": problem}))
         except ConnectionClosed:
             pass
         finally:
-            self._hub.remove(client)
+            await asyncio.to_thread(self._hub.remove, client)
             client.close()
-            sender.join(CLOSE_TIMEOUT_SECONDS + 1)
+            await sender

@@ -34,6 +34,13 @@ class SubscriptionBook:
         """The client's {token: mode} (its own dict: read it under the hub's lock, do not change it)."""
         return self._clients.get(client, {})
 
+    def plan_of(self, client) -> dict:
+        """The client's {upstream connection: {mode: tuple of tokens}}: what each frame is cut to for it."""
+        plan: dict = {}
+        for token, mode in self._clients.get(client, {}).items():
+            plan.setdefault(self._placed[token], {}).setdefault(mode, []).append(token)
+        return {place: {mode: tuple(tokens) for mode, tokens in modes.items()} for place, modes in plan.items()}
+
     def clients(self) -> list:
         return list(self._clients)
 
