@@ -16,13 +16,13 @@ and retries failed reads (never orders). `kite.kite` is the underlying KiteConne
 import logging
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 
 try:
     from kite_service.clock import now_ist
     from kite_service.config.running_sandbox import script_values
     from kite_service.config.settings import Settings, load_credentials, load_settings
+    from kite_service.data.script_helpers import DataHelpers
     from kite_service.errors import NoSessionError, SessionError, SessionExpiredError
     from kite_service.gateway.local_client import running_gateway
     from kite_service.kite.client import DEFAULT_RETRY, KiteClient
@@ -106,7 +106,7 @@ class _GatewayBoundClient(_SessionBoundClient):
             raise SessionExpiredError(str(exc), self._owner.login_url) from None
 
 
-class KiteAPI:
+class KiteAPI(DataHelpers):
     """Kite calls for scripts, bound to the session in session.json.
 
     While Kite App serves on this machine, calls go through its gateway, counted with every other
@@ -145,6 +145,7 @@ class KiteAPI:
         self._session_version = None
         self._session_expires = None
         self._rejected_token: str | None = None
+        self._candles = self._instrument_store = None  # the data helpers' files, opened on first use
         self._api_key = credentials.api_key
         if not self.settings.rate_limits:  # RATE_LIMITS=off: a sandbox started without Kite's limits
             limiters = limiters if limiters is not None else unlimited_limiters()
@@ -348,22 +349,6 @@ class KiteAPI:
     def quote(self, *instruments: str) -> dict:
         """Full quotes with market depth."""
         return self.kite.quote(*instruments)
-
-    def historical_data(
-        self,
-        instrument_token: int,
-        from_date: datetime | str,
-        to_date: datetime | str,
-        interval: str,
-        continuous: bool = False,
-        oi: bool = False,
-    ) -> list:
-        """Candles as dicts with date, open, high, low, close, volume (and oi)."""
-        return self.kite.historical_data(instrument_token, from_date, to_date, interval, continuous, oi)
-
-    def instruments(self, exchange: str | None = None) -> list:
-        """The instrument list, for all exchanges or one ('NSE', 'NFO', ...)."""
-        return self.kite.instruments(exchange)
 
 
 def _order_summary(params: dict) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench.client_cost import order_watch_cost, rate_limit_efficiency, wrapper_overhead
 from bench.gateway_cost import gateway_cost
+from bench.history import data_helpers
 from bench.order_burst import order_burst
 from bench.order_updates import order_update_latency
 from bench.sandbox_orders import order_rate_and_fill_latency
@@ -72,6 +73,7 @@ SECTIONS = [
         "12. The ticker hub: 50 local clients over 9,000 instruments, and a client that reads nothing",
         lambda: ticker_hub(Row),
     ),
+    ("13. The data helpers: two years of minute candles, the cache, instrument look-ups", lambda: data_helpers(Row)),
 ]
 HEADER = ["metric", "ours", "reference", "ratio", "target", "result"]
 

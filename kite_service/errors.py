@@ -71,3 +71,17 @@ class OrderCapError(KiteAppError):
 
 class StorageError(KiteAppError):
     """The order database could not be read or written (full disk, read-only folder): nothing was changed."""
+
+
+class HistoryIncompleteError(KiteAppError):
+    """Kite failed part-way through a long history: what came before is cached, the rest is not fetched."""
+
+    def __init__(self, token: int, interval: str, fetched_until, resume_from, cause: BaseException):
+        done = f"up to {fetched_until:%Y-%m-%d}" if fetched_until else "nothing yet"
+        super().__init__(
+            f"Candles of {token} ({interval}): fetched {done}, then Kite failed ({type(cause).__name__}: "
+            f"{str(cause)[:200]}). Call again to resume from {resume_from:%Y-%m-%d}: the days fetched are "
+            "cached and not asked for again."
+        )
+        self.fetched_until = fetched_until  # the last day fetched whole before the failure, or None
+        self.resume_from = resume_from  # the first day not fetched

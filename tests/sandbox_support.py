@@ -209,3 +209,25 @@ def javascript_ticker_run(node, api_key: str, access_token: str, root: str, mode
     place_market_buy(rest_kite)
     stdout, stderr = probe.communicate(timeout=30)
     return json.loads(stdout.strip().splitlines()[-1]), stderr
+
+
+@pytest.fixture
+def make_api(tmp_path, config, demo, official_kite, clock):
+    """make_api(): a KiteAPI of its own (its own cache connection) on one data folder, calling the sandbox."""
+    from conftest import FAST_RETRY, make_session
+    from kite_api import KiteAPI
+    from kite_service.config.settings import load_settings
+    from kite_service.kite.rate_limit import kite_limiters
+    from kite_service.login.session_store import SessionStore
+
+    credentials = tmp_path / "demo_credentials.json"
+    credentials.write_text(json.dumps({"api_key": demo.api_key, "api_secret": demo.api_secret}))
+    settings = load_settings({**config, "CREDENTIALS_FILE": str(credentials), "KITE_API_ROOT": official_kite.root})
+    SessionStore(settings.session_file).save(
+        make_session(official_kite.access_token, login_time=clock.now, api_key=demo.api_key)
+    )
+
+    def make() -> KiteAPI:
+        return KiteAPI(settings, clock=clock, retry=FAST_RETRY, limiters=kite_limiters(), through_gateway=False)
+
+    return make

@@ -55,7 +55,7 @@ def test_order_history_trades_and_market_data(kite, kite_api, logged_in):
     add(kite, responses.GET, "/instruments/historical/408065/minute", "historical_minute.json")
     kite.add(
         responses.GET,
-        KITE_ROOT + "/instruments/NSE",
+        KITE_ROOT + "/instruments",  # the whole list, once a day for the machine
         body=recorded_text("instruments_nse.csv"),
         content_type="text/csv",
     )
@@ -63,7 +63,7 @@ def test_order_history_trades_and_market_data(kite, kite_api, logged_in):
     assert kite_api.get_trades("151220000000000")[0]["order_id"]
     assert kite_api.ltp("NSE:INFY")["NSE:INFY"]["last_price"] > 0
     assert "NSE:INFY" in kite_api.quote("NSE:INFY")
-    candles = kite_api.historical_data(408065, "2026-11-20 09:15:00", "2026-11-20 09:20:00", "minute")
+    candles = kite_api.historical_data(408065, "2017-12-15 09:15:00", "2017-12-15 09:20:00", "minute")
     assert candles[0]["open"] > 0 and candles[0]["date"].utcoffset() is not None
     instruments = kite_api.instruments("NSE")
     assert len(instruments) > 50 and isinstance(instruments[0]["instrument_token"], int)

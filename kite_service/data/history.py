@@ -1,0 +1,126 @@
+"""Historical candles of any length: cut into Kite's windows, fetched within its limit, joined, cached.
+
+`candle_history` asks Kite only for the days the cache lacks, in the fewest requests Kite allows
+(history_windows.py), up to three at a time through the caller's `fetch` (KiteAPI's client, which
+keeps to the historical limit of 3 requests a second shared by every program through the
+gateway, and retries a 429 or a dropped connection). Each request's closed days are cached as it
+arrives, so a failure part-way raises HistoryIncompleteError saying how far it got, and the same
+call again resumes from there.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta, timezone
+
+from kite_service.clock import IST_OFFSET_SECONDS, as_ist
+from kite_service.data.history_windows import as_moment, check_interval, days_between, kite_time, request_windows
+from kite_service.errors import HistoryIncompleteError, SessionError
+
+KITE_TIMEZONE = timezone(timedelta(seconds=IST_OFFSET_SECONDS))  # the tzinfo of kiteconnect's candle dates
+SECONDS_PER_DAY = 86400
+EPOCH_DAY = date(1970, 1, 1)
+IN_FLIGHT = 3  # Kite's historical requests a second
+
+
+def candle_history(fetch, cache, token: int, start, end, interval: str, continuous: bool, oi: bool, now) -> list:
+    """Candles of `token` from `start` to `end` (both included) as (at, open, high, low, close, volume,
+    oi) rows in time order; `fetch(from_text, to_text)` asks Kite for one window (kiteconnect's dicts)."""
+    check_interval(interval)
+    start, end = as_moment(start), as_moment(end, end_of_day=True)
+    if end < start:
+        raise ValueError(f"from ({start:%Y-%m-%d %H:%M:%S}) is after to ({end:%Y-%m-%d %H:%M:%S})")
+    today = as_ist(now).date()
+    days = [day for day in days_between(start, end) if day <= today]  # no candle exists after today
+    if not days:
+        return []
+    first_at, last_at = int(start.timestamp()), int(end.timestamp())
+    series = cache.series(token, interval, continuous, oi)
+    fetched, rows = cache.cached(series, days[0], days[-1], first_at, last_at)
+    today_number = (today - EPOCH_DAY).days
+    windows = request_windows([day for day in days if day not in fetched], interval)
+
+    def fetch_window(window: tuple) -> list:
+        """One window's rows; its closed days go to the cache as soon as they come."""
+        window_start, window_end = window
+        new = [_row(candle) for candle in fetch(kite_time(window_start), kite_time(window_end))]
+        closed = [day for day in days_between(window_start, window_end) if day < today]
+        cache.store(series, [row for row in new if _day_number(row[0]) < today_number], closed)
+        return [row for row in new if first_at <= row[0] <= last_at]
+
+    # Up to IN_FLIGHT requests at once: the client's limiter spaces them at Kite's 3 a second, and
+    # one answer (60 days of minute candles) takes longer than a third of a second to come.
+    with ThreadPoolExecutor(max_workers=min(IN_FLIGHT, len(windows) or 1)) as pool:
+        pending = [pool.submit(fetch_window, window) for window in windows]
+        fetched_until = None
+        for window, future in zip(windows, pending, strict=True):
+            try:
+                rows += future.result()
+            except SessionError:
+                _cancel(pending)
+                raise
+            except Exception as exc:  # any failure of a request: say how far it got (later windows kept)
+                _cancel(pending)
+                raise HistoryIncompleteError(token, interval, fetched_until, window[0], exc) from exc
+            fetched_until = window[1].date()
+    rows.sort(key=lambda row: row[0])
+    return _without_doubles(rows)
+
+
+def _cancel(futures: list) -> None:
+    for future in futures:
+        future.cancel()  # those not started; the running ones finish (and are cached)
+
+
+def as_dicts(rows: list, oi: bool) -> list:
+    """kiteconnect's candle dicts: date (IST), open, high, low, close, volume (and oi)."""
+    keys = (
+        ("date", "open", "high", "low", "close", "volume", "oi")
+        if oi
+        else ("date", "open", "high", "low", "close", "volume")
+    )
+    moment = datetime.fromtimestamp
+    return [dict(zip(keys, (moment(row[0], KITE_TIMEZONE), *row[1:]), strict=False)) for row in rows]
+
+
+def candle_frame(rows: list, oi: bool):
+    """A pandas DataFrame of the rows, indexed by date (IST); pandas is an optional extra."""
+    try:
+        import pandas
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            "as_frame=True needs pandas, which this Python does not have: pip install pandas "
+            "(or pip install -e '.[frames]' in Kite App's folder)",
+            name="pandas",
+        ) from None
+    columns = ["date", "open", "high", "low", "close", "volume", "oi"]
+    frame = pandas.DataFrame(rows, columns=columns)
+    frame["date"] = pandas.to_datetime(frame["date"], unit="s", utc=True).dt.tz_convert("Asia/Kolkata")
+    if not oi:
+        frame = frame.drop(columns="oi")
+    return frame.set_index("date")
+
+
+def _row(candle: dict) -> tuple:
+    return (
+        int(candle["date"].timestamp()),
+        candle["open"],
+        candle["high"],
+        candle["low"],
+        candle["close"],
+        candle["volume"],
+        candle.get("oi"),
+    )
+
+
+def _day_number(at: int) -> int:
+    """The IST day of a moment, as days since 1970-01-01."""
+    return (at + IST_OFFSET_SECONDS) // SECONDS_PER_DAY
+
+
+def _without_doubles(rows: list) -> list:
+    """Rows in time order with one candle per start: a day cached meanwhile by another script is read once."""
+    kept, last = [], None
+    for row in rows:
+        if row[0] != last:
+            kept.append(row)
+            last = row[0]
+    return kept

@@ -1,0 +1,89 @@
+"""KiteAPI's data helpers: long histories, the daily instrument list, look-ups and option chains.
+
+A mixin of KiteAPI (kite_api.py), which gives it `kite` (the client, within the account's rate
+limits), `settings`, `_clock` and `_lock`. The files live in the data folder beside session.json,
+shared by every script on the machine.
+"""
+
+from datetime import date, datetime
+
+from kite_service.clock import as_ist
+from kite_service.data.candle_cache import CANDLE_CACHE_FILE, CandleCache
+from kite_service.data.history import as_dicts, candle_frame, candle_history
+from kite_service.data.instrument_lookup import find, find_token, option_chain, spot_key
+from kite_service.data.instrument_store import INSTRUMENTS_FILE, InstrumentStore
+
+
+class DataHelpers:
+    _candles: CandleCache | None
+    _instrument_store: InstrumentStore | None
+
+    def historical_data(
+        self,
+        instrument_token: int,
+        from_date: datetime | date | str,
+        to_date: datetime | date | str,
+        interval: str,
+        continuous: bool = False,
+        oi: bool = False,
+        *,
+        as_frame: bool = False,
+    ):
+        """Candles from `from_date` to `to_date` (both included; a bare date is the whole day; naive
+        times are IST) as kiteconnect's dicts (date, open, high, low, close, volume, and oi), or a
+        pandas DataFrame indexed by date with `as_frame=True` (pip install pandas).
+
+        Any length: cut into Kite's windows (60 days of minute candles, ...), fetched within the
+        historical limit and joined. Closed candles are cached for the whole machine in
+        candles.sqlite3, so a repeated or overlapping request asks Kite only for what is missing
+        (today's candles, always). HistoryIncompleteError says how far a failure part-way got; the
+        same call again resumes there."""
+        with self._lock:
+            if self._candles is None:
+                self._candles = CandleCache(self.settings.data_dir / CANDLE_CACHE_FILE)
+            cache = self._candles
+
+        def fetch(start: str, end: str) -> list:
+            return self.kite.historical_data(instrument_token, start, end, interval, continuous, oi)
+
+        rows = candle_history(
+            fetch, cache, instrument_token, from_date, to_date, interval, continuous, oi, self._clock()
+        )
+        return candle_frame(rows, oi) if as_frame else as_dicts(rows, oi)
+
+    def instruments(self, exchange: str | None = None) -> list:
+        """Today's instrument list (kiteconnect's dicts), for all exchanges or one ('NSE', 'NFO', ...):
+        downloaded once a day for the whole machine (instruments.sqlite3), read locally after that."""
+        store = self._instruments()
+        day = store.current_day()
+        if exchange:
+            found = store.rows("day = ? AND exchange = ?", (day.isoformat(), exchange))
+        else:
+            found = store.rows("day = ?", (day.isoformat(),))
+        for item in found:
+            del item["list_day"]
+        return found
+
+    def instrument(self, key: str, on: date | None = None) -> dict:
+        """One instrument by 'EXCHANGE:SYMBOL' with its lot size and tick size; `on` a past day finds
+        what traded then (an expired contract in a list kept from that day)."""
+        return find(self._instruments(), key, on)
+
+    def instrument_by_token(self, instrument_token: int, on: date | None = None) -> dict:
+        return find_token(self._instruments(), instrument_token, on)
+
+    def option_chain(self, name: str, expiry="nearest", strikes: int = 5, spot: float | None = None) -> dict:
+        """The options of `name` ('NIFTY', 'BANKNIFTY', 'INFY') of one expiry ('nearest', 'weekly',
+        'monthly' or a date): `strikes` strikes each side of the one nearest the underlying's last
+        price (or `spot`), each with its CE and PE instruments, lot size and tick size."""
+        if spot is None:
+            key = spot_key(name)
+            spot = self.kite.ltp(key)[key]["last_price"]
+        return option_chain(self._instruments(), name, spot, as_ist(self._clock()).date(), expiry, strikes)
+
+    def _instruments(self) -> InstrumentStore:
+        with self._lock:
+            if self._instrument_store is None:
+                path = self.settings.data_dir / INSTRUMENTS_FILE
+                self._instrument_store = InstrumentStore(path, self.kite.instruments, self._clock)
+            return self._instrument_store

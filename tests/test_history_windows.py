@@ -1,0 +1,97 @@
+"""Long ranges cut into Kite's windows, and candle_history's joins, cache and failures with a fake Kite."""
+
+from datetime import date, datetime, timedelta
+
+import pytest
+import requests
+
+from kite_service.clock import IST
+from kite_service.data.candle_cache import CandleCache
+from kite_service.data.history import candle_history
+from kite_service.data.history_windows import MAX_DAYS_PER_REQUEST, as_moment, request_windows
+from kite_service.errors import HistoryIncompleteError
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+
+
+def days(first: date, count: int) -> list:
+    return [first + timedelta(days=k) for k in range(count)]
+
+
+def test_a_long_run_of_days_is_cut_at_midnights_into_the_fewest_windows_kite_allows():
+    windows = request_windows(days(date(2026, 1, 1), 130), "minute")
+    assert [(start.date(), end.date()) for start, end in windows] == [
+        (date(2026, 1, 1), date(2026, 3, 1)),
+        (date(2026, 3, 2), date(2026, 4, 30)),
+        (date(2026, 5, 1), date(2026, 5, 10)),
+    ]
+    for start, end in windows:  # within Kite's rule "to - from <= 60 days", and touching at midnight
+        assert (start.hour, start.minute, start.second, end.hour, end.minute, end.second) == (0, 0, 0, 23, 59, 59)
+        assert end - start <= timedelta(days=MAX_DAYS_PER_REQUEST["minute"])
+    assert [windows[k + 1][0] - windows[k][1] for k in range(2)] == [timedelta(seconds=1)] * 2
+    assert len(request_windows(days(date(2020, 1, 1), 2001), "day")) == 2
+
+
+def test_days_already_held_split_the_windows_around_them():
+    wanted = days(date(2026, 1, 1), 10) + days(date(2026, 1, 20), 5)
+    assert [(s.date(), e.date()) for s, e in request_windows(wanted, "day")] == [
+        (date(2026, 1, 1), date(2026, 1, 10)),
+        (date(2026, 1, 20), date(2026, 1, 24)),
+    ]
+
+
+def test_dates_and_intervals_kite_would_refuse_are_refused_here_first():
+    with pytest.raises(ValueError, match="interval must be one of minute"):
+        request_windows([], "2minute")
+    with pytest.raises(ValueError, match="yyyy-mm-dd"):
+        as_moment("20-11-2026")
+    assert as_moment("2026-11-20") == datetime(2026, 11, 20, tzinfo=IST)
+    assert as_moment(date(2026, 11, 20), end_of_day=True) == datetime(2026, 11, 20, 23, 59, 59, tzinfo=IST)
+
+
+class FakeKite:
+    """Day candles, one per day at 00:00 IST; fails (as told) on the Nth request."""
+
+    def __init__(self, fail_on: int | None = None, error: Exception | None = None):
+        self.asked, self.fail_on, self.error = [], fail_on, error
+
+    def __call__(self, start: str, end: str) -> list:
+        self.asked.append((start, end))
+        if len(self.asked) == self.fail_on:
+            raise self.error
+        first = datetime.fromisoformat(start).replace(tzinfo=IST)
+        last = datetime.fromisoformat(end).replace(tzinfo=IST)
+        candles, day = [], first
+        while day <= min(last, NOW):
+            price = float(day.toordinal() % 1000)
+            candles.append({"date": day, "open": price, "high": price, "low": price, "close": price, "volume": 1})
+            day += timedelta(days=1)
+        return candles
+
+
+def history(kite, cache, start, end) -> list:
+    return candle_history(kite, cache, 408065, start, end, "day", False, False, NOW)
+
+
+def test_a_dropped_connection_part_way_keeps_what_came_and_the_next_call_fetches_the_rest(tmp_path):
+    cache = CandleCache(tmp_path / "candles.sqlite3")
+    dropped = FakeKite(fail_on=2, error=requests.ConnectionError("Connection reset by peer"))
+    with pytest.raises(HistoryIncompleteError, match=r"fetched up to 2020-06-22.*resume from 2020-06-23"):
+        history(dropped, cache, "2015-01-01", "2026-11-19")
+    healthy = FakeKite()
+    rows = history(healthy, cache, "2015-01-01", "2026-11-19")
+    second, third = ("2020-06-23 00:00:00", "2025-12-13 23:59:59"), ("2025-12-14 00:00:00", "2026-11-19 23:59:59")
+    assert healthy.asked[0] == second and set(healthy.asked) <= {second, third}  # the third may have come before
+    assert len(rows) == (date(2026, 11, 19) - date(2015, 1, 1)).days + 1
+    assert len({row[0] for row in rows}) == len(rows)
+
+
+def test_without_a_usable_cache_candles_still_come_from_kite(tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "candles.sqlite3").write_text("not a database")
+    kite = FakeKite()
+    rows = history(kite, CandleCache(folder / "candles.sqlite3"), "2026-01-01", "2026-01-31")
+    assert len(rows) == 31 and len(kite.asked) == 1
+    history(kite, CandleCache(folder / "candles.sqlite3"), "2026-01-01", "2026-01-31")
+    assert len(kite.asked) == 2  # nothing kept: asked again
