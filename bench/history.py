@@ -11,7 +11,6 @@ import sys
 from bench.support import PROJECT_DIR, LoggedInSandbox
 from kite_service.data.history_windows import MAX_DAYS_PER_REQUEST
 
-CLIENT = PROJECT_DIR / "bench" / "history_client.py"
 DAYS = 730
 HISTORICAL_PER_SECOND = 3
 
@@ -21,7 +20,14 @@ def data_helpers(row) -> list:
     try:
         yesterday = dt.date.today() - dt.timedelta(days=1)
         first = yesterday - dt.timedelta(days=DAYS - 1)
-        command = [sys.executable, str(CLIENT), json.dumps(sandbox.values), first.isoformat(), yesterday.isoformat()]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.history_client",
+            json.dumps(sandbox.values),
+            first.isoformat(),
+            yesterday.isoformat(),
+        ]
         done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600, check=True)
         got = json.loads(done.stdout.strip().splitlines()[-1])
     finally:

@@ -1,6 +1,6 @@
 """A script of benchmark section 13, in a process of its own (its peak memory is the fetch's).
 
-python bench/history_client.py VALUES_JSON FROM TO
+python -m bench.history_client VALUES_JSON FROM TO
 
 Fetches FROM..TO minute candles of INFY through KiteAPI twice (the second from the cache), then
 times look-ups in the instrument list; prints one JSON line of counts and times.

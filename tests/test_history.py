@@ -11,6 +11,7 @@ import pytest
 
 from kite_service.clock import IST
 from kite_service.config.settings import load_settings
+from kite_service.data.candle_cache import CANDLE
 from kite_service.errors import HistoryIncompleteError
 
 INFY = 408065
@@ -97,9 +98,10 @@ def test_todays_candles_are_asked_every_time_and_never_cached(asked, make_api, t
         ["2026-11-20 00:00:00", "2026-11-20 23:59:59"],  # the 6 closed days came from the cache
     ]
     cache = sqlite3.connect(load_settings(config).data_dir / "candles.sqlite3")
-    newest = cache.execute("SELECT max(at) FROM candles").fetchone()[0]
+    day, packed = cache.execute("SELECT day, candles FROM days ORDER BY day DESC LIMIT 1").fetchone()
+    assert day == "2026-11-19"  # nothing of today kept
+    newest = list(CANDLE.iter_unpack(packed))[-1][0]
     assert datetime.fromtimestamp(newest, IST) == datetime(2026, 11, 19, 23, 59, tzinfo=IST)
-    assert cache.execute("SELECT max(day) FROM fetched_days").fetchone()[0] == "2026-11-19"
 
 
 def test_a_failure_part_way_says_how_far_it_got_and_the_same_call_resumes_there(asked, make_api):
@@ -134,7 +136,8 @@ def test_two_scripts_at_once_share_the_cache_without_harm(make_api, sandbox_app,
     assert not errors and results["a"] == results["b"] and len(results["a"]) == 184 * 480
     cache = sqlite3.connect(load_settings(config).data_dir / "candles.sqlite3")
     assert cache.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert cache.execute("SELECT count(*) FROM candles").fetchone() == (184 * 480,)
+    kept = cache.execute("SELECT count(*), sum(length(candles)) FROM days").fetchone()
+    assert kept == (184, 184 * 480 * CANDLE.size)  # every day once, whole
     assert make_api().historical_data(INFY, "2026-03-01", "2026-08-31", "3minute") == results["a"]
 
 

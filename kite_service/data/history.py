@@ -61,6 +61,8 @@ def candle_history(fetch, cache, token: int, start, end, interval: str, continuo
                 _cancel(pending)
                 raise HistoryIncompleteError(token, interval, fetched_until, window[0], exc) from exc
             fetched_until = window[1].date()
+    if not windows:
+        return rows  # all from the cache: in time order, one candle per start
     rows.sort(key=lambda row: row[0])
     return _without_doubles(rows)
 
@@ -72,13 +74,16 @@ def _cancel(futures: list) -> None:
 
 def as_dicts(rows: list, oi: bool) -> list:
     """kiteconnect's candle dicts: date (IST), open, high, low, close, volume (and oi)."""
-    keys = (
-        ("date", "open", "high", "low", "close", "volume", "oi")
-        if oi
-        else ("date", "open", "high", "low", "close", "volume")
-    )
-    moment = datetime.fromtimestamp
-    return [dict(zip(keys, (moment(row[0], KITE_TIMEZONE), *row[1:]), strict=False)) for row in rows]
+    moment, zone = datetime.fromtimestamp, KITE_TIMEZONE
+    if oi:
+        return [
+            {"date": moment(at, zone), "open": o, "high": h, "low": lo, "close": c, "volume": v, "oi": i}
+            for at, o, h, lo, c, v, i in rows
+        ]
+    return [
+        {"date": moment(at, zone), "open": o, "high": h, "low": lo, "close": c, "volume": v}
+        for at, o, h, lo, c, v, _ in rows
+    ]
 
 
 def candle_frame(rows: list, oi: bool):
