@@ -305,12 +305,23 @@ class KiteAPI(DataHelpers):
 
         MARKET and SL-M orders get market_protection=MARKET_PROTECTION (default -1, Kite's automatic
         protection) unless you pass your own: Kite refuses them without it. Beyond Kite's caps of
-        400 orders a minute or 5,000 a day, raises OrderCapError and sends nothing."""
+        400 orders a minute or 5,000 a day, raises OrderCapError and sends nothing. A price off the
+        tick size, an F&O quantity not in whole lots or above the freeze quantity raises
+        OrderMisfitError naming the nearest valid values, and nothing is sent."""
         params = self._with_market_protection(params)
+        self._check_fit(params)
         log.info("Placing %s order: %s", variety, _order_summary(params))
         order_id = self.kite.place_order(variety=variety, **params)
         log.info("Order %s accepted by Kite", order_id)
         return order_id
+
+    def place_autoslice_order(self, *, variety: str = VARIETY_REGULAR, **params) -> dict:
+        """An F&O order above the exchange's freeze quantity, split by Kite into up to 10 orders;
+        returns Kite's {"order_id", "children"}. Checked and never retried as place_order."""
+        params = self._with_market_protection(params)
+        self._check_fit(params, autoslice=True)
+        log.info("Placing %s autoslice order: %s", variety, _order_summary(params))
+        return self.kite.place_autoslice_order(variety=variety, **params)
 
     def modify_order(self, order_id: str, *, variety: str = VARIETY_REGULAR, **changes) -> str:
         """Modify an open order; returns the order_id. Never retried.

@@ -29,8 +29,9 @@ log = logging.getLogger("kite_sandbox")
 
 ICEBERG_LEGS = (2, 50)
 CO_TRIGGER_RANGE = 0.03  # a stop within 3 % of the last price (ours; Kite's range is per instrument)
-# NSE's freeze quantities, in lots (NIFTY 1,755 = 27 lots of 65; BANKNIFTY 600 = 20 lots of 30).
-FREEZE_LOTS = {"NIFTY": 27, "BANKNIFTY": 20}
+# NSE's freeze quantities, in lots (NIFTY 1,755 = 27 lots of 65; BANKNIFTY 600 = 20 lots of 30;
+# FINNIFTY 1,800 = 30 lots of 60; MIDCPNIFTY 2,800: 23 lots of 120).
+FREEZE_LOTS = {"NIFTY": 27, "BANKNIFTY": 20, "FINNIFTY": 30, "MIDCPNIFTY": 23}
 STOCK_FREEZE_LOTS = 20  # ours: NSE sets one per stock
 AUTOSLICE_VALUES = ("true", "True", "1")
 

@@ -102,6 +102,11 @@ class InstrumentStore:
             )
         return [_as_instrument(row) for row in found]
 
+    def stored_day(self) -> date | None:
+        """The current list's day if it is on the machine already (never downloads), else None."""
+        day = list_day(self._clock())
+        return day if self._ready_day == day or self._has(day) else None
+
     def days(self) -> list:
         with self._lock:
             return [date.fromisoformat(d) for (d,) in self._connect().execute("SELECT day FROM lists ORDER BY day")]

@@ -5,13 +5,17 @@ limits), `settings`, `_clock` and `_lock`. The files live in the data folder bes
 shared by every script on the machine.
 """
 
+import logging
 from datetime import date, datetime
 
 from kite_service.clock import as_ist
 from kite_service.data.candle_cache import CANDLE_CACHE_FILE, CandleCache
 from kite_service.data.history import as_dicts, candle_frame, candle_history
-from kite_service.data.instrument_lookup import find, find_token, option_chain, spot_key
+from kite_service.data.instrument_lookup import InstrumentNotFoundError, find, find_token, option_chain, spot_key
 from kite_service.data.instrument_store import INSTRUMENTS_FILE, InstrumentStore
+from kite_service.data.order_fit import check_order
+
+log = logging.getLogger("kite_api")
 
 
 class DataHelpers:
@@ -80,6 +84,26 @@ class DataHelpers:
             key = spot_key(name)
             spot = self.kite.ltp(key)[key]["last_price"]
         return option_chain(self._instruments(), name, spot, as_ist(self._clock()).date(), expiry, strikes)
+
+    def _check_fit(self, params: dict, autoslice: bool = False) -> None:
+        """OrderMisfitError before anything is sent when the order does not fit its instrument, checked
+        against the day's instrument list if it is on the machine (the order path never downloads it)."""
+        store = self._instruments()
+        day = store.stored_day()
+        if day is None:
+            today = as_ist(self._clock()).date()
+            if getattr(self, "_unchecked_day", None) != today:  # once a day, not on every order
+                self._unchecked_day = today
+                log.warning(
+                    "Orders not checked for tick size, lots and freeze quantity: no instrument list of today on "
+                    "this machine yet (any look-up fetches it: kite.instruments())"
+                )
+            return
+        try:
+            instrument = find(store, f"{params.get('exchange')}:{params.get('tradingsymbol')}", day)
+        except (InstrumentNotFoundError, ValueError):
+            return  # not a listed instrument: Kite answers for it
+        check_order(instrument, params, autoslice)
 
     def _instruments(self) -> InstrumentStore:
         with self._lock:

@@ -1,0 +1,79 @@
+"""Orders that fit before they are sent: prices on the tick size, F&O quantities in whole lots and
+within the exchange's freeze quantity (or autoslice, when asked for). A misfit is refused here with
+the nearest valid values; nothing is changed silently and nothing is sent.
+
+Freeze quantities are NSE's for its index options and futures (circular of November 2025, from
+the February 2026 expiries): Kite has no API for them (Zerodha on its forum), and a stock's is set
+per stock, so a stock order above it is left to Kite to refuse. The most one order may carry is
+the freeze quantity's whole lots: NIFTY's 1,800 with lots of 65 is 1,755 (27 lots), as Kite
+refuses "The order quantity 6300 (21 lots) is higher than the maximum quantity of 6000 (20 lots)".
+Kite's autoslice splits an order into at most 10 orders of that size (Kite's order docs).
+"""
+
+from decimal import Decimal
+
+from kite_service.errors import KiteAppError
+
+FREEZE_QUANTITY = {"NIFTY": 1800, "BANKNIFTY": 600, "FINNIFTY": 1800, "MIDCPNIFTY": 2800}
+AUTOSLICE_MOST_ORDERS = 10
+LOT_SEGMENTS = ("NFO", "BFO", "MCX", "CDS", "BCD")  # exchanges whose quantities are in lots
+
+
+class OrderMisfitError(KiteAppError, ValueError):
+    """The order would not fit the instrument (tick size, lot size, freeze quantity): not sent."""
+
+
+def most_per_order(instrument: dict) -> int | None:
+    """The most one order of `instrument` may carry (whole lots within the freeze quantity), or None
+    when it is not known here."""
+    freeze = FREEZE_QUANTITY.get(instrument.get("name", ""))
+    if freeze is None or instrument.get("exchange") not in LOT_SEGMENTS:
+        return None
+    lot = int(instrument["lot_size"]) or 1
+    return freeze // lot * lot
+
+
+def check_order(instrument: dict, params: dict, autoslice: bool = False) -> None:
+    """Raise OrderMisfitError naming the nearest valid values when `params` (place_order's) do not
+    fit `instrument` (a dict of the instrument list); `autoslice`: Kite is to split it."""
+    symbol = f"{instrument['exchange']}:{instrument['tradingsymbol']}"
+    tick = Decimal(str(instrument["tick_size"] or "0.05"))
+    for name in ("price", "trigger_price"):
+        value = params.get(name)
+        if value in (None, "", 0):
+            continue
+        price = Decimal(str(value))
+        below = (price / tick).to_integral_value(rounding="ROUND_FLOOR") * tick
+        if below != price:
+            raise OrderMisfitError(
+                f"Not sent: {name} {value} is not a multiple of {symbol}'s tick size {tick}; the nearest valid "
+                f"{name}s are {below} and {below + tick}"
+            )
+    quantity = int(params.get("quantity") or 0)
+    lot = int(instrument["lot_size"] or 1)
+    if instrument["exchange"] in LOT_SEGMENTS and lot > 1 and quantity % lot:
+        fewer = quantity // lot * lot
+        more = f"{fewer + lot:,} ({_lots(fewer // lot + 1)})"
+        nearest = f"{fewer:,} ({_lots(fewer // lot)}) or {more}" if fewer else more
+        raise OrderMisfitError(
+            f"Not sent: quantity {quantity:,} is not whole lots of {lot:,} for {symbol}; the nearest valid "
+            f"quantities are {nearest}"
+        )
+    most = most_per_order(instrument)
+    if most is None or quantity <= most:
+        return
+    if not autoslice:
+        raise OrderMisfitError(
+            f"Not sent: quantity {quantity:,} ({quantity // lot} lots) is above the exchange's freeze limit for "
+            f"{symbol}: at most {most:,} ({_lots(most // lot)}) in one order. Send {most:,} or less, or pass "
+            f"it to place_autoslice_order() for Kite to split it into up to {AUTOSLICE_MOST_ORDERS} orders"
+        )
+    if quantity > most * AUTOSLICE_MOST_ORDERS:
+        raise OrderMisfitError(
+            f"Not sent: quantity {quantity:,} is more than autoslice's {AUTOSLICE_MOST_ORDERS} orders of {most:,} "
+            f"for {symbol}: send at most {most * AUTOSLICE_MOST_ORDERS:,} in one call"
+        )
+
+
+def _lots(count: int) -> str:
+    return f"{count} lot" if count == 1 else f"{count} lots"
