@@ -95,3 +95,24 @@ def test_without_a_usable_cache_candles_still_come_from_kite(tmp_path):
     assert len(rows) == 31 and len(kite.asked) == 1
     history(kite, CandleCache(folder / "candles.sqlite3"), "2026-01-01", "2026-01-31")
     assert len(kite.asked) == 2  # nothing kept: asked again
+
+
+def test_kites_own_refusal_comes_as_it_is_and_a_folder_that_cannot_hold_the_cache_costs_nothing(tmp_path):
+    from kite_service.kite.sdk import kite_errors
+
+    refused = FakeKite(fail_on=1, error=kite_errors.InputException("invalid token"))
+    with pytest.raises(kite_errors.InputException):  # not "call again to resume": it would fail again
+        history(refused, CandleCache(tmp_path / "candles.sqlite3"), "2026-01-01", "2026-01-31")
+    (tmp_path / "a-file").write_text("")
+    kite = FakeKite()
+    rows = history(kite, CandleCache(tmp_path / "a-file" / "candles.sqlite3"), "2026-01-01", "2026-01-31")
+    assert len(rows) == 31 and len(kite.asked) == 1
+
+
+def test_a_price_made_by_float_arithmetic_still_fits_its_tick():
+    from kite_service.data.order_fit import OrderMisfitError, check_order
+
+    infy = {"exchange": "NSE", "tradingsymbol": "INFY", "tick_size": 0.05, "lot_size": 1, "name": "INFOSYS"}
+    check_order(infy, {"price": 100.1 + 0.05, "quantity": 1})  # 100.14999999999999
+    with pytest.raises(OrderMisfitError, match=r"100\.10 and 100\.15"):
+        check_order(infy, {"price": 100.12, "quantity": 1})

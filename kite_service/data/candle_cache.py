@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS days (
 # start (s since 1970), open, high, low, close, volume, oi (NO_OI when Kite sent none), little-endian
 CANDLE = struct.Struct("<q4dqq")
 NO_OI = -1
+# What makes the cache unusable (a locked or damaged file, a read-only folder, odd values): logged, Kite asked
+UNUSABLE = (sqlite3.Error, OSError, struct.error, TypeError, ValueError)
 EPOCH_DAY = date(1970, 1, 1)
 SECONDS_PER_DAY = 86400
 
@@ -69,7 +71,7 @@ class CandleCache:
                     "SELECT id FROM series WHERE token = ? AND interval = ? AND continuous = ? AND oi = ?", key
                 ).fetchone()
                 return found
-        except sqlite3.Error as exc:
+        except UNUSABLE as exc:
             self._warn(exc)
             return None
 
@@ -88,7 +90,7 @@ class CandleCache:
                     )
                     .fetchall()
                 )
-        except sqlite3.Error as exc:
+        except UNUSABLE as exc:
             self._warn(exc)
             return set(), []
         rows = []
@@ -105,12 +107,14 @@ class CandleCache:
         is logged only."""
         if series is None or not days:
             return
-        by_day = {(day - EPOCH_DAY).days: (day.isoformat(), bytearray()) for day in days}
-        for row in rows:
-            kept = by_day.get((row[0] + IST_OFFSET_SECONDS) // SECONDS_PER_DAY)  # the candle's IST day
-            if kept is not None:
-                kept[1].extend(CANDLE.pack(*row[:6], NO_OI if row[6] is None else row[6]))
         try:
+            by_day = {(day - EPOCH_DAY).days: (day.isoformat(), bytearray()) for day in days}
+            for at, open_, high, low, close, volume, oi in rows:
+                kept = by_day.get((at + IST_OFFSET_SECONDS) // SECONDS_PER_DAY)  # the candle's IST day
+                if kept is not None:
+                    kept[1].extend(
+                        CANDLE.pack(at, open_, high, low, close, int(volume), NO_OI if oi is None else int(oi))
+                    )
             with self._lock:
                 connection = self._connect()
                 with connection:  # one transaction: a day whole, or not at all
@@ -118,7 +122,7 @@ class CandleCache:
                         "INSERT OR REPLACE INTO days VALUES (?, ?, ?)",
                         ((series, day, bytes(packed)) for day, packed in by_day.values()),
                     )
-        except sqlite3.Error as exc:
+        except UNUSABLE as exc:
             self._warn(exc)
 
     def close(self) -> None:

@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from kite_service.clock import IST_OFFSET_SECONDS, as_ist
 from kite_service.data.history_windows import as_moment, check_interval, days_between, kite_time, request_windows
-from kite_service.errors import HistoryIncompleteError, SessionError
+from kite_service.errors import HistoryIncompleteError, KiteUnavailableError, SessionError
+from kite_service.kite.client import is_transient
 
 KITE_TIMEZONE = timezone(timedelta(seconds=IST_OFFSET_SECONDS))  # the tzinfo of kiteconnect's candle dates
 SECONDS_PER_DAY = 86400
@@ -51,20 +52,28 @@ def candle_history(fetch, cache, token: int, start, end, interval: str, continuo
     with ThreadPoolExecutor(max_workers=min(IN_FLIGHT, len(windows) or 1)) as pool:
         pending = [pool.submit(fetch_window, window) for window in windows]
         fetched_until = None
-        for window, future in zip(windows, pending, strict=True):
-            try:
-                rows += future.result()
-            except SessionError:
-                _cancel(pending)
-                raise
-            except Exception as exc:  # any failure of a request: say how far it got (later windows kept)
-                _cancel(pending)
-                raise HistoryIncompleteError(token, interval, fetched_until, window[0], exc) from exc
-            fetched_until = window[1].date()
+        try:
+            for window, future in zip(windows, pending, strict=True):
+                try:
+                    rows += future.result()
+                except Exception as exc:
+                    if not _may_pass(exc):  # a bad token or range, no subscription: Kite's own error
+                        raise
+                    # Kite or the network failed part-way: say how far it got (later windows are kept)
+                    raise HistoryIncompleteError(token, interval, fetched_until, window[0], exc) from exc
+                fetched_until = window[1].date()
+        except BaseException:  # an error, or Ctrl-C: no further window is asked for
+            _cancel(pending)
+            raise
     if not windows:
         return rows  # all from the cache: in time order, one candle per start
     rows.sort(key=lambda row: row[0])
     return _without_doubles(rows)
+
+
+def _may_pass(exc: BaseException) -> bool:
+    """A failure that the same request may not meet again: network, 429, 5xx (not a session's end)."""
+    return not isinstance(exc, SessionError) and (isinstance(exc, KiteUnavailableError) or is_transient(exc))
 
 
 def _cancel(futures: list) -> None:

@@ -13,6 +13,7 @@ INDEX_SPOTS = {
     "SENSEX": "BSE:SENSEX",
     "BANKEX": "BSE:BANKEX",
 }
+OPTION_EXCHANGES = {"SENSEX": "BFO", "BANKEX": "BFO"}  # where an underlying's options trade (else NFO)
 EXPIRY_CHOICES = ("nearest", "weekly", "monthly")
 
 
@@ -57,8 +58,9 @@ def option_chain(store, name: str, spot: float, today: date, expiry="nearest", s
     strike nearest `spot` (at the money). `expiry`: 'nearest', 'weekly' (the nearest that is not its
     month's last), 'monthly' (the nearest month's last) or a date."""
     day = store.current_day()
+    exchange = OPTION_EXCHANGES.get(name, "NFO")
     options = store.rows(
-        "day = ? AND name = ? AND segment LIKE '%-OPT' AND instrument_type IN ('CE', 'PE')", (day.isoformat(), name)
+        "day = ? AND name = ? AND exchange = ? AND instrument_type IN ('CE', 'PE')", (day.isoformat(), name, exchange)
     )
     expiries = sorted({o["expiry"] for o in options if o["expiry"] and o["expiry"] >= today})
     if not expiries:

@@ -16,7 +16,8 @@ from kite_service.errors import KiteAppError
 
 FREEZE_QUANTITY = {"NIFTY": 1800, "BANKNIFTY": 600, "FINNIFTY": 1800, "MIDCPNIFTY": 2800}
 AUTOSLICE_MOST_ORDERS = 10
-LOT_SEGMENTS = ("NFO", "BFO", "MCX", "CDS", "BCD")  # exchanges whose quantities are in lots
+# Exchanges whose list's lot sizes are in the order's units (MCX's quantities are in lots: not checked)
+LOT_SEGMENTS = ("NFO", "BFO", "CDS", "BCD")
 
 
 class OrderMisfitError(KiteAppError, ValueError):
@@ -42,7 +43,7 @@ def check_order(instrument: dict, params: dict, autoslice: bool = False) -> None
         value = params.get(name)
         if value in (None, "", 0):
             continue
-        price = Decimal(str(value))
+        price = Decimal(str(round(float(value), 8)))  # 100.1 + 0.05 is 100.14999999999999 in floats
         below = (price / tick).to_integral_value(rounding="ROUND_FLOOR") * tick
         if below != price:
             raise OrderMisfitError(

@@ -6,6 +6,7 @@ shared by every script on the machine.
 """
 
 import logging
+import sqlite3
 from datetime import date, datetime
 
 from kite_service.clock import as_ist
@@ -89,7 +90,11 @@ class DataHelpers:
         """OrderMisfitError before anything is sent when the order does not fit its instrument, checked
         against the day's instrument list if it is on the machine (the order path never downloads it)."""
         store = self._instruments()
-        day = store.stored_day()
+        try:
+            day = store.stored_day()
+        except (sqlite3.Error, OSError) as exc:  # the list's file is unusable: the order goes unchecked
+            log.warning("Order not checked against the instrument list (%s: %s)", type(exc).__name__, exc)
+            return
         if day is None:
             today = as_ist(self._clock()).date()
             if getattr(self, "_unchecked_day", None) != today:  # once a day, not on every order

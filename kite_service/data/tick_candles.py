@@ -8,8 +8,8 @@ A tick counts in the candle of its exchange timestamp (full mode), or of the mom
 and quote modes carry no time). Prices are the ticks' last prices; the volume is the change in
 `volume_traded` since the instrument's previous tick (the first tick seen of an instrument adds
 none). A candle closes `grace_seconds` after its end, so that a tick a little late still counts;
-a tick later than that is not added (`late` counts them). n-minute candles start at 09:15 IST and
-every n minutes after, as Kite's do.
+a tick later than that is not added (`late` counts them). n-minute candles start at the session's
+open (09:15 IST; 09:00 for MCX and currencies: `origin`) and every n minutes after, as Kite's do.
 
 Kite builds its own candles from a subset of the exchange's trades, and ticks are sampled too (one
 a second at most), so the two differ: docs/performance.md compares them on the sandbox.
@@ -17,20 +17,24 @@ a second at most), so the two differ: docs/performance.md compares them on the s
 
 import time
 from datetime import datetime, timedelta, timezone
+from datetime import time as dt_time
 
 from kite_service.clock import IST_OFFSET_SECONDS
 
-SESSION_START_SECONDS = 9 * 3600 + 15 * 60  # 09:15 IST, the origin of n-minute candles
+NSE_OPEN = dt_time(9, 15)  # IST: the first candle of NSE's and BSE's day, the origin of n-minute candles
+MCX_OPEN = dt_time(9, 0)  # MCX and the currency segments open at 09:00
 KITE_TIMEZONE = timezone(timedelta(seconds=IST_OFFSET_SECONDS))
 
 
 class TickCandles:
     """The forming candles of every instrument seen; closed ones go to `on_candle` and are returned."""
 
-    def __init__(self, minutes: int = 1, grace_seconds: float = 2.0, on_candle=None, clock=time.time):
+    def __init__(self, minutes: int = 1, grace_seconds: float = 2.0, on_candle=None, clock=time.time, origin=NSE_OPEN):
+        """`origin`: when the session's first candle starts (09:15 IST; MCX_OPEN for MCX and currencies)."""
         if minutes < 1:
             raise ValueError("minutes must be 1 or more")
         self.size = int(minutes) * 60
+        self._origin = origin.hour * 3600 + origin.minute * 60
         self.grace = float(grace_seconds)
         self.on_candle = on_candle
         self.late = 0  # ticks that came after their candle had closed
@@ -88,6 +92,5 @@ class TickCandles:
         """The start (s since 1970) of the candle that `at` falls in."""
         local = int(at) + IST_OFFSET_SECONDS  # IST seconds since 1970-01-01 00:00 IST
         into_day = local % 86400
-        origin = SESSION_START_SECONDS if self.size > 60 else 0
-        start_of_candle = local - ((into_day - origin) % self.size)
+        start_of_candle = local - ((into_day - self._origin) % self.size)
         return start_of_candle - IST_OFFSET_SECONDS
