@@ -222,7 +222,9 @@ def make_api(tmp_path, config, demo, official_kite, clock):
 
     credentials = tmp_path / "demo_credentials.json"
     credentials.write_text(json.dumps({"api_key": demo.api_key, "api_secret": demo.api_secret}))
-    settings = load_settings({**config, "CREDENTIALS_FILE": str(credentials), "KITE_API_ROOT": official_kite.root})
+    # Long histories: 60 days of minute candles take the sandbox a second or more on a busy machine
+    values = {**config, "CREDENTIALS_FILE": str(credentials), "KITE_API_ROOT": official_kite.root, "KITE_TIMEOUT": "30"}
+    settings = load_settings(values)
     SessionStore(settings.session_file).save(
         make_session(official_kite.access_token, login_time=clock.now, api_key=demo.api_key)
     )
