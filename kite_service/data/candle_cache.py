@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from kite_service.clock import IST_OFFSET_SECONDS
+from kite_service.storage.sqlite_file import open_private_database
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +134,12 @@ class CandleCache:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not self.path.exists():
-                self.path.touch(mode=0o600)
-            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
-            try:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=NORMAL")  # a cache: a lost last write is fetched again
-                connection.executescript(_SCHEMA)
-            except BaseException:
-                connection.close()
-                raise
+            connection = open_private_database(
+                self.path,
+                _SCHEMA,
+                synchronous="NORMAL",  # a cache: a lost last write is fetched again
+                busy_timeout_seconds=BUSY_TIMEOUT_SECONDS,
+            )
             self._connection = connection
         return self._connection
 

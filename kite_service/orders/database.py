@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 
 from kite_service.errors import StorageError
+from kite_service.storage.sqlite_file import open_private_database
 
 BUSY_TIMEOUT_SECONDS = 10
 
@@ -163,20 +164,14 @@ class OrderDatabase:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not self.path.exists():
-                self.path.touch(mode=0o600)  # private from its first byte, as session.json
-            connection = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            connection = open_private_database(
+                self.path,
+                _SCHEMA,
+                synchronous="FULL",  # a commit is on disk before it counts
+                busy_timeout_seconds=BUSY_TIMEOUT_SECONDS,
+                autocommit=True,
+                foreign_keys=True,
             )
-            try:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=FULL")  # a commit is on disk before it counts
-                connection.execute("PRAGMA foreign_keys=ON")
-                connection.executescript(_SCHEMA)
-            except BaseException:
-                connection.close()
-                raise
             self._connection = connection
         return self._connection
 

@@ -1,1 +1,1 @@
-"""Files on disk: crash-safe JSON writes and owner-only secrets."""
+"""Files on disk: crash-safe JSON writes, owner-only secrets and the service's SQLite files."""
