@@ -21,7 +21,20 @@ FAULT_KINDS = {
     "no-content-type": lambda: _without_content_type(Response('{"status": "success", "data": []}', status=200)),
     "malformed-json": lambda: Response('{"status": "success", "data": [{"order_id": ', mimetype="application/json"),
     "token-expired": lambda: failure(403, "TokenException", "Incorrect `api_key` or `access_token`."),
+    "connection-dropped": lambda: _dropped_part_way(),
 }
+
+# The start of an answer; the connection then closes with most of the promised body unsent.
+_ANSWER_START = b'{"status": "success", "data": {"candles": [["2026-01-01T09:15:00+0530", '
+
+
+def _dropped_part_way() -> Response:
+    """An answer cut off part-way, as a network drop mid-transfer: the headers promise a long body,
+    a few bytes come and the connection closes (waitress closes a connection whose application wrote
+    fewer bytes than its Content-Length), so the client reads an incomplete body."""
+    response = Response(iter([_ANSWER_START]), mimetype="application/json")
+    response.headers["Content-Length"] = str(len(_ANSWER_START) * 1000)
+    return response
 
 
 def _without_content_type(response: Response) -> Response:

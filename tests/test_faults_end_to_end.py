@@ -11,7 +11,7 @@ from service_support import start_service
 
 pytestmark = pytest.mark.e2e
 
-KINDS = ["unavailable-html", "malformed-json", "no-content-type", "rate-limited", "server-error"]
+KINDS = ["unavailable-html", "malformed-json", "no-content-type", "rate-limited", "server-error", "connection-dropped"]
 
 
 def set_fault(service, kind, times=-1):

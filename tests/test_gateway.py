@@ -261,6 +261,25 @@ def test_a_call_that_would_wait_too_long_for_its_slot_is_refused_and_not_sent(
     assert reached_kite == ["/quote/ltp", "/user/profile"]
 
 
+def test_an_answer_cut_off_part_way_is_kites_network_error_and_an_order_is_not_sent_again(gateway, sandbox_app, market):
+    kite = gateway.client("bot-9", can_trade=True)
+    faults = sandbox_app.extensions["kite_sandbox"].faults
+    reached_kite = []
+    serve = sandbox_app.wsgi_app
+    sandbox_app.wsgi_app = lambda environ, start: reached_kite.append(environ["PATH_INFO"]) or serve(environ, start)
+    faults.set("/orders/regular", "connection-dropped", 1)
+    with pytest.raises(kite_errors.NetworkException, match="check the order book") as raised:
+        kite.place_order(
+            "regular", order_type="LIMIT", price=1400, quantity=1, product="CNC", **INFY, transaction_type="BUY"
+        )
+    assert raised.value.code == 502
+    assert reached_kite == ["/orders/regular"]  # once: an order call is never retried
+    faults.set("/user/profile", "connection-dropped", 1)
+    with pytest.raises(kite_errors.NetworkException, match="did not answer"):
+        kite.profile()
+    assert kite.profile()["user_id"]  # the gateway is up; the next call is answered
+
+
 def test_an_unexpected_failure_is_kites_error_json_and_logged(gateway, monkeypatch, caplog):
     kite = gateway.client("bot-8")
 

@@ -20,9 +20,11 @@ TODAY = date(2026, 11, 20)  # the sandbox's clock: 10:00 IST on this day
 
 class Asked(list):
     """(from, to, status) of each historical request the sandbox saw, in order; `refused` holds the
-    `from` of windows the sandbox answers with 429 (as Kite when overloaded), however often asked."""
+    `from` of windows the sandbox answers with 429 (as Kite when overloaded), however often asked;
+    `dropped` maps a window's `from` to how many more times its connection drops part-way."""
 
     refused: set
+    dropped: dict
 
 
 @pytest.fixture
@@ -31,14 +33,19 @@ def asked(sandbox_app):
     from flask import request
 
     from kite_sandbox.error_responses import failure
+    from kite_sandbox.faults import FAULT_KINDS
 
     seen = Asked()
     seen.refused = set()
+    seen.dropped = {}
 
     @sandbox_app.before_request
     def refuse():
         if request.path.startswith("/instruments/historical/") and request.args.get("from") in seen.refused:
             return failure(429, "NetworkException", "Too many requests")
+        if seen.dropped.get(request.args.get("from"), 0) > 0:
+            seen.dropped[request.args["from"]] -= 1
+            return FAULT_KINDS["connection-dropped"]()
         return None
 
     @sandbox_app.after_request
@@ -117,6 +124,30 @@ def test_a_failure_part_way_says_how_far_it_got_and_the_same_call_resumes_there(
     third, fourth = ("2026-05-01 00:00:00", "2026-06-29 23:59:59"), ("2026-06-30 00:00:00", "2026-06-30 23:59:59")
     assert asked[0][:2] == third and {tuple(window) for *window, _ in asked} <= {third, fourth}  # nothing before
     assert len(candles) == 181 * 1440 and len({c["date"] for c in candles}) == len(candles)
+
+
+def test_a_connection_dropped_once_part_way_is_asked_again_and_nothing_is_missing(asked, make_api, sandbox_app):
+    asked.dropped["2026-03-02 00:00:00"] = 1  # the second of three windows: its answer cut off once
+    candles = make_api().historical_data(INFY, "2026-01-01", "2026-06-29", "minute")
+    assert [window for window, *_ in asked].count("2026-03-02 00:00:00") == 2  # the one drop, then the answer
+    assert len(asked) == 4
+    own = sandbox_candles(sandbox_app, date(2026, 1, 1), date(2026, 6, 29))
+    assert len(candles) == len(own) == 180 * 1440
+    assert [[c["open"], c["high"], c["low"], c["close"], c["volume"]] for c in candles] == [row[1:6] for row in own]
+
+
+def test_a_connection_that_keeps_dropping_part_way_says_how_far_it_got_and_the_call_resumes_there(asked, make_api):
+    asked.dropped["2026-03-02 00:00:00"] = 100  # past the retries
+    api = make_api()
+    with pytest.raises(HistoryIncompleteError) as failed:
+        api.historical_data(INFY, "2026-01-01", "2026-06-29", "minute")
+    assert (failed.value.fetched_until, failed.value.resume_from.date()) == (date(2026, 3, 1), date(2026, 3, 2))
+    assert "IncompleteRead" in str(failed.value)
+    asked.dropped.clear()
+    asked.clear()
+    candles = api.historical_data(INFY, "2026-01-01", "2026-06-29", "minute")
+    assert [window for window, *_ in asked] == ["2026-03-02 00:00:00"]  # the first and third windows were kept
+    assert len(candles) == 180 * 1440 and len({c["date"] for c in candles}) == len(candles)
 
 
 def test_two_scripts_at_once_share_the_cache_without_harm(make_api, sandbox_app, config):

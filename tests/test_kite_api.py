@@ -106,6 +106,7 @@ def test_place_modify_cancel(kite, kite_api, logged_in):
         dict(status=503, json={"status": "error", "message": "down", "error_type": "NetworkException"}),
         dict(status=429, body="Too many requests", content_type="text/plain"),
         dict(body=requests.ConnectionError("connection reset")),
+        dict(body=requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")),
     ],
 )
 def test_orders_are_never_retried(kite, kite_api, logged_in, failure):
@@ -132,6 +133,7 @@ def test_orders_are_never_retried(kite, kite_api, logged_in, failure):
         dict(status=502, body="<html>bad gateway</html>", content_type="text/html"),
         dict(body=requests.ConnectionError("connection reset")),
         dict(body=requests.ReadTimeout("read timed out")),
+        dict(body=requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")),  # cut off part-way
     ],
 )
 def test_reads_retry_transient_failures_then_succeed(kite, kite_api, logged_in, failure):

@@ -51,8 +51,9 @@ NO_RETRY = RetryPolicy(retries=0)
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for failures that a later identical read may not hit: network, 429, 5xx."""
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+    """True for failures that a later identical read may not hit: network (an answer cut off part-way
+    too), 429, 5xx."""
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
         return True
     if isinstance(exc, (kite_errors.TokenException, kite_errors.InputException, kite_errors.PermissionException)):
         return False
