@@ -11,7 +11,7 @@ import pytest
 
 from kite_service.clock import IST
 from kite_service.config.settings import load_settings
-from kite_service.data.candle_cache import CANDLE
+from kite_service.data.packed_candles import CANDLE
 from kite_service.errors import HistoryIncompleteError
 
 INFY = 408065
@@ -179,3 +179,7 @@ def test_candles_come_as_a_dataframe_on_request(make_api):
     assert list(frame.columns) == ["open", "high", "low", "close", "volume"] and len(frame) == len(candles) == 48
     assert [stamp.to_pydatetime() for stamp in frame.index] == [c["date"] for c in candles]
     assert frame["close"].tolist() == [c["close"] for c in candles]
+    assert frame["volume"].tolist() == [c["volume"] for c in candles]
+    today = api.historical_data(INFY, "2026-11-19", "2026-11-20", "minute", as_frame=True)  # cached and fetched
+    assert today.index.is_unique and today.index.is_monotonic_increasing
+    assert today.index[0].isoformat() == "2026-11-19T00:00:00+05:30" and len(today) == 1440 + 10 * 60 + 1

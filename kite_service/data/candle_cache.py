@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from kite_service.clock import IST_OFFSET_SECONDS
+from kite_service.data.packed_candles import PackedCandles, pack
 from kite_service.storage.sqlite_file import open_private_database
 
 log = logging.getLogger(__name__)
@@ -36,13 +37,10 @@ CREATE TABLE IF NOT EXISTS series (
 CREATE TABLE IF NOT EXISTS days (
     series INTEGER NOT NULL,
     day TEXT NOT NULL,  -- yyyy-mm-dd, IST: fetched whole (a holiday: no candles)
-    candles BLOB NOT NULL,  -- the day's candles, packed as CANDLE (a row per candle would take 10 times longer to read)
+    candles BLOB NOT NULL,  -- the day's candles as packed_candles.CANDLE records (a row each: 10 times slower to read)
     PRIMARY KEY (series, day)
 ) WITHOUT ROWID;
 """
-# start (s since 1970), open, high, low, close, volume, oi (NO_OI when Kite sent none), little-endian
-CANDLE = struct.Struct("<q4dqq")
-NO_OI = -1
 # What makes the cache unusable (a locked or damaged file, a read-only folder, odd values): logged, Kite asked
 UNUSABLE = (sqlite3.Error, OSError, struct.error, TypeError, ValueError)
 EPOCH_DAY = date(1970, 1, 1)
@@ -77,10 +75,10 @@ class CandleCache:
             return None
 
     def cached(self, series: int | None, first: date, last: date, start: int, end: int) -> tuple:
-        """(the days from `first` to `last` fetched whole, their candles with start <= at <= end as
-        (at, open, high, low, close, volume, oi) in time order); nothing on a failure."""
+        """(the days from `first` to `last` fetched whole, their candles with start <= at <= end in
+        time order as PackedCandles); nothing on a failure."""
         if series is None:
-            return set(), []
+            return set(), PackedCandles()
         try:
             with self._lock:
                 found = (
@@ -91,17 +89,11 @@ class CandleCache:
                     )
                     .fetchall()
                 )
+            candles = PackedCandles(packed for _day, packed in found).within(start, end)
         except UNUSABLE as exc:
             self._warn(exc)
-            return set(), []
-        rows = []
-        for _day, packed in found:
-            rows += CANDLE.iter_unpack(packed)
-        if rows and (rows[0][0] < start or rows[-1][0] > end):  # the first and last days, cut to the range
-            rows = [row for row in rows if start <= row[0] <= end]
-        if rows and rows[0][6] == NO_OI:  # a series is with oi or without, throughout
-            rows = [(*row[:6], None) for row in rows]
-        return {date.fromisoformat(day) for day, _ in found}, rows
+            return set(), PackedCandles()
+        return {date.fromisoformat(day) for day, _ in found}, candles
 
     def store(self, series: int | None, rows: list, days: list) -> None:
         """Keep `days` as fetched whole with their candles among `rows`, in one transaction; a failure
@@ -110,12 +102,10 @@ class CandleCache:
             return
         try:
             by_day = {(day - EPOCH_DAY).days: (day.isoformat(), bytearray()) for day in days}
-            for at, open_, high, low, close, volume, oi in rows:
-                kept = by_day.get((at + IST_OFFSET_SECONDS) // SECONDS_PER_DAY)  # the candle's IST day
+            for row in rows:
+                kept = by_day.get((row[0] + IST_OFFSET_SECONDS) // SECONDS_PER_DAY)  # the candle's IST day
                 if kept is not None:
-                    kept[1].extend(
-                        CANDLE.pack(at, open_, high, low, close, int(volume), NO_OI if oi is None else int(oi))
-                    )
+                    kept[1].extend(pack(row))
             with self._lock:
                 connection = self._connect()
                 with connection:  # one transaction: a day whole, or not at all

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from kite_service.clock import IST_OFFSET_SECONDS, as_ist
 from kite_service.data.history_windows import as_moment, check_interval, days_between, kite_time, request_windows
+from kite_service.data.packed_candles import NO_OI, PackedCandles
 from kite_service.errors import HistoryIncompleteError, KiteUnavailableError, SessionError
 from kite_service.kite.client import is_transient
 
@@ -22,9 +23,10 @@ EPOCH_DAY = date(1970, 1, 1)
 IN_FLIGHT = 3  # Kite's historical requests a second
 
 
-def candle_history(fetch, cache, token: int, start, end, interval: str, continuous: bool, oi: bool, now) -> list:
+def candle_history(fetch, cache, token: int, start, end, interval: str, continuous: bool, oi: bool, now):
     """Candles of `token` from `start` to `end` (both included) as (at, open, high, low, close, volume,
-    oi) rows in time order; `fetch(from_text, to_text)` asks Kite for one window (kiteconnect's dicts)."""
+    oi) rows in time order: a list, or PackedCandles when all came from the cache; `fetch(from_text,
+    to_text)` asks Kite for one window (kiteconnect's dicts)."""
     check_interval(interval)
     start, end = as_moment(start), as_moment(end, end_of_day=True)
     if end < start:
@@ -32,12 +34,15 @@ def candle_history(fetch, cache, token: int, start, end, interval: str, continuo
     today = as_ist(now).date()
     days = [day for day in days_between(start, end) if day <= today]  # no candle exists after today
     if not days:
-        return []
+        return PackedCandles()
     first_at, last_at = int(start.timestamp()), int(end.timestamp())
     series = cache.series(token, interval, continuous, oi)
-    fetched, rows = cache.cached(series, days[0], days[-1], first_at, last_at)
-    today_number = (today - EPOCH_DAY).days
+    fetched, cached = cache.cached(series, days[0], days[-1], first_at, last_at)
     windows = request_windows([day for day in days if day not in fetched], interval)
+    if not windows:
+        return cached  # in time order, one candle per start
+    rows = list(cached)
+    today_number = (today - EPOCH_DAY).days
 
     def fetch_window(window: tuple) -> list:
         """One window's rows; its closed days go to the cache as soon as they come."""
@@ -65,8 +70,6 @@ def candle_history(fetch, cache, token: int, start, end, interval: str, continuo
         except BaseException:  # an error, or Ctrl-C: no further window is asked for
             _cancel(pending)
             raise
-    if not windows:
-        return rows  # all from the cache: in time order, one candle per start
     rows.sort(key=lambda row: row[0])
     return _without_doubles(rows)
 
@@ -81,12 +84,12 @@ def _cancel(futures: list) -> None:
         future.cancel()  # those not started; the running ones finish (and are cached)
 
 
-def as_dicts(rows: list, oi: bool) -> list:
+def as_dicts(rows, oi: bool) -> list:
     """kiteconnect's candle dicts: date (IST), open, high, low, close, volume (and oi)."""
     moment, zone = datetime.fromtimestamp, KITE_TIMEZONE
     if oi:
         return [
-            {"date": moment(at, zone), "open": o, "high": h, "low": lo, "close": c, "volume": v, "oi": i}
+            {"date": moment(at, zone), "open": o, "high": h, "low": lo, "close": c, "volume": v, "oi": _oi(i)}
             for at, o, h, lo, c, v, i in rows
         ]
     return [
@@ -95,8 +98,9 @@ def as_dicts(rows: list, oi: bool) -> list:
     ]
 
 
-def candle_frame(rows: list, oi: bool):
-    """A pandas DataFrame of the rows, indexed by date (IST); pandas is an optional extra."""
+def candle_frame(rows, oi: bool):
+    """A pandas DataFrame of the rows, indexed by date (IST); pandas is an optional extra. Cached
+    candles go from their packed bytes to columns in one step."""
     try:
         import pandas
     except ModuleNotFoundError:
@@ -105,12 +109,15 @@ def candle_frame(rows: list, oi: bool):
             "(or pip install -e '.[frames]' in Kite App's folder)",
             name="pandas",
         ) from None
-    columns = ["date", "open", "high", "low", "close", "volume", "oi"]
-    frame = pandas.DataFrame(rows, columns=columns)
-    frame["date"] = pandas.to_datetime(frame["date"], unit="s", utc=True).dt.tz_convert("Asia/Kolkata")
-    if not oi:
-        frame = frame.drop(columns="oi")
-    return frame.set_index("date")
+    packed = rows if isinstance(rows, PackedCandles) else PackedCandles.of(rows)
+    columns = packed.columns()
+    index = pandas.DatetimeIndex(pandas.to_datetime(columns["at"], unit="s", utc=True), name="date")
+    names = ["open", "high", "low", "close", "volume"] + (["oi"] if oi else [])
+    return pandas.DataFrame({name: columns[name] for name in names}, index=index.tz_convert("Asia/Kolkata"))
+
+
+def _oi(value: int) -> int | None:
+    return None if value == NO_OI else value
 
 
 def _row(candle: dict) -> tuple:
