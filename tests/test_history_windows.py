@@ -64,7 +64,7 @@ class FakeKite:
         candles, day = [], first
         while day <= min(last, NOW):
             price = float(day.toordinal() % 1000)
-            candles.append({"date": day, "open": price, "high": price, "low": price, "close": price, "volume": 1})
+            candles.append([day.strftime("%Y-%m-%dT%H:%M:%S%z"), price, price, price, price, 1])  # as Kite sends
             day += timedelta(days=1)
         return candles
 

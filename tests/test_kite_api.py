@@ -258,6 +258,43 @@ def test_quote_calls_wait_for_kites_one_per_second_limit(kite, settings, logged_
     assert len(clock.sleeps) == 2
 
 
+def test_a_call_counts_against_the_limit_from_its_answers_first_bytes(kite, settings, logged_in, monkeypatch):
+    """Kite counts a call on arrival, before it answers: reading and decoding a long answer afterwards
+    (60 days of minute candles: megabytes) must not hold the next call back."""
+    from kite_service.kite import client
+
+    clock = FakeClock()
+    limiters = kite_limiters()
+    for limiter in limiters.values():
+        limiter._clock, limiter._sleep = clock, clock.sleep
+    api = KiteAPI(settings, retry=FAST_RETRY, limiters=limiters)
+    decode = client.FastJSONResponse.json
+
+    def slow_decode(response, **kwargs):
+        clock.now += 0.5  # the body read and decoded well after the headers came
+        return decode(response, **kwargs)
+
+    monkeypatch.setattr(client.FastJSONResponse, "json", slow_decode)
+    for _ in range(2):
+        kite.add(responses.GET, KITE_ROOT + "/quote/ltp", json=recorded("ltp.json"))
+    api.ltp("NSE:INFY")  # answered at 0 s, decoded by 0.5 s
+    api.ltp("NSE:INFY")
+    assert clock.sleeps == [pytest.approx(0.52)]  # a second (and the margin) after the first answer began
+
+
+def test_kites_candles_come_as_sent_for_the_long_history_path(kite, kite_api, logged_in):
+    add(kite, responses.GET, "/instruments/historical/408065/minute", "historical_minute.json")
+    candles = kite_api.kite.historical_candles(408065, "2017-12-15 09:15:00", "2017-12-15 09:20:00", "minute")
+    assert candles == recorded("historical_minute.json")["data"]["candles"]
+    assert kite.calls[0].request.params == {
+        "from": "2017-12-15 09:15:00",
+        "to": "2017-12-15 09:20:00",
+        "interval": "minute",
+        "continuous": "0",
+        "oi": "0",
+    }
+
+
 def test_kiteapi_is_safe_across_threads(kite, kite_api, logged_in):
     for _ in range(8):
         add(kite, responses.GET, "/orders", "orders.json")

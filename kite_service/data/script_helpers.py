@@ -49,7 +49,7 @@ class DataHelpers:
             cache = self._candles
 
         def fetch(start: str, end: str) -> list:
-            return self.kite.historical_data(instrument_token, start, end, interval, continuous, oi)
+            return self.kite.historical_candles(instrument_token, start, end, interval, continuous, oi)
 
         rows = candle_history(
             fetch, cache, instrument_token, from_date, to_date, interval, continuous, oi, self._clock()

@@ -61,6 +61,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 _unchanged_check = threading.local()  # set by KiteClient.unless_unchanged() for the calls inside it
+_call_slot = threading.local()  # the rate-limit slot of this thread's call in flight (KiteClient._request)
 UNCHANGED_ANSWER = {"status": "success", "data": None}
 BODY_PIECE_BYTES = 1024 * 1024
 
@@ -92,6 +93,9 @@ class FastJSONAdapter(requests.adapters.HTTPAdapter):
     """requests' adapter, building FastJSONResponse objects, so that their body is read our way."""
 
     def build_response(self, req, resp):
+        slot = getattr(_call_slot, "slot", None)
+        if slot is not None:
+            slot.answered()  # the headers are in, the body not yet read
         response = super().build_response(req, resp)
         response.__class__ = FastJSONResponse
         return response
@@ -171,8 +175,14 @@ class KiteClient(KiteConnect):
         attempt = 0
         while True:
             try:
-                with limiter.slot():  # counted until the answer is in: Kite counts on arrival
-                    return super()._request(route, method, *args, **kwargs)
+                # Counted until the answer's headers are in (Kite counts a call on its arrival, before it
+                # answers), so a slow send cannot let the next call reach Kite too soon.
+                with limiter.slot() as slot:
+                    _call_slot.slot = slot
+                    try:
+                        return super()._request(route, method, *args, **kwargs)
+                    finally:
+                        _call_slot.slot = None
             except requests.RequestException as exc:
                 if attempt < retries and is_transient(exc):
                     attempt = self._wait_before_retry(route, method, exc, attempt)
@@ -205,7 +215,7 @@ class KiteClient(KiteConnect):
         records = []
         for candle in data["candles"]:
             record = {
-                "date": _candle_time(candle[0]),
+                "date": candle_time(candle[0]),
                 "open": candle[1],
                 "high": candle[2],
                 "low": candle[3],
@@ -216,6 +226,14 @@ class KiteClient(KiteConnect):
                 record["oi"] = candle[6]
             records.append(record)
         return records
+
+    def historical_candles(self, instrument_token, from_date: str, to_date: str, interval, continuous=False, oi=False):
+        """Kite's candles as it sends them, [time text, open, high, low, close, volume(, oi)], without
+        kiteconnect's dicts: KiteAPI's long histories turn them straight into cache rows."""
+        params = {"from": from_date, "to": to_date, "interval": interval}
+        params |= {"continuous": 1 if continuous else 0, "oi": 1 if oi else 0}  # as kiteconnect's historical_data
+        url_args = {"instrument_token": instrument_token, "interval": interval}
+        return self._get("market.historical", url_args=url_args, params=params)["candles"]
 
     def _wait_before_retry(self, route, method, exc, attempt) -> int:
         delay = self.retry.delay(attempt)
@@ -234,7 +252,7 @@ class KiteClient(KiteConnect):
         return attempt + 1
 
 
-def _candle_time(text: str) -> datetime:
+def candle_time(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)  # Kite's "2026-11-20T09:15:00+0530"
     except ValueError:

@@ -144,17 +144,24 @@ class RateLimiter:
 class _Slot:
     """The context manager of RateLimiter.slot() (a class: a generator-based one costs twice as much)."""
 
-    __slots__ = ("_limiter", "_stamp")
+    __slots__ = ("_answered", "_limiter", "_stamp")
 
     def __init__(self, limiter: RateLimiter):
         self._limiter = limiter
+        self._answered = None
 
     def __enter__(self):
         self._stamp = self._limiter._take()[1]
         return self
 
+    def answered(self) -> None:
+        """The answer's first bytes are in: Kite has counted the call by now. Its body (60 days of
+        minute candles: megabytes) is read and decoded outside the window."""
+        self._answered = self._limiter._clock()
+
     def __exit__(self, *_exc):
-        self._limiter._settle(self._stamp, self._limiter._clock())
+        done = self._answered if self._answered is not None else self._limiter._clock()
+        self._limiter._settle(self._stamp, done)
         return False
 
 
@@ -222,6 +229,9 @@ class NoLimit:
 
     def __enter__(self):
         return self
+
+    def answered(self) -> None:
+        pass
 
     def __exit__(self, *_exc):
         return False
