@@ -5,8 +5,8 @@ python -m bench.history_client VALUES_JSON FROM TO
 Fetches FROM..TO minute candles of INFY through KiteAPI, then the same again from the cache
 (each the median of 3 calls): as dicts, as a DataFrame, and as dicts for the last
 KITE_DAYS_OF_CANDLES days (as many candles as Kite's two years: the sandbox trades 1,440 minutes
-a day, Kite 375); then times look-ups in the instrument list; prints one JSON line of counts and
-times.
+a day, Kite 375); then fetches two years of 5-minute candles (answers of Kite's size); then times
+look-ups in the instrument list. Prints one JSON line of counts and times.
 """
 
 import datetime as dt
@@ -60,6 +60,10 @@ def main(values: dict, start: str, end: str) -> dict:
         kite_start = (dt.date.fromisoformat(end) - dt.timedelta(days=KITE_DAYS_OF_CANDLES - 1)).isoformat()
         kite_sized, kite_seconds = timed(lambda: api.historical_data(INFY, kite_start, end, "minute"))
         requests_again = counter.requests - requests_first
+        # At Kite's volume: two years of 5-minute candles hold about as many as Kite's two years of minutes.
+        before = counter.requests
+        five_minute, five_seconds = timed(lambda: api.historical_data(INFY, start, end, "5minute"), times=1)
+        five_requests = counter.requests - before
         api.instrument("NSE:INFY")  # the day's list, downloaded once
         symbols = [f"NSE:{name}" for name in ("INFY", "TCS", "RELIANCE", "HDFCBANK", "SBIN")]
         started = time.perf_counter()
@@ -77,6 +81,9 @@ def main(values: dict, start: str, end: str) -> dict:
         "same_frame": same_frame,
         "kite_sized_candles": len(kite_sized),
         "kite_sized_seconds": kite_seconds,
+        "five_minute_candles": len(five_minute),
+        "five_minute_requests": five_requests,
+        "five_minute_seconds": five_seconds,
         "peak_kb": peak_kb,
         "lookups_per_second": lookups,
     }
