@@ -4,7 +4,7 @@ and nothing sent; autoslice carries what the freeze limit refuses, up to Kite's 
 
 import pytest
 
-from kite_service.data.order_fit import OrderMisfitError
+from kite_service.data.order_fit import OrderMisfitError, check_order, most_per_order
 
 NIFTY_LOT, NIFTY_MOST = 65, 1755  # NSE's freeze quantity 1,800: 27 whole lots of 65
 
@@ -79,3 +79,24 @@ def test_above_the_freeze_limit_is_refused_unless_autoslice_carries_it(api, sent
     assert len(answer["children"]) == 2 and sent[-1]["autoslice"] == "true"
     assert isinstance(buy(api, option, NIFTY_MOST), str)  # what fits goes as it is
     assert [int(order["quantity"]) for order in sent] == [NIFTY_MOST + NIFTY_LOT, NIFTY_MOST]
+
+
+@pytest.mark.parametrize(
+    ("exchange", "name", "lot", "most"),
+    [("BFO", "SENSEX", 20, 1000), ("BFO", "BANKEX", 30, 900), ("NFO", "NIFTYNXT50", 25, 600)],
+)
+def test_bses_index_options_and_nifty_next_50_have_their_freeze_limits(exchange, name, lot, most):
+    option = {"exchange": exchange, "tradingsymbol": f"{name}26DEC80000CE", "name": name}
+    option |= {"lot_size": lot, "tick_size": 0.05}
+    assert most_per_order(option) == most
+    check_order(option, {"quantity": most, "price": 10.0})
+    with pytest.raises(OrderMisfitError, match=rf"at most {most:,} \({most // lot} lots\)"):
+        check_order(option, {"quantity": most + lot, "price": 10.0})
+
+
+def test_an_mcx_quantity_counts_contracts_so_any_whole_number_fits():
+    crude = {"exchange": "MCX", "tradingsymbol": "CRUDEOIL26DECFUT", "name": "CRUDEOIL", "lot_size": 100}
+    crude["tick_size"] = 1.0
+    check_order(crude, {"quantity": 3, "price": 5400.0})  # 3 contracts of 100 barrels
+    with pytest.raises(OrderMisfitError, match="tick size"):
+        check_order(crude, {"quantity": 3, "price": 5400.5})  # prices are still checked

@@ -2,8 +2,9 @@
 within the exchange's freeze quantity (or autoslice, when asked for). A misfit is refused here with
 the nearest valid values; nothing is changed silently and nothing is sent.
 
-Freeze quantities are NSE's for its index options and futures (circular of November 2025, from
-the February 2026 expiries): Kite has no API for them (Zerodha on its forum), and a stock's is set
+Freeze quantities are the exchanges' for their index options and futures (NSE's circular of
+November 2025 and BSE's, from the February 2026 expiries, as brokers list them, e.g. ICICI Direct's
+"What is a Quantity Freeze Limit" FAQ): Kite has no API for them (Zerodha on its forum), and a stock's is set
 per stock, so a stock order above it is left to Kite to refuse. The most one order may carry is
 the freeze quantity's whole lots: NIFTY's 1,800 with lots of 65 is 1,755 (27 lots), as Kite
 refuses "The order quantity 6300 (21 lots) is higher than the maximum quantity of 6000 (20 lots)".
@@ -14,9 +15,19 @@ from decimal import Decimal
 
 from kite_service.errors import KiteAppError
 
-FREEZE_QUANTITY = {"NIFTY": 1800, "BANKNIFTY": 600, "FINNIFTY": 1800, "MIDCPNIFTY": 2800}
+FREEZE_QUANTITY = {
+    "NIFTY": 1800,
+    "BANKNIFTY": 600,
+    "FINNIFTY": 1800,
+    "MIDCPNIFTY": 2800,
+    "NIFTYNXT50": 600,
+    "SENSEX": 1000,  # BSE's, from the February 2026 expiries: 50 lots of 20
+    "BANKEX": 900,  # 30 lots of 30
+}
 AUTOSLICE_MOST_ORDERS = 10
-# Exchanges whose list's lot sizes are in the order's units (MCX's quantities are in lots: not checked)
+# Exchanges whose orders are in units, in whole lots of the list's lot_size. An MCX order's quantity
+# is a count of contracts, whatever the contract's size ("quantity = 1 per contract" on Kite, as
+# traders and openalgo's Zerodha adapter found): any whole number fits, so MCX is not checked here.
 LOT_SEGMENTS = ("NFO", "BFO", "CDS", "BCD")
 
 
