@@ -21,7 +21,6 @@ from kite_service.errors import (
     SessionExpiredError,
 )
 from kite_service.kite.rate_limit import kite_limiters
-from test_rate_limit import FakeClock
 
 
 def add(kite, method, path, fixture, **kwargs):
@@ -240,46 +239,6 @@ def test_underlying_client_stays_reachable_and_guarded(kite, kite_api, logged_in
     os.remove(kite_api.settings.session_file)
     with pytest.raises(NoSessionError):
         kite_api.kite.get_gtts()
-
-
-def test_quote_calls_wait_for_kites_one_per_second_limit(kite, settings, logged_in):
-    clock = FakeClock()
-    limiters = kite_limiters()
-    for limiter in limiters.values():
-        limiter._clock, limiter._sleep = clock, clock.sleep
-    api = KiteAPI(settings, retry=FAST_RETRY, limiters=limiters)
-    for _ in range(3):
-        kite.add(responses.GET, KITE_ROOT + "/quote/ltp", json=recorded("ltp.json"))
-    for _ in range(3):
-        api.ltp("NSE:INFY")
-    assert clock.sleeps == [pytest.approx(1.02), pytest.approx(1.02)]
-    kite.add(responses.GET, KITE_ROOT + "/orders", json=recorded("orders.json"))
-    api.get_orders()  # another class: no wait
-    assert len(clock.sleeps) == 2
-
-
-def test_a_call_counts_against_the_limit_from_its_answers_first_bytes(kite, settings, logged_in, monkeypatch):
-    """Kite counts a call on arrival, before it answers: reading and decoding a long answer afterwards
-    (60 days of minute candles: megabytes) must not hold the next call back."""
-    from kite_service.kite import client
-
-    clock = FakeClock()
-    limiters = kite_limiters()
-    for limiter in limiters.values():
-        limiter._clock, limiter._sleep = clock, clock.sleep
-    api = KiteAPI(settings, retry=FAST_RETRY, limiters=limiters)
-    decode = client.FastJSONResponse.json
-
-    def slow_decode(response, **kwargs):
-        clock.now += 0.5  # the body read and decoded well after the headers came
-        return decode(response, **kwargs)
-
-    monkeypatch.setattr(client.FastJSONResponse, "json", slow_decode)
-    for _ in range(2):
-        kite.add(responses.GET, KITE_ROOT + "/quote/ltp", json=recorded("ltp.json"))
-    api.ltp("NSE:INFY")  # answered at 0 s, decoded by 0.5 s
-    api.ltp("NSE:INFY")
-    assert clock.sleeps == [pytest.approx(0.52)]  # a second (and the margin) after the first answer began
 
 
 def test_kites_candles_come_as_sent_for_the_long_history_path(kite, kite_api, logged_in):

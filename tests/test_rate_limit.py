@@ -3,6 +3,11 @@
 import threading
 import time
 
+import pytest
+import responses
+
+from conftest import FAST_RETRY, KITE_ROOT, recorded
+from kite_api import KiteAPI
 from kite_service.kite.rate_limit import (
     KITE_RATE_LIMITS,
     ORDER_PLACEMENT,
@@ -11,6 +16,7 @@ from kite_service.kite.rate_limit import (
     SAFETY_MARGIN_SECONDS,
     RateLimiter,
     endpoint_class,
+    kite_limiters,
     shared_limiters,
     unlimited_limiters,
 )
@@ -141,3 +147,45 @@ def test_a_call_counts_until_its_answer_is_in():
         clock.now += 5.0  # longer than the window: still counted at its end
     limiter.acquire()
     assert clock.now == 9.0
+
+
+def api_on(clock, settings) -> KiteAPI:
+    """A KiteAPI whose limiters run on `clock` (sleeping moves it on)."""
+    limiters = kite_limiters()
+    for limiter in limiters.values():
+        limiter._clock, limiter._sleep = clock, clock.sleep
+    return KiteAPI(settings, retry=FAST_RETRY, limiters=limiters)
+
+
+def test_quote_calls_wait_for_kites_one_per_second_limit(kite, settings, logged_in):
+    clock = FakeClock()
+    api = api_on(clock, settings)
+    for _ in range(3):
+        kite.add(responses.GET, KITE_ROOT + "/quote/ltp", json=recorded("ltp.json"))
+    for _ in range(3):
+        api.ltp("NSE:INFY")
+    assert clock.sleeps == [pytest.approx(1.02), pytest.approx(1.02)]
+    kite.add(responses.GET, KITE_ROOT + "/orders", json=recorded("orders.json"))
+    api.get_orders()  # another class: no wait
+    assert len(clock.sleeps) == 2
+
+
+def test_a_call_counts_against_the_limit_from_its_answers_first_bytes(kite, settings, logged_in, monkeypatch):
+    """Kite counts a call on arrival, before it answers: reading and decoding a long answer afterwards
+    (60 days of minute candles: megabytes) must not hold the next call back."""
+    from kite_service.kite import client
+
+    clock = FakeClock()
+    api = api_on(clock, settings)
+    decode = client.FastJSONResponse.json
+
+    def slow_decode(response, **kwargs):
+        clock.now += 0.5  # the body read and decoded well after the headers came
+        return decode(response, **kwargs)
+
+    monkeypatch.setattr(client.FastJSONResponse, "json", slow_decode)
+    for _ in range(2):
+        kite.add(responses.GET, KITE_ROOT + "/quote/ltp", json=recorded("ltp.json"))
+    api.ltp("NSE:INFY")  # answered at 0 s, decoded by 0.5 s
+    api.ltp("NSE:INFY")
+    assert clock.sleeps == [pytest.approx(0.52)]  # a second (and the margin) after the first answer began
