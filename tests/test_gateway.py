@@ -280,6 +280,35 @@ def test_an_answer_cut_off_part_way_is_kites_network_error_and_an_order_is_not_s
     assert kite.profile()["user_id"]  # the gateway is up; the next call is answered
 
 
+def test_a_call_counts_against_the_accounts_limit_from_kites_first_bytes(gateway, sandbox_app, demo, market):
+    """Kite counts a call on arrival: a long answer still streaming in must not hold the account's
+    next call back (the window's stamp is when the answer began, not when its last byte came)."""
+    import time as clock
+
+    from kite_service.kite.rate_limit import shared_limiters
+
+    kite = gateway.client("bot-10")
+
+    serve = sandbox_app.wsgi_app
+
+    def stream_slowly(environ, start_response):
+        body = b"".join(serve(environ, start_response))  # Content-Length is sent with the headers
+
+        def pieces():
+            yield body[:10]
+            clock.sleep(0.8)  # the rest of the answer comes 0.8 s after its first bytes
+            yield body[10:]
+
+        return pieces()
+
+    sandbox_app.wsgi_app = stream_slowly
+    before = clock.monotonic()
+    kite.ltp("NSE:INFY")
+    answered = clock.monotonic()
+    counted_at = shared_limiters(demo.api_key)["quote"]._calls[-1]
+    assert answered - before >= 0.8 and counted_at < answered - 0.5
+
+
 def test_an_unexpected_failure_is_kites_error_json_and_logged(gateway, monkeypatch, caplog):
     kite = gateway.client("bot-8")
 

@@ -186,15 +186,27 @@ def _answer(context, request: Request, call: KiteCall, client) -> Response:
     if request.query_string:
         path += "?" + request.query_string.decode("latin-1")
     try:
-        with limiter.slot():  # counted until Kite's answer is in, like every other call of the account
+        # Counted until Kite's answer begins, like every other call of the account (Kite counts a call
+        # on arrival, before it answers); the body, megabytes for candles, is read after.
+        with limiter.slot():
             answer = context.gateway.connections.request(
-                request.method, path, body=body, headers=headers, timeout=context.settings.kite_timeout, redirect=False
+                request.method,
+                path,
+                body=body,
+                headers=headers,
+                timeout=context.settings.kite_timeout,
+                redirect=False,
+                preload_content=False,
             )
+        try:
+            data = answer.data
+        finally:
+            answer.release_conn()
     except urllib3.exceptions.HTTPError as exc:
         log.warning("Gateway: %s %s for %s: Kite did not answer (%s)", call.method, call.path, client.name, exc)
         return kite_error(502, "NetworkException", "Kite did not answer; for an order, check the order book.")
     passed = {name: answer.headers[name] for name in PASSED_BACK_HEADERS if name in answer.headers}
-    response = Response(answer.data, status=answer.status, headers=passed)
+    response = Response(data, status=answer.status, headers=passed)
     if call.is_order_call and request.mimetype == "application/x-www-form-urlencoded":
         response.sent_fields = dict(parse_qsl(body.decode("utf-8", "replace")))  # for the audit: as sent
     return response
