@@ -98,7 +98,7 @@ def machine() -> str:
     )
     packages = ", ".join(
         f"{name} {metadata.version(name)}"
-        for name in ("flask", "waitress", "kiteconnect", "requests", "apscheduler", "limits", "orjson")
+        for name in ("flask", "waitress", "kiteconnect", "requests", "apscheduler", "orjson")
     )
     return (
         f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, "

@@ -1,17 +1,15 @@
 """What every API request passes before its view: injected delays and faults, Kite's version header,
 the api_key and access token, the registered static IP for order calls, and Kite's rate limits.
 
-Rate limits count on real time with `limits`' moving window (the engine of flask-limiter)."""
+Rate limits count on real time, in a moving window of the last second (rate_window.py)."""
 
 import time
 
 from flask import request
-from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from .error_responses import InputError, PermissionDeniedError, RateLimitedError, TokenError
 from .instance import Sandbox
+from .rate_window import MovingWindow
 from .routes import BROWSER_ROUTES, ORDER_ROUTES, RATE_LIMITS, ROUTE_LIMIT_CLASS, SESSION_ROUTES
 
 STATIC_IP_HELP = "https://support.zerodha.com/category/trading-and-markets/general-kite/kite-api/articles/static-ip"
@@ -19,8 +17,7 @@ STATIC_IP_HELP = "https://support.zerodha.com/category/trading-and-markets/gener
 
 def install_request_checks(app, sandbox: Sandbox, *, order_ip: str | None, enforce_rate_limits: bool) -> None:
     """Run the checks before every request of `app`; a request that passes lets time act first."""
-    limiter = MovingWindowRateLimiter(MemoryStorage())
-    limits = {name: RateLimitItemPerSecond(rate) for name, rate in RATE_LIMITS.items()}
+    window = MovingWindow()
     credentials, accounts = sandbox.credentials, sandbox.accounts
 
     @app.before_request
@@ -45,7 +42,7 @@ def install_request_checks(app, sandbox: Sandbox, *, order_ip: str | None, enfor
                 f"the Kite developer console. Learn more - {STATIC_IP_HELP}"
             )
         limit_class = ROUTE_LIMIT_CLASS.get(request.endpoint, "other")
-        if limit_class and enforce_rate_limits and not limiter.hit(limits[limit_class], api_key, limit_class):
+        if limit_class and enforce_rate_limits and not window.hit((api_key, limit_class), RATE_LIMITS[limit_class]):
             raise RateLimitedError("Too many requests")
         sandbox.advance()
         return None
