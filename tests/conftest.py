@@ -57,6 +57,15 @@ def make_session(access_token="live-access-token-1", login_time=None, api_key=AP
     return Session.from_kite(data, api_key, login_time or now_ist())
 
 
+@pytest.fixture(autouse=True)
+def once_per_process_warnings_given(monkeypatch):
+    """KiteAPI warns once per process that it runs without the service; the suite runs in several
+    worker processes in any order, so each test starts as if that warning had been given already
+    (a test of the warning itself sets the flag back)."""
+    monkeypatch.setattr(KiteAPI, "_warned_alone", True)
+    monkeypatch.setattr(KiteAPI, "_warned_ticker_alone", True)
+
+
 @pytest.fixture
 def config(tmp_path) -> dict:
     """Settings as create_app(test_config) takes them, all files under tmp_path."""

@@ -403,3 +403,13 @@ def test_order_caps_refuse_before_sending_and_say_when_they_reset(kite, settings
     clock[0] += timedelta(days=1)
     api.place_order(**order, order_type="LIMIT", price=1500)
     assert len(kite.calls) == 6
+
+
+def test_without_the_service_kiteapi_warns_once_per_process_that_it_counts_alone(settings, monkeypatch, caplog):
+    monkeypatch.setattr(KiteAPI, "_warned_alone", False)
+    for _ in range(3):
+        KiteAPI(settings)
+    warnings = [r.getMessage() for r in caplog.records if "not serving on this machine" in r.getMessage()]
+    assert len(warnings) == 1 and "for this process only" in warnings[0]
+    KiteAPI(settings, through_gateway=False)  # asked for alone: nothing more to warn about
+    assert sum("not serving" in r.getMessage() for r in caplog.records) == 1

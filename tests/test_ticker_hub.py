@@ -54,8 +54,12 @@ def credentials_of(app, name: str) -> tuple:
 
 
 def local_ticker(url: str, app, name: str):
+    """A test's own client of the hub. It keeps every frame that comes (no queue limit) and sends no
+    pings of its own: while a test reads one connection, its others must not stop reading their
+    sockets (a full queue does) and then time out their own pings under a busy suite. The hub's
+    keepalive and its drop of a client that reads nothing are tested on their own."""
     api_key, token = credentials_of(app, name)
-    return connect(f"{url}/?api_key={api_key}&access_token={token}")
+    return connect(f"{url}/?api_key={api_key}&access_token={token}", max_queue=None, ping_interval=None)
 
 
 def frames_until(socket, enough, seconds: float = 8.0) -> list:
