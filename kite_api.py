@@ -311,13 +311,18 @@ class KiteAPI(DataHelpers):
         params = self._with_market_protection(params)
         self._check_fit(params)
         log.info("Placing %s order: %s", variety, _order_summary(params))
-        order_id = self.kite.place_order(variety=variety, **params)
+        try:
+            order_id = self.kite.place_order(variety=variety, **params)
+        except kite_errors.InputException as refused:
+            self.learn_from_refusal(params, str(refused))  # a freeze quantity the table did not know
+            raise
         log.info("Order %s accepted by Kite", order_id)
         return order_id
 
     def place_autoslice_order(self, *, variety: str = VARIETY_REGULAR, **params) -> dict:
-        """An F&O order above the exchange's freeze quantity, split by Kite into up to 10 orders;
-        returns Kite's {"order_id", "children"}. Checked and never retried as place_order."""
+        """An F&O order of at least one order's most (the freeze quantity's whole lots), split by Kite
+        into up to 10 orders; returns Kite's {"order_id", "children"}. Checked and never retried as
+        place_order: below Kite's slicing minimum or above 10 orders raises OrderMisfitError."""
         params = self._with_market_protection(params)
         self._check_fit(params, autoslice=True)
         log.info("Placing %s autoslice order: %s", variety, _order_summary(params))

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.support import HttpCounter, LoggedInSandbox, median, percentile
 from bench.table import Row, ms, time_row
 from kite_api import KiteAPI
+from kite_service.clock import now_ist
 from kite_service.kite.client import NO_RETRY, FastJSONSession
 from kite_service.kite.rate_limit import KITE_RATE_LIMITS, RateLimiter
 from kite_service.kite.sdk import KiteConnect, kite_errors
@@ -144,12 +145,13 @@ def rate_limit_efficiency() -> list:
             order_type="MARKET",  # KiteAPI adds Kite's market protection
         )
         time.sleep(1.1)
-        today = dt.date.today()
+        today = now_ist().date()  # the sandbox's day, whatever the machine's time zone
         cases = [
-            (
+            (  # the raw client behind KiteAPI: every call goes to the sandbox (historical_data's cache would
+                # answer repeats itself on any clock)
                 "historical (3/s)",
                 3,
-                lambda api: api.historical_data(408065, today - dt.timedelta(days=60), today, "day"),
+                lambda api: api.kite.historical_data(408065, today - dt.timedelta(days=60), today, "day"),
             ),
             ("quote (1/s)", 1, lambda api: api.quote("NSE:INFY")),
             ("order history (10/s)", 10, lambda api: api.get_order_history(order_id)),
@@ -167,8 +169,8 @@ def rate_limit_efficiency() -> list:
                         f"{achieved:.2f}/s, {rate_limited}",
                         f"{limit}/s, 0",
                         ratio,
-                        "≥ 0.97, 0 429s",
-                        ratio >= 0.97 and rate_limited == 0,
+                        "0.97 to 1.00, 0 429s",  # above 1: faster than Kite allows
+                        0.97 <= ratio <= 1.0 and rate_limited == 0,
                     )
                 )
     finally:

@@ -38,7 +38,7 @@ def segment_of(instrument, product: str) -> str:
         return "options"
     if kind == "FUT":
         return "futures"
-    return "equity delivery" if product == "CNC" else "equity intraday"
+    return "equity delivery" if product in ("CNC", "MTF") else "equity intraday"
 
 
 def order_charges(instrument, product: str, side: str, quantity: int, price: float) -> dict:

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .clock import IST
+from .exchange_numbers import INDEX_LOT_SIZES, STOCK_LOT_SIZES, DatedTable, tick_size
 from .price_walk import WalkSpec
 
 INSTRUMENTS_CSV = Path(__file__).parent / "data" / "instruments_all.csv"
@@ -46,9 +47,10 @@ POPULAR = [
     (1270529, 4963, "ICICIBANK", "ICICI BANK", 1400.0, "EQ", "NSE"),
     (424961, 1660, "ITC", "ITC", 420.0, "EQ", "NSE"),
     (1510401, 5900, "AXISBANK", "AXIS BANK", 1150.0, "EQ", "NSE"),
-    (492033, 1922, "KOTAKBANK", "KOTAK MAHINDRA BANK", 2100.0, "EQ", "NSE"),
+    (492033, 1922, "KOTAKBANK", "KOTAK MAHINDRA BANK", 420.0, "EQ", "NSE"),  # a price for its lot of 2,000
     (2939649, 11483, "LT", "LARSEN & TOUBRO", 3600.0, "EQ", "NSE"),
     (2714625, 10604, "BHARTIARTL", "BHARTI AIRTEL", 1900.0, "EQ", "NSE"),
+    (270857, 1058, "NIFTY NEXT 50", "NIFTY NEXT 50", 68000.0, "EQ", "INDICES"),
 ]
 
 
@@ -58,32 +60,46 @@ class Underlying:
 
     name: str  # the prefix of its contracts' trading symbols
     key: str  # EXCHANGE:SYMBOL of the underlying instrument
-    lot_size: int
     strike_step: float
     weekly: bool  # weekly option expiries besides the monthly ones
     volatility: float  # implied volatility the options are priced with
 
+    @property
+    def is_index(self) -> bool:
+        return self.name in INDEX_LOT_SIZES.names()
 
-# Lot sizes from NSE's circulars (index lots from the January 2026 expiries: NIFTY 65, BANKNIFTY 30;
-# HDFCBANK 550 from November 2025; the other names' lots are of the same period, rounded); NSE revises
-# them twice a year. Strike steps are typical values.
-# Since September 2025 every NSE F&O contract expires on a Tuesday; NIFTY alone has weekly options.
+    def lot_size(self, expiry: date) -> int:
+        """The lot of its contracts expiring on `expiry`: NSE's revision in force for that expiry
+        (exchange_numbers.py), or the oldest one known for a clock set before it."""
+        table = INDEX_LOT_SIZES if self.is_index else STOCK_LOT_SIZES
+        found = table.on(self.name, expiry) or _oldest(table, self.name)
+        return found.value
+
+
+def _oldest(table: DatedTable, name: str):
+    return next(table.on(name, r.effective) for r in table.revisions if name in r.values)
+
+
+# Lot sizes and tick sizes come from NSE's circulars (exchange_numbers.py). Strike steps are typical
+# values. Since September 2025 every NSE F&O contract expires on a Tuesday; NIFTY alone has weekly
+# options.
 UNDERLYINGS = [
-    Underlying("NIFTY", "NSE:NIFTY 50", 65, 50, True, 0.13),
-    Underlying("BANKNIFTY", "NSE:NIFTY BANK", 30, 100, False, 0.15),
-    Underlying("INFY", "NSE:INFY", 400, 20, False, 0.25),
-    Underlying("RELIANCE", "NSE:RELIANCE", 500, 10, False, 0.24),
-    Underlying("TCS", "NSE:TCS", 175, 50, False, 0.22),
-    Underlying("HDFCBANK", "NSE:HDFCBANK", 550, 10, False, 0.22),
-    Underlying("FINNIFTY", "NSE:NIFTY FIN SERVICE", 60, 50, False, 0.14),
-    Underlying("MIDCPNIFTY", "NSE:NIFTY MID SELECT", 120, 25, False, 0.17),
-    Underlying("SBIN", "NSE:SBIN", 750, 10, False, 0.26),
-    Underlying("ICICIBANK", "NSE:ICICIBANK", 700, 10, False, 0.22),
-    Underlying("ITC", "NSE:ITC", 1600, 5, False, 0.2),
-    Underlying("AXISBANK", "NSE:AXISBANK", 625, 10, False, 0.24),
-    Underlying("KOTAKBANK", "NSE:KOTAKBANK", 400, 20, False, 0.23),
-    Underlying("LT", "NSE:LT", 175, 20, False, 0.22),
-    Underlying("BHARTIARTL", "NSE:BHARTIARTL", 475, 20, False, 0.22),
+    Underlying("NIFTY", "NSE:NIFTY 50", 50, True, 0.13),
+    Underlying("BANKNIFTY", "NSE:NIFTY BANK", 100, False, 0.15),
+    Underlying("INFY", "NSE:INFY", 20, False, 0.25),
+    Underlying("RELIANCE", "NSE:RELIANCE", 10, False, 0.24),
+    Underlying("TCS", "NSE:TCS", 50, False, 0.22),
+    Underlying("HDFCBANK", "NSE:HDFCBANK", 10, False, 0.22),
+    Underlying("FINNIFTY", "NSE:NIFTY FIN SERVICE", 50, False, 0.14),
+    Underlying("MIDCPNIFTY", "NSE:NIFTY MID SELECT", 25, False, 0.17),
+    Underlying("SBIN", "NSE:SBIN", 10, False, 0.26),
+    Underlying("ICICIBANK", "NSE:ICICIBANK", 10, False, 0.22),
+    Underlying("ITC", "NSE:ITC", 5, False, 0.2),
+    Underlying("AXISBANK", "NSE:AXISBANK", 10, False, 0.24),
+    Underlying("KOTAKBANK", "NSE:KOTAKBANK", 5, False, 0.23),
+    Underlying("LT", "NSE:LT", 20, False, 0.22),
+    Underlying("BHARTIARTL", "NSE:BHARTIARTL", 20, False, 0.22),
+    Underlying("NIFTYNXT50", "NSE:NIFTY NEXT 50", 100, False, 0.15),
 ]
 # Enough contracts for Kite's ticker maximum (3 connections x 3,000 instruments) with room past it.
 MONTHLY_EXPIRIES = 3
@@ -160,7 +176,7 @@ def load_instruments(today: date, spot_price) -> tuple:
 
     `spot_price(instrument)` gives an underlying's price, around which option strikes are cut."""
     instruments = [
-        Instrument(token, exch_token, symbol, name, price, 0.05, 1, kind, segment, "NSE")
+        Instrument(token, exch_token, symbol, name, price, _equity_tick(segment, price), 1, kind, segment, "NSE")
         for token, exch_token, symbol, name, price, kind, segment in POPULAR
     ]
     known = {i.token for i in instruments}
@@ -171,13 +187,17 @@ def load_instruments(today: date, spot_price) -> tuple:
             if token in known:
                 continue
             price = float(row["last_price"]) or round(50 + 1950 * _unit(token), 1)
+            tick = float(row["tick_size"]) or 0.05
+            if row["exchange"] == "NSE" and row["instrument_type"] == "EQ":
+                tick = _equity_tick(row["segment"], price)  # the recording's are of 2017: today's rule
+                price = round(round(price / tick) * tick, 2)
             instrument = Instrument(
                 token,
                 int(row["exchange_token"]),
                 row["tradingsymbol"],
                 row["name"],
                 price,
-                float(row["tick_size"]) or 0.05,
+                tick,
                 int(row["lot_size"]) or 1,
                 row["instrument_type"],
                 row["segment"],
@@ -191,22 +211,34 @@ def load_instruments(today: date, spot_price) -> tuple:
                 instruments.append(instrument)
     by_key = {i.key: i for i in instruments}
     spots = {u.key: spot_price(by_key[u.key]) for u in UNDERLYINGS}
-    instruments += generate_contracts(spots, today, {i.token for i in instruments})
+    references = {u.key: by_key[u.key].base_price for u in UNDERLYINGS}
+    instruments += generate_contracts(spots, today, {i.token for i in instruments}, references)
     return instruments, expired
 
 
-def generate_contracts(spots: dict, today: date, taken_tokens: set) -> list:
-    """Futures and options on the UNDERLYINGS with expiries from today on, named as Kite names them."""
+def _equity_tick(segment: str, price: float) -> float:
+    """NSE's tick for a stock by its price band (an index has no orders: 0.05, as Kite lists them)."""
+    return 0.05 if segment == "INDICES" else tick_size("EQ", price)
+
+
+def generate_contracts(spots: dict, today: date, taken_tokens: set, references: dict | None = None) -> list:
+    """Futures and options on the UNDERLYINGS with expiries from today on, named as Kite names them.
+
+    `spots`: each underlying's price that strikes centre on; `references` (default `spots`): the
+    price whose band gives the contracts' tick sizes. The sandbox's prices walk around their base
+    price, so the band of the base price stands for NSE's previous month's close."""
+    references = references or spots
     contracts = []
     for underlying in UNDERLYINGS:
         spot = spots[underlying.key]
+        reference = references[underlying.key]
         monthly = monthly_expiries(today, MONTHLY_EXPIRIES)
         weekly = weekly_expiries(today, WEEKLY_EXPIRIES) if underlying.weekly else []
         atm = round(spot / underlying.strike_step) * underlying.strike_step
         strikes = [atm + underlying.strike_step * k for k in range(-STRIKES_EACH_SIDE, STRIKES_EACH_SIDE + 1)]
         for expiry in monthly:
             symbol = f"{underlying.name}{expiry:%y}{expiry:%b}".upper() + "FUT"
-            contracts.append(_contract(underlying, symbol, "FUT", expiry, 0.0, taken_tokens))
+            contracts.append(_contract(underlying, symbol, "FUT", expiry, 0.0, taken_tokens, reference))
         for expiry in sorted(set(monthly) | set(weekly)):
             if expiry in monthly:
                 prefix = f"{underlying.name}{expiry:%y}{expiry:%b}".upper()
@@ -216,13 +248,21 @@ def generate_contracts(spots: dict, today: date, taken_tokens: set) -> list:
                 for kind in ("CE", "PE"):
                     contracts.append(
                         _contract(
-                            underlying, f"{prefix}{_strike_text(strike)}{kind}", kind, expiry, strike, taken_tokens
+                            underlying,
+                            f"{prefix}{_strike_text(strike)}{kind}",
+                            kind,
+                            expiry,
+                            strike,
+                            taken_tokens,
+                            reference,
                         )
                     )
     return contracts
 
 
-def _contract(underlying: Underlying, symbol: str, kind: str, expiry: date, strike: float, taken: set) -> Instrument:
+def _contract(
+    underlying: Underlying, symbol: str, kind: str, expiry: date, strike: float, taken: set, reference: float
+) -> Instrument:
     exchange_token = 2**23 + int(_unit("contract", symbol) * 2**23)
     while (exchange_token << 8) + SEGMENT_CODES["NFO"] in taken:
         exchange_token += 1
@@ -235,8 +275,8 @@ def _contract(underlying: Underlying, symbol: str, kind: str, expiry: date, stri
         symbol,
         underlying.name,
         0.0,
-        0.05,
-        underlying.lot_size,
+        tick_size(kind, reference, underlying.is_index),
+        underlying.lot_size(expiry),
         kind,
         segment,
         "NFO",

@@ -5,7 +5,8 @@ without waiting. Beyond a second's 10 Kite answers HTTP 429 "Too many requests";
 and day caps 429 too, worded as the title of Zerodha's support article ("Maximum allowed order
 requests exceeded"); the error_type is our choice (Kite answers other 429s as NetworkException).
 "Maximum allowed order modifications exceeded." is Kite's own wording (Kite forum, staff), sent as
-a NetworkException.
+a NetworkException. An iceberg is one request toward the second and the minute, and each of its legs
+one order toward the day (Kite forum, staff, comment 51724).
 """
 
 import threading
@@ -40,8 +41,9 @@ class OrderLimits:
         self.day, self.placed_today = None, 0
         self._modifications: dict = {}
 
-    def take_placement(self, now: datetime) -> None:
-        """Count one placement, or raise if it would break a cap (then nothing is counted)."""
+    def take_placement(self, now: datetime, day_orders: int = 1) -> None:
+        """Count one placement request, or raise if it would break a cap (then nothing is counted).
+        `day_orders`: the orders it counts toward the day's cap (an iceberg's legs, forum 51724)."""
         if not self.enforce_rates:
             return
         with self._lock:
@@ -54,13 +56,13 @@ class OrderLimits:
                 self.day, self.placed_today = today, 0
             if len(self._second) >= ORDERS_PER_SECOND:
                 raise RateLimitedError("Too many requests")
-            if self.placed_today >= ORDERS_PER_DAY:
+            if self.placed_today + day_orders > ORDERS_PER_DAY:
                 raise _cap_reached(ORDERS_PER_DAY, "day", "tomorrow")
             if len(self._minute) >= ORDERS_PER_MINUTE:
                 raise _cap_reached(ORDERS_PER_MINUTE, "minute", "in a minute")
             self._second.append(now)
             self._minute.append(now)
-            self.placed_today += 1
+            self.placed_today += day_orders
 
     def take_modification(self, order_id: str) -> None:
         with self._lock:

@@ -11,7 +11,8 @@ from .error_responses import InputError
 from .instruments import Instrument
 
 VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
-PRODUCTS = ("CNC", "MIS", "NRML", "CO")
+# MTF: Margin Trading Facility, delivery bought partly on Zerodha's margin (Kite's orders docs).
+PRODUCTS = ("CNC", "MIS", "NRML", "CO", "MTF")
 ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 VALIDITIES = ("DAY", "IOC", "TTL")
 MARKET_ORDER_TYPES = ("MARKET", "SL-M")
@@ -20,8 +21,8 @@ STOP_ORDER_TYPES = ("SL", "SL-M")
 LIVE_STATUSES = ("OPEN", "TRIGGER PENDING", "AMO REQ RECEIVED")
 # Which products each exchange takes: CNC is delivery of shares, NRML carries F&O overnight.
 EXCHANGE_PRODUCTS = {
-    "NSE": ("CNC", "MIS", "CO"),
-    "BSE": ("CNC", "MIS", "CO"),
+    "NSE": ("CNC", "MIS", "CO", "MTF"),
+    "BSE": ("CNC", "MIS", "CO", "MTF"),
     "NFO": ("NRML", "MIS", "CO"),
     "BFO": ("NRML", "MIS", "CO"),
     "CDS": ("NRML", "MIS"),

@@ -63,13 +63,15 @@ class OrderBook:
 
     # -- placing, modifying, cancelling -------------------------------------------------------
 
-    def place(self, variety: str, params: dict, caps: bool = True, **fields) -> str:
+    def place(self, variety: str, params: dict, caps: bool = True, day_orders: int = 1, **fields) -> str:
         """Place an order; `fields` set more of it (meta, parent_order_id, auction_number, tags).
-        caps=False for the legs Kite itself places (iceberg legs after the first, cover stops)."""
+        caps=False for the legs Kite itself places (iceberg legs after the first, cover stops);
+        `day_orders`: the orders this request counts toward the day's cap (an iceberg's legs)."""
         with self._lock:
             now = self._clock()
             if caps:
-                self._caps.take_placement(now)  # counted like Kite's gateway counts requests: before any check
+                # counted like Kite's gateway counts requests: before any check
+                self._caps.take_placement(now, day_orders)
             self.advance(now)
             expired = self._market.expired_contract(params.get("exchange"), params.get("tradingsymbol"))
             find = (lambda *_: None) if expired else self._market.by_symbol

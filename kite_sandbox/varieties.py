@@ -10,10 +10,15 @@ What Kite does, with sources (forum answers are Zerodha staff's on kite.trade/fo
 - Iceberg (variety `iceberg`): 2 to 50 legs (answer 51724), `iceberg_quantity` = quantity / legs
   with the first legs rounded up (answer 51625); one leg is placed at a time, the next when it
   completes (answers 39106, 39111); each leg carries meta.iceberg (recorded orders.json).
-- Autoslice (`autoslice=true`): an F&O order above the freeze quantity is split into children of at
-  most the freeze quantity, each placed on its own; the answer lists each child's order_id or
-  error (recorded autoslice_response.json); each child is tagged `autoslice` (answer 51301).
+- Iceberg legs each count toward the 5,000 orders a day, the request once toward the 10 a second
+  (answer 51724): all legs are counted when the iceberg is placed.
+- Autoslice (`autoslice=true`): an F&O order of at least one order's most (the freeze quantity's
+  whole lots) is split into children of at most that, each placed on its own; below it Kite answers
+  "Quantity should be greater than or equal to 3510 for order slicing" (NIFTY, answers 53037 and
+  53057); at most 10 children (answer 52316). The answer lists each child's order_id or error
+  (recorded autoslice_response.json); each child is tagged `autoslice` (answer 51301).
 - Freeze quantity: without iceberg or autoslice, an F&O order above it is refused (answer 42709).
+  NSE's index freeze quantities by date (exchange_numbers.py); a stock's is the sandbox's own.
 - Auction (variety `auction`): sells settled holdings into an exchange auction, LIMIT and CNC, no
   modifications (support.zerodha.com, "Participation in the auction").
 """
@@ -22,6 +27,7 @@ import logging
 import threading
 
 from .error_responses import InputError, KiteError
+from .exchange_numbers import AUTOSLICE_MOST_ORDERS, FREEZE_QUANTITIES, autoslice_minimum, most_per_order
 from .order_record import FINAL_STATUSES
 from .order_rules import positive_int
 
@@ -29,18 +35,22 @@ log = logging.getLogger("kite_sandbox")
 
 ICEBERG_LEGS = (2, 50)
 CO_TRIGGER_RANGE = 0.03  # a stop within 3 % of the last price (ours; Kite's range is per instrument)
-# NSE's freeze quantities, in lots (NIFTY 1,755 = 27 lots of 65; BANKNIFTY 600 = 20 lots of 30;
-# FINNIFTY 1,800 = 30 lots of 60; MIDCPNIFTY 2,800: 23 lots of 120).
-FREEZE_LOTS = {"NIFTY": 27, "BANKNIFTY": 20, "FINNIFTY": 30, "MIDCPNIFTY": 23}
-STOCK_FREEZE_LOTS = 20  # ours: NSE sets one per stock
+STOCK_FREEZE_LOTS = 20  # ours: NSE sets one per stock from its traded volume, published with no table
 AUTOSLICE_VALUES = ("true", "True", "1")
 
 
-def freeze_quantity(instrument) -> int | None:
-    """The most an exchange takes in one F&O order, or None for instruments without one."""
+def freeze_quantity(instrument, day) -> int | None:
+    """The most an exchange takes in one F&O order on `day` (whole lots within the freeze quantity),
+    or None for instruments without one."""
     if instrument.underlying is None:
         return None
-    return FREEZE_LOTS.get(instrument.name, STOCK_FREEZE_LOTS) * instrument.lot_size
+    found = FREEZE_QUANTITIES.on(instrument.name, day)
+    if found is None:
+        if instrument.underlying.is_index:  # a clock set before the table: its oldest revision
+            oldest = next(r for r in FREEZE_QUANTITIES.revisions if instrument.name in r.values)
+            return most_per_order(oldest.values[instrument.name], instrument.lot_size)
+        return STOCK_FREEZE_LOTS * instrument.lot_size
+    return most_per_order(found.value, instrument.lot_size)
 
 
 def trigger_range(market, instrument) -> tuple:
@@ -182,9 +192,9 @@ class OrderDesk:
         if str(params.get("iceberg_quantity")) != str(sizes[0]):
             raise InputError("Invalid `iceberg_quantity`.")  # Kite's words (forum 51625)
         plan = {"legs": sizes, "next": 0, "params": dict(params), "total": quantity}
-        return self._place_leg(plan)
+        return self._place_leg(plan, day_orders=legs)
 
-    def _place_leg(self, plan: dict) -> str:
+    def _place_leg(self, plan: dict, day_orders: int = 0) -> str:
         index = plan["next"]
         size = plan["legs"][index]
         placed = sum(plan["legs"][: index + 1])
@@ -198,7 +208,7 @@ class OrderDesk:
             }
         }
         params = {**plan["params"], "quantity": str(size)}
-        order_id = self._book.place("iceberg", params, meta=meta, caps=index == 0)
+        order_id = self._book.place("iceberg", params, meta=meta, caps=index == 0, day_orders=day_orders or 1)
         plan["next"] = index + 1
         self._icebergs[order_id] = plan
         if self._book.orders[order_id]["status"] in FINAL_STATUSES:
@@ -218,13 +228,17 @@ class OrderDesk:
     def _autoslice(self, variety: str, params: dict, instrument) -> dict:
         if variety not in ("regular", "amo"):
             raise InputError("Autoslice is for regular and AMO orders.")  # ours
-        freeze = freeze_quantity(instrument) if instrument is not None else None
+        freeze = freeze_quantity(instrument, self._market.now().date()) if instrument is not None else None
         if freeze is None:
             raise InputError("Autoslice is for F&O orders above the exchange's freeze quantity.")  # ours
         quantity = positive_int(params.get("quantity") or 0, "quantity")
-        if quantity <= freeze:
+        least = autoslice_minimum(freeze, instrument.lot_size)
+        if quantity < least:
+            raise InputError(f"Quantity should be greater than or equal to {least} for order slicing.")
+        if quantity > freeze * AUTOSLICE_MOST_ORDERS:  # ours: no live wording found
             raise InputError(
-                f"Quantity should be greater than or equal to {freeze + instrument.lot_size} for order slicing."
+                f"Quantity can be at most {freeze * AUTOSLICE_MOST_ORDERS} for order slicing: "
+                f"{AUTOSLICE_MOST_ORDERS} orders of {freeze}."
             )
         parent = self._book.new_order_id()
         children = []
@@ -247,7 +261,7 @@ class OrderDesk:
         return {"order_id": parent, "children": children}
 
     def _check_freeze(self, params: dict, instrument) -> None:
-        freeze = freeze_quantity(instrument) if instrument is not None else None
+        freeze = freeze_quantity(instrument, self._market.now().date()) if instrument is not None else None
         try:
             quantity = int(params.get("quantity") or 0)
         except ValueError:

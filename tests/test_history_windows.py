@@ -50,14 +50,15 @@ def test_dates_and_intervals_kite_would_refuse_are_refused_here_first():
 
 
 class FakeKite:
-    """Day candles, one per day at 00:00 IST; fails (as told) on the Nth request."""
+    """Day candles, one per day at 00:00 IST; fails (as told) on the Nth request, or on every request of
+    the window starting at `fail_start` (windows are fetched side by side: which comes Nth is chance)."""
 
-    def __init__(self, fail_on: int | None = None, error: Exception | None = None):
-        self.asked, self.fail_on, self.error = [], fail_on, error
+    def __init__(self, fail_on: int | None = None, error: Exception | None = None, fail_start: str | None = None):
+        self.asked, self.fail_on, self.error, self.fail_start = [], fail_on, error, fail_start
 
     def __call__(self, start: str, end: str) -> list:
         self.asked.append((start, end))
-        if len(self.asked) == self.fail_on:
+        if len(self.asked) == self.fail_on or start == self.fail_start:
             raise self.error
         first = datetime.fromisoformat(start).replace(tzinfo=IST)
         last = datetime.fromisoformat(end).replace(tzinfo=IST)
@@ -75,7 +76,7 @@ def history(kite, cache, start, end) -> list:
 
 def test_a_dropped_connection_part_way_keeps_what_came_and_the_next_call_fetches_the_rest(tmp_path):
     cache = CandleCache(tmp_path / "candles.sqlite3")
-    dropped = FakeKite(fail_on=2, error=requests.ConnectionError("Connection reset by peer"))
+    dropped = FakeKite(error=requests.ConnectionError("Connection reset by peer"), fail_start="2020-06-23 00:00:00")
     with pytest.raises(HistoryIncompleteError, match=r"fetched up to 2020-06-22.*resume from 2020-06-23"):
         history(dropped, cache, "2015-01-01", "2026-11-19")
     healthy = FakeKite()
@@ -113,6 +114,6 @@ def test_a_price_made_by_float_arithmetic_still_fits_its_tick():
     from kite_service.data.order_fit import OrderMisfitError, check_order
 
     infy = {"exchange": "NSE", "tradingsymbol": "INFY", "tick_size": 0.05, "lot_size": 1, "name": "INFOSYS"}
-    check_order(infy, {"price": 100.1 + 0.05, "quantity": 1})  # 100.14999999999999
+    check_order(infy, {"price": 100.1 + 0.05, "quantity": 1}, None)  # 100.14999999999999 (no freeze for NSE)
     with pytest.raises(OrderMisfitError, match=r"100\.10 and 100\.15"):
-        check_order(infy, {"price": 100.12, "quantity": 1})
+        check_order(infy, {"price": 100.12, "quantity": 1}, None)

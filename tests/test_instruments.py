@@ -35,7 +35,7 @@ def test_the_list_is_downloaded_once_a_day_for_every_script_on_the_machine(
 ):
     first, second = make_api(), make_api()  # two scripts, one data folder
     infy = first.instrument("NSE:INFY")
-    assert (infy["instrument_token"], infy["lot_size"], infy["tick_size"]) == (408065, 1, 0.05)
+    assert (infy["instrument_token"], infy["lot_size"], infy["tick_size"]) == (408065, 1, 0.1)
     assert second.instrument_by_token(408065)["tradingsymbol"] == "INFY"
     assert len(second.instruments("NFO")) > 9000 and len(downloads) == 1
     clock.now = datetime(2026, 11, 21, 8, 29, tzinfo=IST)  # the next morning, before the new list

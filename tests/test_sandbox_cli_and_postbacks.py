@@ -104,10 +104,10 @@ def test_order_updates_are_posted_with_kites_checksum(demo, clock):
     assert set(payloads[-1]) == set(recorded("postback.json"))
 
 
-def test_the_service_does_not_import_the_sandbox():
-    code = "import sys, kite_app, kite_api, scheduler; print(any(m.startswith('kite_sandbox') for m in sys.modules))"
+def test_the_service_imports_only_the_sandboxs_exchange_numbers():
+    code = "import sys, kite_app, kite_api, scheduler; print(sorted(m for m in sys.modules if 'kite_sandbox' in m))"
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
-    assert result.stdout.strip() == "False", result.stderr
+    assert result.stdout.strip() == "['kite_sandbox', 'kite_sandbox.exchange_numbers']", result.stderr
 
 
 def test_sessions_outlive_a_sandbox_restart_until_0600(demo, clock, tmp_path):

@@ -115,7 +115,7 @@ def test_ttl_orders_are_cancelled_when_their_minutes_run_out(official_kite, mark
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"order_type": "LIMIT", "price": 1400.03}, "Tick size for this script is 0.05"),
+        ({"order_type": "LIMIT", "price": 1400.05}, "Tick size for this script is 0.10"),  # NSE: 1,000 to 5,000
         ({"order_type": "LIMIT", "price": 1000}, "lower than the current lower circuit limit"),
         ({"order_type": "LIMIT", "price": 7500}, "higher than the current upper circuit limit"),
         ({"order_type": "SL", "price": 1495, "trigger_price": 1490}, "higher than the last traded price"),
@@ -168,7 +168,7 @@ def test_modify_and_cancel_need_the_orders_variety_and_stop_at_25_modifications(
     with pytest.raises(kite_errors.InputException, match="Tick size"):
         official_kite.modify_order(variety="regular", order_id=order_id, price=1400.02)
     for step in range(25):
-        official_kite.modify_order(variety="regular", order_id=order_id, price=1400 + step * 0.05)
+        official_kite.modify_order(variety="regular", order_id=order_id, price=round(1400 + step * 0.1, 1))
     with pytest.raises(kite_errors.NetworkException, match="Maximum allowed order modifications exceeded"):
         official_kite.modify_order(variety="regular", order_id=order_id, price=1405)
     official_kite.cancel_order(variety="regular", order_id=order_id)

@@ -124,18 +124,22 @@ def test_iceberg_legs_are_placed_and_filled_one_after_another(official_kite, mar
 
 
 def test_autoslice_splits_an_order_above_the_freeze_quantity(official_kite, market):
+    # The clock stands on 20 Nov 2026: NIFTY's freeze quantity is 3,510 (NSE/FAOP/76693, from 5 Oct 2026)
     call = cheap_nifty_call(market)
     fields = {"exchange": "NFO", "tradingsymbol": call.tradingsymbol, "transaction_type": "BUY", "product": "NRML"}
     fields |= {"order_type": "MARKET", "market_protection": -1}
-    with pytest.raises(kite_errors.InputException, match=r"higher than the maximum quantity of 1755 \(27 lots\)"):
+    with pytest.raises(kite_errors.InputException, match=r"higher than the maximum quantity of 3510 \(54 lots\)"):
         official_kite.place_order(variety="regular", quantity=60 * 65, **fields)
-    with pytest.raises(kite_errors.InputException, match="greater than or equal to 1820 for order slicing"):
+    # Kite's own words and minimum (Kite forum, October 2026)
+    with pytest.raises(kite_errors.InputException, match=r"^Quantity should be greater than or equal to 3510 for"):
         official_kite.place_autoslice_order(variety="regular", quantity=20 * 65, **fields)
-    answer = official_kite.place_autoslice_order(variety="regular", quantity=60 * 65, **fields)
+    with pytest.raises(kite_errors.InputException, match="at most 35100 for order slicing: 10 orders of 3510"):
+        official_kite.place_autoslice_order(variety="regular", quantity=3510 * 10 + 65, **fields)
+    answer = official_kite.place_autoslice_order(variety="regular", quantity=120 * 65, **fields)
     children = [child["order_id"] for child in answer["children"]]
     assert len(children) == 3 and answer["order_id"] not in children
     by_id = {o["order_id"]: o for o in official_kite.orders()}
-    assert [by_id[c]["quantity"] for c in children] == [1755, 1755, 390]
+    assert [by_id[c]["quantity"] for c in children] == [3510, 3510, 780]
     assert all({"autoslice", f"autoslice:{answer['order_id']}"} <= set(by_id[c]["tags"]) for c in children)
 
 
@@ -178,9 +182,14 @@ def test_autoslice_children_are_one_request_against_kites_order_caps(demo, clock
     kite, market = official_client_login(sandbox_root_enforcing[0], demo), sandbox_root_enforcing[1]
     call = cheap_nifty_call(market)
     fields = {"exchange": "NFO", "tradingsymbol": call.tradingsymbol, "transaction_type": "BUY", "product": "NRML"}
-    fields |= {"order_type": "LIMIT", "price": market.price(call), "quantity": 12 * 1755}
-    answer = kite.place_autoslice_order(variety="regular", **fields)  # 12 children: more than 10 a second
-    assert len(answer["children"]) == 12 and all("order_id" in child for child in answer["children"])
+    fields |= {"order_type": "LIMIT", "price": market.price(call), "quantity": 10 * 3510}
+    answer = kite.place_autoslice_order(variety="regular", **fields)  # 10 children, all in this second
+    assert len(answer["children"]) == 10 and all("order_id" in child for child in answer["children"])
+    fields["quantity"] = 65
+    for _ in range(9):  # the clock stands still: nine more requests make the second's ten
+        kite.place_order(variety="regular", **fields)
+    with pytest.raises(kite_errors.NetworkException, match="Too many requests"):
+        kite.place_order(variety="regular", **fields)
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ DEFAULTS = {
     "KITE_TICKER_URL": "wss://ws.kite.trade",
     "TICKER_HUB_PORT": str(DEFAULT_TICKER_HUB_PORT),
     "LOG_MAX_MB": "500",
+    "FREEZE_QUANTITIES": "",
 }
 
 
@@ -90,6 +91,8 @@ class Settings:
     kite_ticker_url: str = "wss://ws.kite.trade"
     ticker_hub_port: int = DEFAULT_TICKER_HUB_PORT  # local KiteTickers connect here (0: any free port)
     log_max_mb: int = 500
+    # Freeze quantities that override NSE's dated table until it is updated: (("BANKNIFTY", 900), ...)
+    freeze_quantities: tuple = ()
 
     @property
     def service_url(self) -> str:
@@ -204,6 +207,7 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         kite_ticker_url=merged["KITE_TICKER_URL"].strip().rstrip("/"),
         ticker_hub_port=_int(merged, "TICKER_HUB_PORT", low=0, high=65535),
         log_max_mb=_int(merged, "LOG_MAX_MB", low=1, high=1_000_000),
+        freeze_quantities=_freeze_quantities(merged, "FREEZE_QUANTITIES"),
     )
 
 
@@ -331,6 +335,20 @@ def _market_protection(values, name) -> float:
             f"not {text[:20]!r}: since April 2026 Kite refuses MARKET and SL-M orders without it."
         )
     return int(number) if number.is_integer() else number
+
+
+def _freeze_quantities(values, name) -> tuple:
+    """NAME:QUANTITY pairs separated by commas (BANKNIFTY:900,NIFTY:1800), names upper-cased."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in values[name].split(","))):
+        symbol, _, quantity = item.partition(":")
+        if not symbol.strip() or not quantity.strip().isdigit() or int(quantity) <= 0:
+            raise ConfigError(
+                f"{name} must list NAME:QUANTITY pairs separated by commas (BANKNIFTY:900,NIFTY:1800), "
+                f"not {item[:40]!r}: each quantity the exchange's freeze limit in units, not lots."
+            )
+        pairs[symbol.strip().upper()] = int(quantity)
+    return tuple(sorted(pairs.items()))
 
 
 def expand_path(value: str) -> Path:

@@ -2,29 +2,22 @@
 within the exchange's freeze quantity (or autoslice, when asked for). A misfit is refused here with
 the nearest valid values; nothing is changed silently and nothing is sent.
 
-Freeze quantities are the exchanges' for their index options and futures (NSE's circular of
-November 2025 and BSE's, from the February 2026 expiries, as brokers list them, e.g. ICICI Direct's
-"What is a Quantity Freeze Limit" FAQ): Kite has no API for them (Zerodha on its forum), and a stock's is set
-per stock, so a stock order above it is left to Kite to refuse. The most one order may carry is
-the freeze quantity's whole lots: NIFTY's 1,800 with lots of 65 is 1,755 (27 lots), as Kite
-refuses "The order quantity 6300 (21 lots) is higher than the maximum quantity of 6000 (20 lots)".
-Kite's autoslice splits an order into at most 10 orders of that size (Kite's order docs).
+Tick and lot sizes are the day's instrument list's (Kite's own). Freeze quantities are NSE's and
+BSE's for their index options and futures: Kite has no API for them (Zerodha on its forum), so they
+come from a dated table, a setting or Kite's own refusal (exchange_limits.py); a stock's is set per
+stock, so a stock order above it is left to Kite to refuse. The most one order may carry is the
+freeze quantity's whole lots: NIFTY's 3,510 with lots of 65 is 54 lots, as Kite refuses "The order
+quantity 6300 (21 lots) is higher than the maximum quantity of 6000 (20 lots)". Autoslice takes no
+less than that ("Quantity should be greater than or equal to 3510 for order slicing", forum
+comments 53037 and 53057) and, as Zerodha asks, no more than 10 orders of it (forum comment 52316).
 """
 
 from decimal import Decimal
 
+from kite_sandbox.exchange_numbers import AUTOSLICE_MOST_ORDERS, autoslice_minimum
+from kite_sandbox.exchange_numbers import most_per_order as whole_lots_within
 from kite_service.errors import KiteAppError
 
-FREEZE_QUANTITY = {
-    "NIFTY": 1800,
-    "BANKNIFTY": 600,
-    "FINNIFTY": 1800,
-    "MIDCPNIFTY": 2800,
-    "NIFTYNXT50": 600,
-    "SENSEX": 1000,  # BSE's, from the February 2026 expiries: 50 lots of 20
-    "BANKEX": 900,  # 30 lots of 30
-}
-AUTOSLICE_MOST_ORDERS = 10
 # Exchanges whose orders are in units, in whole lots of the list's lot_size. An MCX order's quantity
 # is a count of contracts, whatever the contract's size ("quantity = 1 per contract" on Kite, as
 # traders and openalgo's Zerodha adapter found): any whole number fits, so MCX is not checked here.
@@ -35,17 +28,18 @@ class OrderMisfitError(KiteAppError, ValueError):
     """The order would not fit the instrument (tick size, lot size, freeze quantity): not sent."""
 
 
-def most_per_order(instrument: dict) -> int | None:
-    """The most one order of `instrument` may carry (whole lots within the freeze quantity), or None
-    when it is not known here."""
-    freeze = FREEZE_QUANTITY.get(instrument.get("name", ""))
-    if freeze is None or instrument.get("exchange") not in LOT_SEGMENTS:
+def most_per_order(instrument: dict, freeze_limits) -> int | None:
+    """The most one order of `instrument` may carry (whole lots within the freeze quantity in use,
+    `freeze_limits`: a FreezeLimits), or None when it is not known here."""
+    if instrument.get("exchange") not in LOT_SEGMENTS:
         return None
-    lot = int(instrument["lot_size"]) or 1
-    return freeze // lot * lot
+    freeze = freeze_limits.on(instrument.get("name", ""))
+    if freeze is None:
+        return None
+    return whole_lots_within(freeze.value, int(instrument["lot_size"]) or 1)
 
 
-def check_order(instrument: dict, params: dict, autoslice: bool = False) -> None:
+def check_order(instrument: dict, params: dict, freeze_limits, autoslice: bool = False) -> None:
     """Raise OrderMisfitError naming the nearest valid values when `params` (place_order's) do not
     fit `instrument` (a dict of the instrument list); `autoslice`: Kite is to split it."""
     symbol = f"{instrument['exchange']}:{instrument['tradingsymbol']}"
@@ -71,8 +65,16 @@ def check_order(instrument: dict, params: dict, autoslice: bool = False) -> None
             f"Not sent: quantity {quantity:,} is not whole lots of {lot:,} for {symbol}; the nearest valid "
             f"quantities are {nearest}"
         )
-    most = most_per_order(instrument)
-    if most is None or quantity <= most:
+    most = most_per_order(instrument, freeze_limits)
+    if most is None:
+        return
+    least = autoslice_minimum(most, lot)
+    if autoslice and quantity < least:
+        raise OrderMisfitError(
+            f"Not sent: Kite slices only orders of at least {least:,} ({_lots(least // lot)}) for {symbol}, "
+            f"one order's most; send {quantity:,} with place_order() instead"
+        )
+    if quantity <= most:
         return
     if not autoslice:
         raise OrderMisfitError(

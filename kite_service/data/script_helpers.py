@@ -6,22 +6,52 @@ shared by every script on the machine.
 """
 
 import logging
+import re
 import sqlite3
 from datetime import date, datetime
 
 from kite_service.clock import as_ist
 from kite_service.data.candle_cache import CANDLE_CACHE_FILE, CandleCache
+from kite_service.data.exchange_limits import FREEZE_REFUSAL, FreezeLimits
 from kite_service.data.history import as_dicts, candle_frame, candle_history
 from kite_service.data.instrument_lookup import InstrumentNotFoundError, find, find_token, option_chain, spot_key
 from kite_service.data.instrument_store import INSTRUMENTS_FILE, InstrumentStore
 from kite_service.data.order_fit import check_order
 
 log = logging.getLogger("kite_api")
+CONTRACT_NAME = re.compile(r"^([A-Z&-]+?)\d{2}")  # NIFTY of NIFTY26DEC24000CE and of NIFTY2612324000CE
 
 
 class DataHelpers:
     _candles: CandleCache | None
     _instrument_store: InstrumentStore | None
+    _freeze_limits: FreezeLimits | None = None
+
+    @property
+    def freeze_limits(self) -> FreezeLimits:
+        """The freeze quantities in use and their sources (a setting, Kite's refusal today, NSE's table)."""
+        with self._lock:
+            if self._freeze_limits is None:
+                self._freeze_limits = FreezeLimits(self.settings.data_dir, self.settings.freeze_quantities, self._clock)
+            return self._freeze_limits
+
+    def learn_from_refusal(self, params: dict, message: str) -> None:
+        """Kite refused an order of `params` with `message`: when it names the freeze quantity, use
+        that figure for the rest of the trading day."""
+        if not FREEZE_REFUSAL.search(message or ""):
+            return
+        symbol = str(params.get("tradingsymbol") or "")
+        found = CONTRACT_NAME.match(symbol)
+        name = found.group(1) if found else ""
+        try:  # the list's name when the day's list is on the machine (never downloaded for this)
+            store = self._instruments()
+            day = store.stored_day()
+            if day is not None:
+                name = find(store, f"{params.get('exchange')}:{symbol}", day).get("name") or name
+        except (InstrumentNotFoundError, ValueError, sqlite3.Error, OSError):
+            pass
+        if name:
+            self.freeze_limits.learn(name, message)
 
     def historical_data(
         self,
@@ -108,7 +138,7 @@ class DataHelpers:
             instrument = find(store, f"{params.get('exchange')}:{params.get('tradingsymbol')}", day)
         except (InstrumentNotFoundError, ValueError):
             return  # not a listed instrument: Kite answers for it
-        check_order(instrument, params, autoslice)
+        check_order(instrument, params, self.freeze_limits, autoslice)
 
     def _instruments(self) -> InstrumentStore:
         with self._lock:

@@ -25,7 +25,7 @@ from kite_service.errors import OrderCapError
 from kite_service.gateway.addresses import is_allowed_address
 from kite_service.gateway.clients import ClientError
 from kite_service.gateway.kite_routes import FIRST_SEGMENTS, KiteCall
-from kite_service.kite.rate_limit import shared_limiters, shared_order_caps, unlimited_limiters
+from kite_service.kite.rate_limit import day_orders, shared_limiters, shared_order_caps, unlimited_limiters
 from kite_service.runtime.context import EXTENSION, no_session_message
 from kite_service.web.guards import MISDIRECTED, allowed_hosts, is_unknown_host
 from kite_service.web.http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
@@ -171,7 +171,8 @@ def _answer(context, request: Request, call: KiteCall, client) -> Response:
     body = request.get_data() if request.method != "GET" else None  # Kite's GETs carry their query only
     if call.is_placement and limits_on:
         try:
-            shared_order_caps(context.credentials.api_key).take()
+            orders = day_orders(call.path.rsplit("/", 1)[-1], request.form)
+            shared_order_caps(context.credentials.api_key).take(orders=orders)
         except OrderCapError as cap:
             return kite_error(429, "NetworkException", str(cap))
     if call.is_placement:
@@ -206,10 +207,23 @@ def _answer(context, request: Request, call: KiteCall, client) -> Response:
         log.warning("Gateway: %s %s for %s: Kite did not answer (%s)", call.method, call.path, client.name, exc)
         return kite_error(502, "NetworkException", "Kite did not answer; for an order, check the order book.")
     passed = {name: answer.headers[name] for name in PASSED_BACK_HEADERS if name in answer.headers}
+    if call.is_placement and answer.status == 400:
+        _learn_from_refusal(context, request, data)
     response = Response(data, status=answer.status, headers=passed)
     if call.is_order_call and request.mimetype == "application/x-www-form-urlencoded":
         response.sent_fields = dict(parse_qsl(body.decode("utf-8", "replace")))  # for the audit: as sent
     return response
+
+
+def _learn_from_refusal(context, request: Request, data: bytes) -> None:
+    """Kite refused a placement: a freeze quantity named in its message is used for the rest of the day
+    by every order path of the machine (kite_service/data/exchange_limits.py)."""
+    try:
+        message = json.loads(data).get("message", "")
+    except (ValueError, AttributeError):
+        return
+    if isinstance(message, str):
+        context.api.learn_from_refusal(request.form.to_dict(), message)
 
 
 def _tagged(request: Request, body: bytes, name: str) -> bytes:

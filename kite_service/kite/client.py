@@ -24,7 +24,13 @@ import requests
 from requests.sessions import merge_setting
 
 from kite_service.errors import KiteUnavailableError
-from kite_service.kite.rate_limit import ORDER_PLACEMENT, endpoint_class, shared_limiters, shared_order_caps
+from kite_service.kite.rate_limit import (
+    ORDER_PLACEMENT,
+    day_orders,
+    endpoint_class,
+    shared_limiters,
+    shared_order_caps,
+)
 from kite_service.kite.sdk import KiteConnect, kite_errors
 from kite_service.logs.redaction import redact
 
@@ -169,8 +175,9 @@ class KiteClient(KiteConnect):
     def _request(self, route, method, *args, **kwargs):
         limit_class = endpoint_class(route)
         limiter = self.limiters[limit_class]
-        if limit_class == ORDER_PLACEMENT:
-            self.order_caps.take()  # beyond Kite's minute or day cap: refused here, not sent
+        if limit_class == ORDER_PLACEMENT:  # beyond Kite's minute or day cap: refused here, not sent
+            variety = (kwargs.get("url_args") or {}).get("variety")
+            self.order_caps.take(orders=day_orders(variety, kwargs.get("params")))
         retries = self.retry.retries if method == "GET" else 0
         attempt = 0
         while True:

@@ -165,9 +165,23 @@ class _Slot:
         return False
 
 
-# Kite's order caps per user (2026): beyond them Kite answers HTTP 429 instead of placing the order.
+# Kite's order caps per account, across all its API keys (2026): beyond them Kite answers HTTP 429
+# instead of placing the order. An iceberg is one request, and each of its legs one order toward
+# the day's cap (Kite forum, staff, comment 51724).
 ORDERS_PER_MINUTE = 400
 ORDERS_PER_DAY = 5000
+MOST_ICEBERG_LEGS = 50
+
+
+def day_orders(variety, params) -> int:
+    """The orders one placement counts toward the day's cap: an iceberg's legs each, else one."""
+    if str(variety or "").lower() != "iceberg":
+        return 1
+    try:
+        legs = int((params or {}).get("iceberg_legs") or 1)
+    except (TypeError, ValueError):
+        return 1  # Kite refuses it; the request still counts once
+    return min(max(legs, 1), MOST_ICEBERG_LEGS)
 
 
 class OrderCaps:
@@ -185,22 +199,22 @@ class OrderCaps:
         self._day = None
         self._day_count = 0
 
-    def take(self, now=None) -> None:
-        """Count one placement at `now` (default: the clock's), or raise OrderCapError (counting
-        nothing) if a cap is reached."""
+    def take(self, now=None, orders: int = 1) -> None:
+        """Count one placement request at `now` (default: the clock's) that makes `orders` orders (an
+        iceberg's legs), or raise OrderCapError (counting nothing) if a cap is reached."""
         with self._lock:
             now = now or self._clock()
             if now.date() != self._day:
                 self._day, self._day_count = now.date(), 0
             while self._minute and self._minute[0] <= now - timedelta(minutes=1):
                 self._minute.popleft()
-            if self._day_count >= self.per_day:
+            if self._day_count + orders > self.per_day:
                 raise OrderCapError(self.per_day, "day", "at 00:00 IST")
             if len(self._minute) >= self.per_minute:
                 resets = self._minute[0] + timedelta(minutes=1)
                 raise OrderCapError(self.per_minute, "minute", f"at {resets:%H:%M:%S} IST")
             self._minute.append(now)
-            self._day_count += 1
+            self._day_count += orders
 
 
 def kite_limiters(margin: float = SAFETY_MARGIN_SECONDS) -> dict:
@@ -211,7 +225,7 @@ def kite_limiters(margin: float = SAFETY_MARGIN_SECONDS) -> dict:
 class NoOrderCaps:
     """Order caps that count nothing: for a sandbox without Kite's limits (RATE_LIMITS=off)."""
 
-    def take(self, now=None) -> None:
+    def take(self, now=None, orders: int = 1) -> None:
         return None
 
 

@@ -182,7 +182,7 @@ class TickerHub:
             load = self.book.load()
         body = {
             "upstream": [
-                {"name": c.name, "state": c.state.state, "instruments": load[i]}
+                {"name": c.name, "state": c.state.state, "instruments": load[i], "tick_frames": c.tick_frames}
                 for i, c in enumerate(connections)
                 if c is not None and (load[i] or c.state.state != "off")
             ],

@@ -105,6 +105,7 @@ class UpstreamConnection:
         self._refused_token = None  # Kite refused this token: wait for a new login
         self._restarts = 0
         self._last_error = None
+        self.tick_frames = 0  # binary frames with ticks received (not the 1-byte heartbeats): for /api/status
         self._subscriptions = threading.Lock()  # over _wanted, _current and sending them
         self._wanted: dict = {}  # {token: mode} this connection should carry
         self._current: dict = {}  # what Kite has been asked for on the open socket
@@ -235,6 +236,7 @@ class UpstreamConnection:
                     if isinstance(message, str):
                         self._handle(message)
                     elif self.on_binary is not None:
+                        self.tick_frames += len(message) > 1
                         self.on_binary(message)
                 if self._clock() >= session.expires or self._store.version() != version:
                     self._state = "waiting for login"

@@ -74,6 +74,7 @@ def status():
         ]
     }
     body["ticker_hub"] = context.ticker_hub.status(with_subscriptions=True)
+    body["freeze_quantities"] = context.api.freeze_limits.in_use()  # each with its source
     last = context.watcher.last_outcome
     if last is not None and not last.ok:
         body["last_order_check"]["detail"] = redact(last.detail)

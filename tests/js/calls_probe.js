@@ -37,7 +37,7 @@ const { seen, call } = recorder();
   await call("getMFHoldings", () => kite.getMFHoldings());
   await call("getAuctionInstruments", () => kite.getAuctionInstruments());
   const option = { exchange: "NFO", tradingsymbol: optionSymbol, transaction_type: "BUY", product: "NRML" };
-  Object.assign(option, { order_type: "MARKET", market_protection: -1, quantity: 60 * 65, autoslice: true });
+  Object.assign(option, { order_type: "MARKET", market_protection: -1, quantity: 120 * 65, autoslice: true });
   await call("placeOrder autoslice", () => kite.placeOrder("regular", option));
   console.log(JSON.stringify(seen));
 })();
