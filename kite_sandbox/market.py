@@ -4,6 +4,7 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 from .derivatives import contract_path, contract_price, open_interest
@@ -41,6 +42,28 @@ FOLD_MINUTES = 5  # a day's tally catches up minute by minute up to this many; b
 MINUTE_STAMPS = [f"T{m // 60:02d}:{m % 60:02d}:00+0530" for m in range(1440)]
 
 
+class InstrumentTable(NamedTuple):
+    """One day's instruments, looked up by key and token, and their dumps (nothing in it changes)."""
+
+    instruments: tuple
+    expired: dict
+    by_key: dict
+    by_token: dict
+    dumps: dict  # exchange (None: all) -> the gzipped CSV, filled on first download
+
+
+@lru_cache(maxsize=4)
+def instrument_table(today: date, seed: int) -> InstrumentTable:
+    """The instruments of `today` for the walk of `seed`: the same for every sandbox of that day and
+    seed (options are cut around yesterday's close), so made once per process and shared read-only.
+    Worked out anew, it took a quarter of a second of each sandbox's start."""
+    walk = PriceWalk(seed)
+    instruments, expired = load_instruments(today, lambda i: walk.day_candle(i.walk_spec, today - timedelta(days=1))[3])
+    by_key = {i.key: i for i in instruments}
+    by_token = {i.token: i for i in instruments}
+    return InstrumentTable(tuple(instruments), expired, by_key, by_token, {})
+
+
 class Snapshot(NamedTuple):
     moment: datetime
     last: float
@@ -68,12 +91,10 @@ class Market:
         self._tallies: dict = {}
         self._mapped_prices: dict = {}  # token -> (minute, {spot: price}, the minute before, {spot: price})
         self._minute_of: tuple = (None, None)  # (moment, the start of its minute)
-        today = clock().date()
-        self.instruments, self._expired = load_instruments(
-            today, lambda i: self.walk.day_candle(i.walk_spec, today - timedelta(days=1))[3]
-        )
-        self._by_key = {i.key: i for i in self.instruments}
-        self._by_token = {i.token: i for i in self.instruments}
+        table = instrument_table(clock().date(), seed)
+        self.instruments, self._expired = list(table.instruments), table.expired
+        self._by_key, self._by_token = table.by_key, table.by_token
+        self._dumps = table.dumps
 
     def now(self) -> datetime:
         """The market's clock."""
@@ -275,7 +296,12 @@ class Market:
     # -- instrument dump and candles ------------------------------------------------------------
 
     def instruments_csv_gz(self, exchange: str | None = None) -> bytes:
-        return instruments_csv_gz([i for i in self.instruments if exchange is None or i.exchange == exchange])
+        """The dump as Kite serves it (made once per day's table and exchange: the rows never change)."""
+        dump = self._dumps.get(exchange)
+        if dump is None:
+            dump = instruments_csv_gz([i for i in self.instruments if exchange is None or i.exchange == exchange])
+            self._dumps[exchange] = dump
+        return dump
 
     def candles(self, instrument: Instrument, interval: str, start: datetime, end: datetime, oi: bool) -> list:
         """Kite's candle rows [time, open, high, low, close, volume(, oi)]; nothing after now."""

@@ -67,6 +67,12 @@ def test_an_option_chain_centres_on_the_strike_nearest_the_spot(make_api, offici
         api.option_chain("BANKNIFTY", expiry="weekly")
 
 
+def test_nifty_next_50s_chain_takes_its_spot_from_kites_index_symbol(make_api, official_kite):
+    spot = official_kite.ltp("NSE:NIFTY NEXT 50")["NSE:NIFTY NEXT 50"]["last_price"]
+    chain = make_api().option_chain("NIFTYNXT50", strikes=1)
+    assert chain["spot"] == spot and chain["atm_strike"] == round(spot / 100) * 100 and chain["lot_size"] == 25
+
+
 def test_unknown_instruments_get_an_error_that_says_what_to_check(make_api):
     api = make_api()
     with pytest.raises(InstrumentNotFoundError, match="check the exchange and Kite's trading symbol"):

@@ -74,4 +74,4 @@ def test_a_replayed_postback_costs_a_lookup_per_window_and_no_script_a_failed_ca
     # The first look-up, then one at the end of each 10 s window (the order completes within 2 s:
     # then it is final and no more look-ups are made).
     assert 1 <= postbacks["looked_up"] <= REPLAY_SECONDS // 10 + 1
-    assert script["failures"] == 0 and script["longest"] < 1.5
+    assert script["failures"] == 0 and script["longest"] < 3  # unthrottled look-ups would hold it for 10 s and more

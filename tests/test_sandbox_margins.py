@@ -71,7 +71,8 @@ def test_a_basket_nets_orders_in_one_instrument_and_can_count_positions(official
     assert both["initial"]["total"] == pytest.approx(2 * both["orders"][0]["total"])
     assert both["final"]["total"] == 0  # a buy and a sell of one future cancel out
     assert both["charges"]["brokerage"] == pytest.approx(2 * both["orders"][0]["charges"]["brokerage"])
-    official_kite.place_order(**{**buy, "order_type": "LIMIT", "price": round(price * 1.01 / 0.05) * 0.05})
+    above = round(round(price * 1.01 / future.tick_size) * future.tick_size, 2)  # on its tick (0.10 for NIFTY)
+    official_kite.place_order(**{**buy, "order_type": "LIMIT", "price": above})
     exit_only = official_kite.basket_order_margins([sell], consider_positions=True)
     fresh = official_kite.basket_order_margins([sell], consider_positions=False)
     assert exit_only["final"]["total"] == 0 and fresh["final"]["total"] > 0  # selling what is held blocks nothing

@@ -48,7 +48,9 @@ def on_close(ws, code, reason):
 
 ticker.on_connect, ticker.on_ticks = on_connect, on_ticks
 ticker.on_order_update, ticker.on_close = on_order_update, on_close
-threading.Timer(12, ticker.stop).start()
+watchdog = threading.Timer(12, ticker.stop)  # stops it if the order update never comes
+watchdog.daemon = True  # and no longer holds the process once it has ended
+watchdog.start()
 ticker.connect(threaded=False)
 print(json.dumps(seen, default=str))
 """
@@ -134,7 +136,9 @@ def on_close(ws, code, reason):
     ws.stop()
 
 ticker.on_connect, ticker.on_ticks, ticker.on_close = on_connect, on_ticks, on_close
-threading.Timer(15, ticker.stop).start()
+watchdog = threading.Timer(15, ticker.stop)  # stops it if the close never comes
+watchdog.daemon = True  # and no longer holds the process once it has ended
+watchdog.start()
 ticker.connect(threaded=False)
 print(json.dumps(seen))
 """

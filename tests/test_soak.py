@@ -85,7 +85,7 @@ def test_steady_load_leaves_memory_fds_and_threads_flat(tmp_path):
     try:
         service.login()
         kite = service.kite_api()
-        price = round(kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"] * 0.85 / 0.05) * 0.05  # rests all day
+        price = round(kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"] * 0.85, 1)  # rests all day (tick 0.10)
         for _ in range(ORDERS):
             kite.place_order(
                 exchange="NSE",

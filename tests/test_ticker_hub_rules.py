@@ -16,6 +16,7 @@ INFY, NIFTY = 408065, 256265
 class FakeConnection:
     def __init__(self, name="fake"):
         self.name, self.on_binary, self.on_text, self.wanted, self.running = name, None, None, {}, False
+        self.tick_frames = 0
 
     @property
     def state(self):
