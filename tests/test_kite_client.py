@@ -124,3 +124,22 @@ def test_candles_are_read_as_kiteconnect_reads_them():
         theirs = KiteConnect("k")._format_historical(body)
         assert ours == theirs
         assert [c["date"].utcoffset() for c in ours] == [c["date"].utcoffset() for c in theirs]
+
+
+@pytest.mark.parametrize(("status", "least"), [(429, 1.0), (503, 0.0)])
+def test_a_429_is_asked_again_only_after_kites_window_of_a_second(status, least):
+    import responses
+
+    from kite_service.kite.client import KiteClient, RetryPolicy
+    from kite_service.kite.rate_limit import unlimited_limiters
+
+    slept = []
+    once = RetryPolicy(retries=1, base_delay=0, max_delay=0)
+    client = KiteClient("key", root="http://kite.test", limiters=unlimited_limiters(), retry=once, sleep=slept.append)
+    client.set_access_token("token")
+    refusal = {"status": "error", "message": "Too many requests", "error_type": "NetworkException"}
+    with responses.RequestsMock() as kite:
+        kite.add(responses.GET, "http://kite.test/orders", status=status, json=refusal)
+        kite.add(responses.GET, "http://kite.test/orders", json={"status": "success", "data": []})
+        assert client.orders() == []
+    assert len(slept) == 1 and slept[0] >= least  # asked again at once, Kite would refuse again

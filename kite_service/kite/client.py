@@ -26,6 +26,7 @@ from requests.sessions import merge_setting
 from kite_service.errors import KiteUnavailableError
 from kite_service.kite.rate_limit import (
     ORDER_PLACEMENT,
+    RATE_WINDOW_SECONDS,
     day_orders,
     endpoint_class,
     shared_limiters,
@@ -244,6 +245,8 @@ class KiteClient(KiteConnect):
 
     def _wait_before_retry(self, route, method, exc, attempt) -> int:
         delay = self.retry.delay(attempt)
+        if getattr(exc, "code", None) == 429:  # Kite counts calls in a window of a second: asking again
+            delay = max(delay, RATE_WINDOW_SECONDS)  # within it would be refused again
         # DEBUG: the caller reports a failure that outlasts the retries, once (a poll during an outage
         # would otherwise add two lines per attempt).
         log.debug(

@@ -25,6 +25,7 @@ KITE_RATE_LIMITS = {QUOTE: 1, HISTORICAL: 3, ORDER_PLACEMENT: 10, OTHER: 10}
 
 # Kite's clock and ours differ by network jitter; keep a little away from the edge.
 SAFETY_MARGIN_SECONDS = 0.02
+RATE_WINDOW_SECONDS = 1.0 + SAFETY_MARGIN_SECONDS  # the least wait before asking again after Kite's 429
 
 _ROUTE_CLASSES = {
     "market.quote": QUOTE,
