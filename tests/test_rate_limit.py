@@ -6,7 +6,7 @@ import time
 import pytest
 import responses
 
-from conftest import FAST_RETRY, KITE_ROOT, recorded
+from conftest import FAST_RETRY, KITE_ROOT, ist, recorded
 from kite_api import KiteAPI
 from kite_service.kite.rate_limit import (
     KITE_RATE_LIMITS,
@@ -189,3 +189,38 @@ def test_a_call_counts_against_the_limit_from_its_answers_first_bytes(kite, sett
     api.ltp("NSE:INFY")  # answered at 0 s, decoded by 0.5 s
     api.ltp("NSE:INFY")
     assert clock.sleeps == [pytest.approx(0.52)]  # a second (and the margin) after the first answer began
+
+
+def test_a_call_in_flight_holds_its_slot_however_long_its_answer_takes():
+    """Kite counts a call when it arrives, which a busy server may make as late as its answer: a call
+    in flight for longer than the window must still hold its slot (a window that forgot it let a 4th
+    historical call reach the sandbox within its second, and got 429)."""
+    now = [0.0]
+    limiter = RateLimiter(1, 1.0, clock=lambda: now[0])
+    with limiter.slot():
+        now[0] = 5.0  # a slow answer
+        assert limiter.expected_wait() == 1.0  # held until a second after the answer
+    assert limiter.expected_wait() == 1.0
+    now[0] = 6.0
+    assert limiter.expected_wait() == 0 and limiter.acquire() == 0
+
+
+def test_an_iceberg_counts_once_toward_the_minute_and_each_leg_toward_the_day(kite, settings, logged_in):
+    from kite_service.errors import OrderCapError
+    from kite_service.kite.rate_limit import OrderCaps, day_orders
+
+    assert [day_orders("iceberg", {"iceberg_legs": "7"}), day_orders("regular", {"iceberg_legs": "7"})] == [7, 1]
+    assert day_orders("iceberg", {"iceberg_legs": "many"}) == 1  # Kite refuses it: one request all the same
+    clock = [ist(2026, 11, 23, 10, 15, 0)]
+    api = KiteAPI(
+        settings, limiters=kite_limiters(), order_caps=OrderCaps(per_minute=3, per_day=10, clock=lambda: clock[0])
+    )
+    kite.add(responses.POST, KITE_ROOT + "/orders/iceberg", json=recorded("order_response.json"))
+    kite.add(responses.POST, KITE_ROOT + "/orders/regular", json=recorded("order_response.json"))
+    order = {"tradingsymbol": "INFY", "exchange": "NSE", "transaction_type": "BUY", "product": "CNC"}
+    order |= {"order_type": "LIMIT", "price": 1500}
+    api.place_order(variety="iceberg", quantity=8, iceberg_legs=8, iceberg_quantity=1, **order)  # 8 of today's 10
+    with pytest.raises(OrderCapError, match="10 orders a day"):
+        api.place_order(variety="iceberg", quantity=3, iceberg_legs=3, iceberg_quantity=1, **order)
+    api.place_order(quantity=1, **order)  # the minute holds two requests (cap 3): the iceberg counted once there
+    assert len(kite.calls) == 2

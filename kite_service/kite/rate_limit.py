@@ -25,6 +25,7 @@ KITE_RATE_LIMITS = {QUOTE: 1, HISTORICAL: 3, ORDER_PLACEMENT: 10, OTHER: 10}
 
 # Kite's clock and ours differ by network jitter; keep a little away from the edge.
 SAFETY_MARGIN_SECONDS = 0.02
+IN_FLIGHT_POLL_SECONDS = 0.01  # how often a caller looks again while every slot's call is in flight
 RATE_WINDOW_SECONDS = 1.0 + SAFETY_MARGIN_SECONDS  # the least wait before asking again after Kite's 429
 
 _ROUTE_CLASSES = {
@@ -49,18 +50,21 @@ class RateLimiter:
         self.period = period
         self._clock = clock
         self._sleep = sleep
-        self._calls = deque()
+        self._calls = deque()  # when each call of the window was answered (or made), in time order
+        self._in_flight = 0  # calls sent and not yet answered: Kite may count any of them at any moment
         self._turn = threading.Condition()
         self._next_ticket = 0
         self._serving = 0
 
     def acquire(self) -> float:
-        """Wait for a free slot and take it; returns the seconds waited.
+        """Wait for a free slot and take it for a call made now; returns the seconds waited.
 
         Callers are served in arrival order (a ticket each), so under contention none of them
         starves; only the caller at the head of the line sleeps until a slot frees.
         """
-        return self._take()[0]
+        waited, stamp = self._take()
+        self._settle(stamp, stamp)
+        return waited
 
     def slot(self) -> "_Slot":
         """Take a slot for one call (as acquire()); when the call is over, its stamp moves to then.
@@ -82,11 +86,13 @@ class RateLimiter:
             while calls and calls[0] <= now - self.period:  # in time order: what is left is in the window
                 calls.popleft()
             in_line = self._next_ticket - self._serving
-            if len(calls) + in_line < self.rate:
+            if len(calls) + self._in_flight + in_line < self.rate:
                 return 0.0
-            # The window's slots in the order they free (free ones first); each caller in line takes
-            # the next, and the slot it takes frees a period later. Ours comes after theirs.
-            frees = deque([now - self.period] * (self.rate - len(calls)) + list(calls)[-self.rate :])
+            # The window's slots in the order they free (free ones first; a call in flight as if it
+            # were answered now); each caller in line takes the next, and the slot it takes frees a
+            # period later. Ours comes after theirs.
+            free = [now - self.period] * max(0, self.rate - len(calls) - self._in_flight)
+            frees = deque(sorted(free + list(calls) + [now] * self._in_flight)[-self.rate :])
             for _ in range(in_line + 1):
                 taken = max(frees.popleft() + self.period, now)
                 frees.append(taken)
@@ -110,7 +116,9 @@ class RateLimiter:
                     now = self._clock()
                     if self._has_room(now):
                         return waited, now
-                    delay = self._calls[0] + self.period - now
+                    # The oldest answered call leaves the window a period after its answer; with every
+                    # slot in flight, look again shortly (an answer frees nothing before a period).
+                    delay = self._calls[0] + self.period - now if self._calls else IN_FLIGHT_POLL_SECONDS
                 self._sleep(delay)
                 waited += delay
         finally:
@@ -119,25 +127,24 @@ class RateLimiter:
                 self._turn.notify_all()
 
     def _settle(self, stamp: float, done: float) -> None:
-        """Move one call's stamp from `stamp` to `done`, keeping the window in time order."""
+        """A call taken at `stamp` was answered at `done`: it counts in the window from then on."""
         with self._turn:
             calls = self._calls
-            for index in range(len(calls) - 1, -1, -1):  # a call just made: its stamp is near the end
-                if calls[index] == stamp:
-                    del calls[index]
-                    break
-            # Else it is out of the window already: it counts at its end, to be safe.
+            self._in_flight -= 1
             if not calls or calls[-1] <= done:
                 calls.append(max(stamp, done))  # the usual case: now is later than every stamp
             else:
                 bisect.insort(calls, max(stamp, done))
 
     def _has_room(self, now: float) -> bool:
-        """Take a slot at `now` if the window has one (call with the lock held)."""
+        """Take a slot at `now` if the window has one (call with the lock held). A call in flight holds
+        its slot until it is answered, however long that takes: Kite counts it on arrival, which may
+        come late (a busy server queues requests), and a window that forgot it would let a call too
+        many arrive within Kite's second."""
         while self._calls and self._calls[0] <= now - self.period:
             self._calls.popleft()
-        if len(self._calls) < self.rate:
-            self._calls.append(now)
+        if len(self._calls) + self._in_flight < self.rate:
+            self._in_flight += 1
             return True
         return False
 
