@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import random
 import socket
 from datetime import datetime
 from pathlib import Path
@@ -137,25 +138,38 @@ def log_file(settings):
     handler.close()
 
 
-def free_port() -> int:
+# Ports for the servers tests start, below the kernel's ephemeral range (32768 and up on Linux, where
+# every outgoing connection of every worker takes its own port): a port picked from that range could
+# be taken by another worker's client between the pick and the server's bind. Each pytest-xdist worker
+# picks from a slice of its own, so two workers never pick the same port either.
+PORTS_FROM, PORTS_PER_WORKER = 20000, 1500
+
+
+def _port_candidates() -> list:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = PORTS_FROM + (int(worker) % 8 if worker.isdigit() else 0) * PORTS_PER_WORKER
+    ports = list(range(first, first + PORTS_PER_WORKER - 1))  # the last one is the one before's +1
+    random.shuffle(ports)
+    return ports
+
+
+def _free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A port free now in this worker's own slice, for a server a test starts."""
+    return next(port for port in _port_candidates() if _free(port))
 
 
 def free_sandbox_port(avoid: int = 0) -> int:
     """A free port whose next one is free too: the sandbox's ticker listens on its port + 1."""
-    while True:
-        with socket.socket() as first, socket.socket() as second:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            if avoid in (port, port + 1):
-                continue
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
+    return next(p for p in _port_candidates() if avoid not in (p, p + 1) and _free(p) and _free(p + 1))
 
 
 @pytest.fixture

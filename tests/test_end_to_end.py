@@ -87,6 +87,7 @@ def test_login_script_orders_and_scheduler_transitions(service):
 
 
 def test_burst_of_quotes_through_kiteapi_gets_no_429(service):
+    service.login()  # a session of its own: tests of this module may run in any order, on any worker
     api = service.kite_api(retry=NO_RETRY)  # a 429 would raise, not be retried away
     started = time.monotonic()
     prices = [api.ltp("NSE:INFY")["NSE:INFY"]["last_price"] for _ in range(4)]
@@ -96,6 +97,7 @@ def test_burst_of_quotes_through_kiteapi_gets_no_429(service):
 
 
 def test_expired_token_raises_session_expired_with_relogin_hint(service):
+    service.login()  # a session of its own to expire
     demo = service.demo
     requests.post(
         f"{service.sandbox_url}/sandbox/control/expire-sessions", json={"api_secret": demo["api_secret"]}, timeout=5
