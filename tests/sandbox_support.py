@@ -212,6 +212,23 @@ def javascript_ticker_run(node, api_key: str, access_token: str, root: str, mode
 
 
 @pytest.fixture
+def sent(sandbox_app):
+    """The order placements the sandbox received, each its form. Ask for it before make_api (Flask
+    takes hooks only before its first request)."""
+    from flask import request
+
+    seen = []
+
+    @sandbox_app.after_request
+    def note(response):
+        if request.method == "POST" and request.path.startswith("/orders/"):
+            seen.append(dict(request.form))
+        return response
+
+    return seen
+
+
+@pytest.fixture
 def make_api(tmp_path, config, demo, official_kite, clock):
     """make_api(): a KiteAPI of its own (its own cache connection) on one data folder, calling the sandbox."""
     from conftest import FAST_RETRY, make_session

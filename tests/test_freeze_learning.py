@@ -26,21 +26,6 @@ def sandbox_app(demo):
     return create_sandbox_app(demo, clock=Clock(KITES_DAY))
 
 
-@pytest.fixture
-def sent(sandbox_app):
-    from flask import request
-
-    seen = []
-
-    @sandbox_app.after_request
-    def note(response):
-        if request.method == "POST" and request.path.startswith("/orders/"):
-            seen.append(int(request.form["quantity"]))
-        return response
-
-    return seen
-
-
 def banknifty_call(api) -> dict:
     option = next(i for i in api.instruments("NFO") if i["name"] == "BANKNIFTY" and i["instrument_type"] == "CE")
     return {"exchange": "NFO", "tradingsymbol": option["tradingsymbol"], "transaction_type": "BUY"}
@@ -64,7 +49,7 @@ def test_kites_refusal_teaches_the_freeze_quantity_to_every_program_until_0600(s
     with pytest.raises(OrderMisfitError, match=r"at most 900 \(30 lots\)"):
         buy(other, option, 930)
     assert isinstance(buy(other, option, 900), str)
-    assert sent == [1200, 900]
+    assert [int(order["quantity"]) for order in sent] == [1200, 900]
     source = other.freeze_limits.in_use()["BANKNIFTY"]
     assert source == {"quantity": 900, "source": "Kite's refusal at 2026-11-20 10:00:00 IST"}
     warnings = [r.getMessage() for r in caplog.records if "Freeze quantity of BANKNIFTY" in r.getMessage()]

@@ -19,22 +19,6 @@ def table_limits(tmp_path, overrides=()) -> FreezeLimits:
 
 
 @pytest.fixture
-def sent(sandbox_app):
-    """The order placements the sandbox received. Ask for it before make_api (Flask's hooks)."""
-    from flask import request
-
-    seen = []
-
-    @sandbox_app.after_request
-    def note(response):
-        if request.method == "POST" and request.path.startswith("/orders/"):
-            seen.append(dict(request.form))
-        return response
-
-    return seen
-
-
-@pytest.fixture
 def api(sent, make_api):
     api = make_api()
     api.instruments()  # the day's list on the machine: orders are checked against it
