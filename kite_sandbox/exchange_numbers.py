@@ -57,6 +57,15 @@ class DatedTable:
                 return Sourced(revision.values[name], revision.source, revision.effective)
         return None
 
+    def on_or_oldest(self, name: str, day: date) -> Sourced | None:
+        """As on(), but for a day before the first revision naming `name`, that revision's value (a
+        sandbox whose clock is set before the table)."""
+        found = self.on(name, day)
+        if found is None:
+            first = next((r for r in self.revisions if name in r.values), None)
+            found = first and Sourced(first.values[name], first.source, first.effective)
+        return found
+
     def names(self) -> set:
         return {name for revision in self.revisions for name in revision.values}
 

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .clock import IST
-from .exchange_numbers import INDEX_LOT_SIZES, STOCK_LOT_SIZES, DatedTable, tick_size
+from .exchange_numbers import INDEX_LOT_SIZES, STOCK_LOT_SIZES, tick_size
 from .price_walk import WalkSpec
 
 INSTRUMENTS_CSV = Path(__file__).parent / "data" / "instruments_all.csv"
@@ -72,12 +72,7 @@ class Underlying:
         """The lot of its contracts expiring on `expiry`: NSE's revision in force for that expiry
         (exchange_numbers.py), or the oldest one known for a clock set before it."""
         table = INDEX_LOT_SIZES if self.is_index else STOCK_LOT_SIZES
-        found = table.on(self.name, expiry) or _oldest(table, self.name)
-        return found.value
-
-
-def _oldest(table: DatedTable, name: str):
-    return next(table.on(name, r.effective) for r in table.revisions if name in r.values)
+        return table.on_or_oldest(self.name, expiry).value
 
 
 # Lot sizes and tick sizes come from NSE's circulars (exchange_numbers.py). Strike steps are typical

@@ -44,11 +44,8 @@ def freeze_quantity(instrument, day) -> int | None:
     or None for instruments without one."""
     if instrument.underlying is None:
         return None
-    found = FREEZE_QUANTITIES.on(instrument.name, day)
-    if found is None:
-        if instrument.underlying.is_index:  # a clock set before the table: its oldest revision
-            oldest = next(r for r in FREEZE_QUANTITIES.revisions if instrument.name in r.values)
-            return most_per_order(oldest.values[instrument.name], instrument.lot_size)
+    found = FREEZE_QUANTITIES.on_or_oldest(instrument.name, day)
+    if found is None:  # a stock's: NSE sets one per stock
         return STOCK_FREEZE_LOTS * instrument.lot_size
     return most_per_order(found.value, instrument.lot_size)
 
