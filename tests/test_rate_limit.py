@@ -115,7 +115,9 @@ def test_one_set_of_limiters_per_api_key_per_process():
 
 
 def test_waiting_callers_are_served_in_arrival_order():
-    limiter = RateLimiter(1, 0.05)
+    # Arrivals 50 ms apart and a window of 0.3 s: a thread held up that long by a busy machine (the
+    # whole suite on 2 cores) would otherwise arrive, or record its turn, after the next one.
+    limiter = RateLimiter(1, 0.3)
     order = []
     limiter.acquire()  # the window is now full: everyone after this waits
 
@@ -128,7 +130,7 @@ def test_waiting_callers_are_served_in_arrival_order():
         thread = threading.Thread(target=work, args=(name,))
         thread.start()
         threads.append(thread)
-        time.sleep(0.005)  # arrive one after another
+        time.sleep(0.05)  # arrive one after another
     for thread in threads:
         thread.join(5)
     assert order == list(range(6))  # nobody overtakes, nobody starves
