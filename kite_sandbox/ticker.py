@@ -201,6 +201,12 @@ class TickerServer:
             if wanted:
                 self._ticks.packets(int(time.time()) + 1, wanted)
 
+    @property
+    def open_connections(self) -> int:
+        """Connections whose handler has begun: a client may see its handshake done a moment earlier."""
+        with self._lock:
+            return len(self._connections)
+
     def drop_all(self) -> int:
         """Close every connection at once, as a network drop would (for tests)."""
         with self._lock:

@@ -94,6 +94,9 @@ def test_a_dropped_connection_is_replaced_and_nothing_is_lost(stream_parts, offi
     stream, _store, events = stream_parts
     stream.start()
     assert wait_until(lambda: stream.state.state == "connected")
+    assert wait_until(
+        lambda: ticker.open_connections == 1
+    )  # the client hears "connected" before the server's handler runs
     assert ticker.drop_all() == 1
     assert wait_until(lambda: stream.state.state in ("reconnecting", "connecting"), timeout=5)
     assert wait_until(lambda: stream.state.state == "connected", timeout=10)
