@@ -135,3 +135,17 @@ def test_a_client_far_behind_is_refused_more_by_count_bytes_or_age():
     by_age = LocalClient("c", websocket=None)
     assert by_age.offer(b"old", received_at=time.monotonic() - MAX_LAG_SECONDS - 1)
     assert not by_age.offer(b"new") and by_age.lag > MAX_LAG_SECONDS
+
+
+def test_status_reports_the_hubs_own_work_per_frame_once_frames_came():
+    hub, first, _ = made_hub()
+    client = FakeClient("a")
+    hub.add(client)
+    subscribe(hub, client, [INFY], "full")
+    assert hub.status(with_subscriptions=True)["frame_work_ms"] == {"p50": None, "p99": None}
+    upstream = frame([packet(Tick(token=INFY, last_price=1500.0), "full")])
+    for _ in range(5):
+        first.on_binary(upstream)
+    work = hub.status(with_subscriptions=True)["frame_work_ms"]
+    assert 0 <= work["p50"] <= work["p99"] < 1000  # milliseconds of CPU, not a clock's seconds
+    assert "frame_work_ms" not in hub.status()  # /health's short form leaves it out

@@ -15,6 +15,8 @@ import json
 import logging
 import threading
 import time
+from collections import deque
+from statistics import quantiles
 
 from kite_service.ticker.frames import FrameError, join_pieces, pieces_in_mode, split_pieces, text_message
 from kite_service.ticker.subscriptions import SubscriptionBook
@@ -45,6 +47,9 @@ class TickerHub:
         self._lock = threading.Lock()  # over the book, the clients and the connections list
         # LocalClient -> {upstream connection: {mode: tuple of tokens}}, replaced (never changed) on a change
         self._clients: dict = {}
+        # CPU time of each recent frame's pass_on (time.thread_time): the hub's own work, apart from
+        # any wait for a core, which the clients' latencies include (docs/performance.md, section 12)
+        self._frame_work: deque = deque(maxlen=600)
         self._deliver = _call_now
         first.on_binary = self._frame_from(0)
         first.on_text = self._text_from_upstream
@@ -105,6 +110,7 @@ class TickerHub:
         The frame is taken apart once, and cut once to each mode some client wants; each client's
         frame is then a join of ready pieces (a frame of 3,000 instruments for 50 clients: bench)."""
         received_at = received_at or time.monotonic()
+        started = time.thread_time()
         try:
             pieces = split_pieces(data)
         except FrameError as exc:
@@ -125,6 +131,7 @@ class TickerHub:
                 chosen.extend(filter(None, map(table.get, tokens)))  # in C: a piece is never empty
             if chosen and not client.offer(join_pieces(chosen), received_at):
                 slow.append(client)
+        self._frame_work.append(time.thread_time() - started)
         for client in slow:
             self.drop(client, too_slow(client))
 
@@ -188,6 +195,8 @@ class TickerHub:
             ],
             "clients": [],
         }
+        if with_subscriptions:
+            body["frame_work_ms"] = self._frame_work_ms()
         for client, plan in clients:
             subscriptions: dict = {}
             for groups in plan.values():
@@ -200,3 +209,11 @@ class TickerHub:
                 entry["subscriptions"] = subscriptions
             body["clients"].append(entry)
         return body
+
+    def _frame_work_ms(self) -> dict:
+        """Median and 99th percentile of the CPU time the hub spent on each recent upstream frame."""
+        work = list(self._frame_work)
+        if len(work) < 2:
+            return {"p50": None, "p99": None}
+        cuts = quantiles(work, n=100, method="inclusive")
+        return {"p50": round(cuts[49] * 1000, 2), "p99": round(cuts[98] * 1000, 2)}
