@@ -165,6 +165,7 @@ class KiteAPI(DataHelpers):
             self.kite = _SessionBoundClient(
                 self, credentials.api_key, root=self.settings.kite_api_root, retry=retry, **client_settings
             )
+        self.kite.orders_of = self.placement_orders
         try:
             self.ensure_session()  # so kite.kite.access_token is set before any direct call
         except SessionError:

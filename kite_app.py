@@ -29,7 +29,8 @@ from kite_service.login.access_code import throttle_failed_attempts
 from kite_service.login.pages import browser
 from kite_service.runtime.context import EXTENSION, AppContext, no_session_for_today
 from kite_service.storage.private_files import make_private
-from kite_service.ticker.local_server import HubServer
+from kite_service.ticker.hub_server import HubServer
+from kite_service.ticker.local_server import HubCaps
 from kite_service.web.api import api, kite_hooks, public, register_error_handlers
 from kite_service.web.guards import install_request_guards
 from kite_service.web.http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS, create_http_server
@@ -247,7 +248,12 @@ def _serve_ticker_hub(context, host: str):
     try:
         allowed, proxy = settings.gateway_allowed_networks, settings.trusted_proxy
         session_problem = partial(no_session_for_today, context)
-        server = HubServer(context.ticker_hub, context.gateway.clients, host, port, allowed, proxy, session_problem)
+        caps = HubCaps(
+            settings.hub_max_connections, settings.hub_connections_per_client, settings.hub_instruments_per_client
+        )
+        server = HubServer(
+            context.ticker_hub, context.gateway.clients, host, port, allowed, proxy, session_problem, caps
+        )
     except OSError as exc:
         log.warning("Ticker hub not started: %s", PortInUseError(host, port, exc.strerror, "TICKER_HUB_PORT"))
         return None
@@ -256,9 +262,11 @@ def _serve_ticker_hub(context, host: str):
 
 
 def proxy_settings(settings) -> dict:
-    """waitress reads the client's address from X-Forwarded-For only when it comes from TRUSTED_PROXY."""
+    """waitress reads the client's address from X-Forwarded-For only when it comes from TRUSTED_PROXY.
+    Without one, forwarding headers are left for the gateway to see (and refuse on a loopback call:
+    gateway/addresses.py); waitress would otherwise drop them, and a proxy nobody named would go unseen."""
     if not settings.trusted_proxy:
-        return {}
+        return {"clear_untrusted_proxy_headers": False}
     return {
         "trusted_proxy": settings.trusted_proxy,
         "trusted_proxy_count": 1,

@@ -3,13 +3,13 @@ quantity not in lots and one above the freeze limit are each refused with the ne
 and nothing sent; autoslice carries what the freeze limit refuses, from Kite's slicing minimum up to
 10 orders. The sandbox's clock stands on 20 November 2026 (tests/sandbox_support.py)."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
 from kite_service.clock import IST
 from kite_service.data.exchange_limits import FreezeLimits
-from kite_service.data.order_fit import OrderMisfitError, check_order, most_per_order
+from kite_service.data.order_fit import OrderMisfitError, check_order, most_per_order, placement_orders
 
 NIFTY_LOT, NIFTY_MOST = 65, 3510  # NSE's freeze quantity from 5 Oct 2026: 54 whole lots of 65
 
@@ -108,3 +108,21 @@ def test_an_mcx_quantity_counts_contracts_so_any_whole_number_fits(tmp_path):
     check_order(crude, {"quantity": 3, "price": 5400.0}, table_limits(tmp_path))  # 3 contracts of 100 barrels
     with pytest.raises(OrderMisfitError, match="tick size"):
         check_order(crude, {"quantity": 3, "price": 5400.5}, table_limits(tmp_path))  # prices are still checked
+
+
+def test_a_placement_counts_toward_kites_caps_as_the_orders_kite_makes_of_it(tmp_path):
+    limits, day = table_limits(tmp_path), date(2026, 11, 20)
+
+    def orders(variety="regular", **params):
+        return placement_orders(variety, params, limits, day)
+
+    nifty = {"exchange": "NFO", "tradingsymbol": "NIFTY26DEC24000CE", "autoslice": "true"}
+    assert orders(**nifty, quantity=str(NIFTY_MOST * 3)) == 3
+    assert orders(**nifty, quantity=str(NIFTY_MOST * 3 + NIFTY_LOT)) == 4
+    assert orders(**nifty, quantity=str(NIFTY_MOST * 30)) == 10  # autoslice's most
+    next_50 = {"exchange": "NFO", "tradingsymbol": "NIFTYNXT5026DEC70000CE", "autoslice": "true"}
+    assert orders(**next_50, quantity="2250") == 2  # NIFTYNXT50's 1,125, not a "NIFTYNXT" nobody knows
+    stock = {"exchange": "NFO", "tradingsymbol": "INFY26DECFUT", "autoslice": "true", "quantity": "4000"}
+    assert orders(**stock) == 10  # a freeze quantity not known here: the most it can make
+    assert orders(**{**nifty, "autoslice": "false"}, quantity="65") == 1
+    assert orders("iceberg", exchange="NFO", tradingsymbol="NIFTY26DEC24000CE", quantity="650", iceberg_legs="5") == 5

@@ -38,11 +38,21 @@ def test_past_the_capacity_only_the_client_that_asked_is_refused():
     assert sum(book.load()) == 9
 
 
-def test_nonsense_is_ignored_or_named():
+def test_what_is_not_an_instrument_token_is_refused_by_name_and_the_rest_subscribed():
     book = SubscriptionBook()
-    assert book.subscribe("a", ["x", True, 1.5, 408065]) is None
+    error = book.subscribe("a", ["x", True, 1.5, -1, 2**32, 408065, 2**32 - 1])
+    assert error == "5 not subscribed: not instrument tokens (whole numbers from 0 to 4294967295)"
+    book.unsubscribe("a", [2**32 - 1])
     assert book.wants("a") == {408065: "quote"}
     assert book.set_mode("a", "fast", [408065]).startswith("Invalid mode")
     book.set_mode("a", "full", [999])  # not subscribed: nothing happens
     book.unsubscribe("a", [999, "x"])
     assert book.upstream()[0] == {408065: "quote"}
+
+
+def test_a_share_caps_what_one_program_adds_and_says_what_it_is():
+    book = SubscriptionBook()
+    assert book.subscribe("a", [1, 2, 3], most=5) is None
+    error = book.subscribe("a", [3, 4, 5, 6, 7], most=2, share_note="a's share is 5")
+    assert error == "2 not subscribed: a's share is 5"
+    assert sorted(book.wants("a")) == [1, 2, 3, 4, 5]  # 3 was held already and costs nothing

@@ -56,6 +56,11 @@ DEFAULTS = {
     "TICKER_HUB_PORT": str(DEFAULT_TICKER_HUB_PORT),
     "LOG_MAX_MB": "500",
     "FREEZE_QUANTITIES": "",
+    "AUDIT_RETENTION_DAYS": "365",
+    "AUDIT_MAX_MB": "200",
+    "HUB_MAX_CONNECTIONS": "200",
+    "HUB_CONNECTIONS_PER_CLIENT": "10",
+    "HUB_INSTRUMENTS_PER_CLIENT": "3000",
 }
 
 
@@ -93,6 +98,11 @@ class Settings:
     log_max_mb: int = 500
     # Freeze quantities that override NSE's dated table until it is updated: (("BANKNIFTY", 900), ...)
     freeze_quantities: tuple = ()
+    audit_retention_days: int = 365  # the gateway's audit files (logs/gateway_audit_*.jsonl)
+    audit_max_mb: int = 200
+    hub_max_connections: int = 200  # local ticker connections at once, all clients together
+    hub_connections_per_client: int = 10
+    hub_instruments_per_client: int = 3000  # a client's share of the hub's 9,000 (clients limits NAME --instruments)
 
     @property
     def service_url(self) -> str:
@@ -208,6 +218,11 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         ticker_hub_port=_int(merged, "TICKER_HUB_PORT", low=0, high=65535),
         log_max_mb=_int(merged, "LOG_MAX_MB", low=1, high=1_000_000),
         freeze_quantities=_freeze_quantities(merged, "FREEZE_QUANTITIES"),
+        audit_retention_days=_int(merged, "AUDIT_RETENTION_DAYS", low=1, high=3650),
+        audit_max_mb=_int(merged, "AUDIT_MAX_MB", low=1, high=1_000_000),
+        hub_max_connections=_int(merged, "HUB_MAX_CONNECTIONS", low=1, high=10_000),
+        hub_connections_per_client=_int(merged, "HUB_CONNECTIONS_PER_CLIENT", low=1, high=10_000),
+        hub_instruments_per_client=_int(merged, "HUB_INSTRUMENTS_PER_CLIENT", low=1, high=9000),
     )
 
 

@@ -12,11 +12,14 @@ less than that ("Quantity should be greater than or equal to 3510 for order slic
 comments 53037 and 53057) and, as Zerodha asks, no more than 10 orders of it (forum comment 52316).
 """
 
+import math
+from datetime import date
 from decimal import Decimal
 
-from kite_sandbox.exchange_numbers import AUTOSLICE_MOST_ORDERS, autoslice_minimum
+from kite_sandbox.exchange_numbers import AUTOSLICE_MOST_ORDERS, FREEZE_QUANTITIES, INDEX_LOT_SIZES, autoslice_minimum
 from kite_sandbox.exchange_numbers import most_per_order as whole_lots_within
 from kite_service.errors import KiteAppError
+from kite_service.kite.rate_limit import day_orders
 
 # Exchanges whose orders are in units, in whole lots of the list's lot_size. An MCX order's quantity
 # is a count of contracts, whatever the contract's size ("quantity = 1 per contract" on Kite, as
@@ -37,6 +40,34 @@ def most_per_order(instrument: dict, freeze_limits) -> int | None:
     if freeze is None:
         return None
     return whole_lots_within(freeze.value, int(instrument["lot_size"]) or 1)
+
+
+def placement_orders(variety, params, freeze_limits, day: date) -> int:
+    """The orders one placement counts toward Kite's caps: an autoslice's children (autoslice_orders),
+    an iceberg's legs, else one. The gateway and KiteAPI count with this one function."""
+    params = params or {}
+    if str(params.get("autoslice") or "").lower() in ("true", "1"):
+        return autoslice_orders(params, freeze_limits, day)
+    return day_orders(variety, params)
+
+
+def autoslice_orders(params, freeze_limits, day: date) -> int:
+    """The orders Kite makes of an autoslice placement (`params`: its form), for the order caps: its
+    quantity over one order's most for an index contract whose freeze quantity and lot are known
+    here (NIFTY26DEC24000CE: NIFTY's), else AUTOSLICE_MOST_ORDERS, the most it can make."""
+    symbol = str(params.get("tradingsymbol") or "")
+    names = [n for n in FREEZE_QUANTITIES.names() if symbol.startswith(n) and symbol[len(n) : len(n) + 1].isdigit()]
+    name = max(names, key=len, default=None)
+    freeze = freeze_limits.on(name) if name and params.get("exchange") in LOT_SEGMENTS else None
+    lot = INDEX_LOT_SIZES.on(name, day) if freeze else None
+    try:
+        quantity = int(params.get("quantity") or 0)
+    except (TypeError, ValueError):
+        return 1  # Kite refuses it; the request still counts once
+    if freeze is None or lot is None or quantity <= 0:
+        return AUTOSLICE_MOST_ORDERS
+    most = whole_lots_within(freeze.value, lot.value) or 1
+    return min(max(math.ceil(quantity / most), 1), AUTOSLICE_MOST_ORDERS)
 
 
 def check_order(instrument: dict, params: dict, freeze_limits, autoslice: bool = False) -> None:

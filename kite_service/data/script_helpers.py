@@ -16,7 +16,7 @@ from kite_service.data.exchange_limits import FREEZE_REFUSAL, FreezeLimits
 from kite_service.data.history import as_dicts, candle_frame, candle_history
 from kite_service.data.instrument_lookup import InstrumentNotFoundError, find, find_token, option_chain, spot_key
 from kite_service.data.instrument_store import INSTRUMENTS_FILE, InstrumentStore
-from kite_service.data.order_fit import check_order
+from kite_service.data.order_fit import check_order, placement_orders
 
 log = logging.getLogger("kite_api")
 CONTRACT_NAME = re.compile(r"^([A-Z&-]+?)\d{2}")  # NIFTY of NIFTY26DEC24000CE and of NIFTY2612324000CE
@@ -34,6 +34,10 @@ class DataHelpers:
             if self._freeze_limits is None:
                 self._freeze_limits = FreezeLimits(self.settings.data_dir, self.settings.freeze_quantities, self._clock)
             return self._freeze_limits
+
+    def placement_orders(self, variety, params) -> int:
+        """The orders a placement counts toward Kite's caps (an autoslice's children: order_fit.py)."""
+        return placement_orders(variety, params, self.freeze_limits, as_ist(self._clock()).date())
 
     def learn_from_refusal(self, params: dict, message: str) -> None:
         """Kite refused an order of `params` with `message`: when it names the freeze quantity, use

@@ -1,14 +1,24 @@
-"""Who did what: one JSON line per order call through the gateway, in a daily append-only file.
+"""Who did what: one JSON line per call through the gateway that changes the account (orders, GTTs,
+mutual fund orders and SIPs, alerts, position conversions, and refused session calls), in a daily
+append-only file.
 
 `logs/gateway_audit_YYYY-MM-DD.jsonl` (the IST day; 0600; opened O_APPEND|O_NOFOLLOW, so a line is
 added, never rewritten, and a planted link is refused): time, client, call, parameters (secrets
 redacted, control characters escaped) and Kite's answer or the gateway's refusal. It answers "which
-program placed this order?". Counts per client for the day go to /api/status.
+program placed this order?" (an order's tag does not: a program may set any). Counts per client for
+the day go to /api/status.
+
+Bounded: a line holds at most MAX_LINE_BYTES (parameters beyond it are left out and counted), and
+the gateway's refusals (nothing reached Kite) are written at most REFUSED_LINES_PER_MINUTE a minute
+per client, the rest counted in that client's next line. The files are kept AUDIT_RETENTION_DAYS
+and AUDIT_MAX_MB (logs/files.py, the hourly maintenance).
 """
 
 import json
 import os
+import re
 import threading
+from collections import deque
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +27,9 @@ from kite_service.logs.redaction import redact
 from kite_service.logs.text import clean_text
 
 AUDIT_PREFIX = "gateway_audit_"
+AUDIT_NAME = re.compile(rf"^{AUDIT_PREFIX}(\d{{4}}-\d{{2}}-\d{{2}})\.jsonl$")
+MAX_LINE_BYTES = 4096
+REFUSED_LINES_PER_MINUTE = 20
 
 
 class GatewayAudit:
@@ -27,6 +40,8 @@ class GatewayAudit:
         self._lock = threading.Lock()
         self._day = None
         self._counts: dict = {}  # client name -> {"calls", "orders", "refusals"}
+        self._refused_lines: dict = {}  # client name -> times of its refusals' lines in the last minute
+        self._unwritten: dict = {}  # client name -> refusals not written since its last line
 
     def path_for(self, moment: datetime) -> Path:
         return self.log_dir / f"{AUDIT_PREFIX}{as_ist(moment).date().isoformat()}.jsonl"
@@ -40,18 +55,36 @@ class GatewayAudit:
             counts["orders"] += order and not refused
             counts["refusals"] += refused
 
-    def record(self, moment: datetime, client: str, method: str, path: str, fields: dict, status: int, answer: str):
-        """Append one order call's line. Raises OSError if the line cannot be written."""
+    def record(
+        self,
+        moment: datetime,
+        client: str,
+        method: str,
+        path: str,
+        fields: dict,
+        status: int,
+        answer: str,
+        refused: bool = False,
+    ):
+        """Append one call's line (`refused`: the gateway's refusal, throttled per client). Raises
+        OSError if the line cannot be written."""
+        with self._lock:
+            if refused and not self._room_for_refusal(client, moment.timestamp()):
+                self._unwritten[client] = self._unwritten.get(client, 0) + 1
+                return
+            unwritten = self._unwritten.pop(client, 0)
         line = {
             "time": as_ist(moment).isoformat(timespec="milliseconds"),
             "client": client,
-            "call": f"{method} {path}",
-            "parameters": {clean_text(k, 40): clean_text(redact(str(v)), 200) for k, v in fields.items()},
+            "call": f"{method} {clean_text(path, 200)}",
+            "parameters": {},
             "status": status,
             "order_id": _order_id(answer),
             "answer": clean_text(redact(answer), 500),
         }
-        data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+        if unwritten:
+            line["refusals_not_written"] = unwritten
+        data = _bounded(line, fields)
         with self._lock:
             self.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
@@ -60,6 +93,16 @@ class GatewayAudit:
                 os.write(fd, data)  # one write of one line: lines from threads never interleave
             finally:
                 os.close(fd)
+
+    def _room_for_refusal(self, client: str, now: float) -> bool:
+        """Whether `client`'s refusal may have a line now (lock held); counts it if so."""
+        times = self._refused_lines.setdefault(client, deque())
+        while times and now - times[0] >= 60:
+            times.popleft()
+        if len(times) >= REFUSED_LINES_PER_MINUTE:
+            return False
+        times.append(now)
+        return True
 
     def today(self, moment: datetime) -> dict:
         """{client: {"calls", "orders", "refusals"}} for the trading day of `moment`."""
@@ -71,6 +114,28 @@ class GatewayAudit:
         day = trading_day(moment)
         if day != self._day:
             self._day, self._counts = day, {}
+
+
+def _bounded(line: dict, fields: dict) -> bytes:
+    """`line` with as many of `fields` (redacted, each cut) as fit MAX_LINE_BYTES, as JSON bytes."""
+    data = _encoded(line)
+    left_out = 0
+    for key, value in fields.items():
+        name, text = clean_text(str(key), 40), clean_text(redact(str(value)), 200)
+        size = len(json.dumps({name: text}, ensure_ascii=False).encode("utf-8"))
+        if len(data) + size + 40 > MAX_LINE_BYTES:  # room kept for "parameters_left_out"
+            left_out += 1
+            continue
+        line["parameters"][name] = text
+        data = _encoded(line)
+    if left_out:
+        line["parameters_left_out"] = left_out
+        data = _encoded(line)
+    return data
+
+
+def _encoded(line: dict) -> bytes:
+    return (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _order_id(answer: str) -> str | None:

@@ -40,10 +40,12 @@ class GatewayClient:
     token_sha256: str
     can_trade: bool
     created_at: str
+    instruments: int | None = None  # its share of the ticker hub's instruments (None: HUB_INSTRUMENTS_PER_CLIENT)
 
     def public(self) -> dict:
         """What `clients list` and /api/status show: never the token or its hash."""
-        return {"name": self.name, "api_key": self.api_key, "can_trade": self.can_trade, "created_at": self.created_at}
+        shown = {"name": self.name, "api_key": self.api_key, "can_trade": self.can_trade, "created_at": self.created_at}
+        return shown | ({"instruments": self.instruments} if self.instruments else {})
 
 
 def _digest(access_token: str) -> str:

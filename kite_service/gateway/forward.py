@@ -14,21 +14,23 @@ gateway added to a call (bench section 11), and none of it is needed here.
 
 import json
 import logging
-import threading
 from urllib.parse import parse_qsl, urlencode
 
 import urllib3
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from kite_service.clock import as_ist
+from kite_service.data.order_fit import placement_orders
 from kite_service.errors import OrderCapError
-from kite_service.gateway.addresses import is_allowed_address
+from kite_service.gateway.addresses import UNTRUSTED_FORWARDING, is_allowed_address, untrusted_forwarding
 from kite_service.gateway.clients import ClientError
 from kite_service.gateway.kite_routes import FIRST_SEGMENTS, KiteCall
-from kite_service.kite.rate_limit import day_orders, shared_limiters, shared_order_caps, unlimited_limiters
+from kite_service.gateway.slots import NoSlotError
+from kite_service.kite.rate_limit import shared_limiters, shared_order_caps, unlimited_limiters
 from kite_service.runtime.context import EXTENSION, no_session_message
 from kite_service.web.guards import MISDIRECTED, allowed_hosts, is_unknown_host
-from kite_service.web.http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS
+from kite_service.web.http_server import MAX_REQUEST_BYTES
 
 log = logging.getLogger("kite_app.gateway")
 
@@ -39,9 +41,6 @@ METHODS = ("GET", "POST", "PUT", "DELETE")  # what Kite's routes take
 OWN_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}  # as on every answer of the service
 
 UNLIMITED = unlimited_limiters()  # RATE_LIMITS=off: a sandbox started without Kite's limits
-# Gateway calls at once: the rest of waitress's threads stay free for /health, /login and the API.
-MAX_CALLS_AT_ONCE = WAITRESS_SETTINGS["threads"] - 2
-_calls_at_once = threading.BoundedSemaphore(MAX_CALLS_AT_ONCE)
 _KITE_SEGMENTS = frozenset(FIRST_SEGMENTS)
 
 
@@ -104,7 +103,19 @@ class GatewayEndpoint:
                 f"Kite App's gateway takes no calls from {address}: on the machine that runs Kite App, add it to "
                 "GATEWAY_ALLOWED_ADDRESSES and restart.",
             )
+        forwarded = untrusted_forwarding(request.remote_addr, request.headers, context.settings.trusted_proxy)
+        if forwarded:
+            context.refusals.warning(
+                "gateway calls forwarded by an unnamed proxy",
+                "Gateway: refused a call carrying %s from %s while TRUSTED_PROXY is unset",
+                forwarded,
+                request.remote_addr,
+            )
+            return kite_error(403, "PermissionException", UNTRUSTED_FORWARDING.format(header=forwarded))
         call = KiteCall(request.method, request.path)
+        problem = call.path_problem
+        if problem:
+            return kite_error(400, "InputException", problem)
         if not call.known:
             return kite_error(404, "GeneralException", "Route not found")
         key, _, token = request.headers.get("Authorization", "").removeprefix("token ").partition(":")
@@ -115,26 +126,19 @@ class GatewayEndpoint:
             return kite_error(503, "GeneralException", "Kite App's gateway cannot read its clients; see its log.")
         if client is None:
             return kite_error(403, "TokenException", "Incorrect `api_key` or `access_token`.")
-        if not _calls_at_once.acquire(blocking=False):
-            response = kite_error(
-                429,
-                "NetworkException",
-                f"Too many requests: {MAX_CALLS_AT_ONCE} calls of this machine's programs are on their way to "
-                "Kite; not sent, try again shortly.",
-            )
-        else:
-            try:
+        try:
+            with context.gateway.slots.hold(call.slot_class, client.name):
                 response = _answer(context, request, call, client)
-            finally:
-                _calls_at_once.release()
+        except NoSlotError as exc:
+            response = kite_error(429, "NetworkException", str(exc))
         now, refused = context.clock(), getattr(response, "refused_by_gateway", False)
         context.gateway.audit.count(now, client.name, order=call.is_order_call, refused=refused)
-        if call.is_order_call:
+        if call.changes_the_account:  # orders, GTTs, mutual funds, alerts, conversions, sessions: who did what
             fields = getattr(response, "sent_fields", None) or request.form.to_dict()
             try:
                 answer = response.get_data(as_text=True)
                 context.gateway.audit.record(
-                    now, client.name, call.method, call.path, fields, response.status_code, answer
+                    now, client.name, call.method, call.path, fields, response.status_code, answer, refused=refused
                 )
             except OSError as exc:
                 log.error("Gateway audit: no line for %s's %s %s: %s", client.name, call.method, call.path, exc)
@@ -171,7 +175,8 @@ def _answer(context, request: Request, call: KiteCall, client) -> Response:
     body = request.get_data() if request.method != "GET" else None  # Kite's GETs carry their query only
     if call.is_placement and limits_on:
         try:
-            orders = day_orders(call.path.rsplit("/", 1)[-1], request.form)
+            today = as_ist(context.clock()).date()
+            orders = placement_orders(call.path.rsplit("/", 1)[-1], request.form, context.api.freeze_limits, today)
             shared_order_caps(context.credentials.api_key).take(orders=orders)
         except OrderCapError as cap:
             return kite_error(429, "NetworkException", str(cap))
@@ -210,7 +215,7 @@ def _answer(context, request: Request, call: KiteCall, client) -> Response:
     if call.is_placement and answer.status == 400:
         _learn_from_refusal(context, request, data)
     response = Response(data, status=answer.status, headers=passed)
-    if call.is_order_call and request.mimetype == "application/x-www-form-urlencoded":
+    if call.changes_the_account and request.mimetype == "application/x-www-form-urlencoded":
         response.sent_fields = dict(parse_qsl(body.decode("utf-8", "replace")))  # for the audit: as sent
     return response
 

@@ -30,7 +30,12 @@ GO_CLIENT_PATHS = (
 )
 _PATHS = sorted(set(KiteConnect._routes.values()) | set(GO_CLIENT_PATHS))
 # Every path the official clients know, as one expression (one match a call, not one per route).
-KITE_PATHS = re.compile("^(?:" + "|".join(_pattern(path) for path in _PATHS) + ")$")
+KITE_PATHS = re.compile("|".join(_pattern(path) for path in _PATHS))  # fullmatch: "$" lets a final "\n" by
+# What a Kite path holds after the one decoding the HTTP server does: letters, digits, "_", "-" (alert
+# ids), "." inside a segment, "/". A "%" left means the path was encoded twice: Kite would decode it
+# again into another path (historical data classed as an instrument list); control characters are
+# never Kite's.
+SAFE_PATH = re.compile(r"/[A-Za-z0-9_.\-/]*")
 FIRST_SEGMENTS = tuple(sorted({path.split("/")[1] for path in _PATHS}))
 
 # Sessions come from the daily login, never from a program: /session/token (create, and DELETE,
@@ -38,7 +43,8 @@ FIRST_SEGMENTS = tuple(sorted({path.split("/")[1] for path in _PATHS}))
 SESSION_PATHS = ("/session/token", "/session/refresh_token")
 # POSTs that only calculate (margins, charges): allowed to a read-only client like any read.
 CALCULATIONS = ("/margins/orders", "/margins/basket", "/charges/orders")
-ORDER_CALL = re.compile(r"^/orders/[^/]+(/[^/]+)?$")  # place: POST /orders/VARIETY; modify/cancel: PUT/DELETE
+ACCOUNT = "account changes"  # the slot class of every call that changes the account
+ORDER_CALL = re.compile(r"/orders/[^/]+(/[^/]+)?")  # fullmatch. place: POST /orders/VARIETY; modify/cancel: PUT/DELETE
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,20 @@ class KiteCall:
     path: str
 
     @property
+    def path_problem(self) -> str | None:
+        """Why the path cannot be sent as it is (the gateway refuses it), or None."""
+        if not SAFE_PATH.fullmatch(self.path):
+            return (
+                "Kite App's gateway refuses this path: after decoding it holds characters no Kite path has "
+                "(a '%' left from encoding twice, a control character, a space); send Kite's path as it is."
+            )
+        if any(segment in (".", "..") for segment in self.path.split("/")):
+            return "Kite App's gateway refuses this path: it has '.' or '..' segments; send Kite's path as it is."
+        return None
+
+    @property
     def known(self) -> bool:
-        return KITE_PATHS.match(self.path) is not None
+        return KITE_PATHS.fullmatch(self.path) is not None
 
     @property
     def is_session(self) -> bool:
@@ -59,7 +77,7 @@ class KiteCall:
     @cached_property  # asked several times a call (a frozen dataclass still caches in its __dict__)
     def is_order_call(self) -> bool:
         """Place, modify or cancel an order: sent once, never retried; audited; tagged with the client."""
-        return self.method in ("POST", "PUT", "DELETE") and bool(ORDER_CALL.match(self.path))
+        return self.method in ("POST", "PUT", "DELETE") and bool(ORDER_CALL.fullmatch(self.path))
 
     @property
     def is_placement(self) -> bool:
@@ -69,6 +87,12 @@ class KiteCall:
     def changes_the_account(self) -> bool:
         """Anything but a read or a calculation: refused to a read-only client."""
         return self.method != "GET" and self.path not in CALCULATIONS
+
+    @property
+    def slot_class(self) -> str:
+        """Which of the gateway's slots the call waits in (gateway/slots.py): whatever changes the
+        account has slots of its own, so reads queued for their rate class never hold up an order."""
+        return ACCOUNT if self.changes_the_account else self.rate_class
 
     @property
     def rate_class(self) -> str:

@@ -5,7 +5,7 @@ per-call layers: the gateway passes bodies through and decodes nothing). Proxy s
 from the environment once, as requests would read them; certificates from certifi, as requests'.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,8 +15,9 @@ import urllib3
 
 from kite_service.gateway.audit import GatewayAudit
 from kite_service.gateway.clients import ClientRegistry
+from kite_service.gateway.slots import POOL_SIZES, CallSlots
 
-POOL_SIZE = 16  # at least the gateway calls that may be under way at once (forward.MAX_CALLS_AT_ONCE)
+POOL_SIZE = sum(POOL_SIZES.values()) + 2  # at least the gateway calls that may be under way at once
 
 
 class KiteConnections:
@@ -44,6 +45,7 @@ class Gateway:
     clients: ClientRegistry  # the programs that reach Kite through the gateway
     audit: GatewayAudit  # one line per order call; each client's counts for the day
     connections: KiteConnections  # to Kite, kept open
+    slots: CallSlots = field(default_factory=CallSlots)  # calls under way, per class and client
 
     @classmethod
     def build(cls, clients_file: Path, log_dir: Path, kite_root: str, clock) -> "Gateway":

@@ -161,6 +161,7 @@ class KiteClient(KiteConnect):
         self.reqsession = FastJSONSession()
         self.limiters = limiters if limiters is not None else shared_limiters(api_key)
         self.order_caps = order_caps if order_caps is not None else shared_order_caps(api_key)
+        self.orders_of = day_orders  # (variety, params) -> orders a placement makes; KiteAPI's counts autoslice
         self.retry = retry
         self._sleep = sleep
 
@@ -178,7 +179,7 @@ class KiteClient(KiteConnect):
         limiter = self.limiters[limit_class]
         if limit_class == ORDER_PLACEMENT:  # beyond Kite's minute or day cap: refused here, not sent
             variety = (kwargs.get("url_args") or {}).get("variety")
-            self.order_caps.take(orders=day_orders(variety, kwargs.get("params")))
+            self.order_caps.take(orders=self.orders_of(variety, kwargs.get("params")))
         retries = self.retry.retries if method == "GET" else 0
         attempt = 0
         while True:

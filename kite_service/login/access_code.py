@@ -1,5 +1,13 @@
 """The access code that guards /api/* and /login: constant-time check, cross-site refusal and
-throttling of wrong guesses."""
+throttling of wrong guesses.
+
+Each code check spends one of three budgets of 10 wrong codes in 15 minutes: a remembered
+browser's own (login/device.py), this machine's own (a request sent straight to the port from
+loopback), or its client address's. Only the addresses share a ceiling, 100 wrong codes from all of
+them together, because behind a trusted proxy any process that reaches the port can name any
+address; the owner's remembered browser and the machine itself are never held by it, so a flood
+cannot keep the owner from logging in.
+"""
 
 import functools
 import hashlib
@@ -15,13 +23,22 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 from werkzeug.exceptions import TooManyRequests
 
-from kite_service.runtime.context import current_context
+from kite_service.login.device import DEVICE_COOKIE, DeviceCookies
+from kite_service.runtime.context import EXTENSION, current_context
 
 HEADER = "X-Access-Code"
 FAILED_ATTEMPTS = 10
 ALL_FAILED_ATTEMPTS = 100  # across all clients: naming other addresses buys no more guesses than this
 WINDOW_SECONDS = 15 * 60
 MAX_TRACKED_CLIENTS = 10_000
+MAX_TRACKED_DEVICES = 1_000  # remembered browsers with wrong codes in the window; each began with the right code
+THIS_MACHINE = "this machine"  # the name of the budget of requests sent straight to the port from loopback
+# app.extensions keys: the budgets and the device cookies (failed_access_attempts: the addresses')
+ADDRESS_BUDGET, MACHINE_BUDGET, DEVICE_BUDGET = "failed_access_attempts", "machine_access_attempts", "device_attempts"
+DEVICE_COOKIES = "device_cookies"
+# What a proxy adds to name the caller (with TRUSTED_PROXY set, waitress keeps X-Forwarded-For only
+# from it): a request that carries one was not sent by this machine for itself.
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 
 class AccessDeniedError(Exception):
@@ -50,22 +67,29 @@ def require_access_code(view):
     return guarded
 
 
+class CeilingReachedError(TooManyRequests):
+    """All client addresses together sent 100 wrong codes in 15 minutes (HTTP 429): code checks from
+    addresses wait; a remembered browser and the machine itself are not held."""
+
+
 def check_access_code(supplied) -> None:
     """Raise AccessDeniedError (counted, and logged without the value) unless `supplied` is the
     access code; CrossSiteRequestError for a request a browser sent from another site, before
-    anything is counted; TooManyRequests while this client's wrong guesses fill its budget."""
+    anything is counted; TooManyRequests while this client's wrong guesses fill its budget
+    (CeilingReachedError while all addresses' together fill theirs)."""
     refuse_cross_site_requests()
-    client = client_key(request.remote_addr)
-    attempts = current_app.extensions["failed_access_attempts"]
+    attempts, client, name = budget_of_request()
     retry_after = attempts.take(client)  # takes a guess from the budget first: no race between checks
     if retry_after:
         if attempts.ceiling_reached:
             current_context().refusals.warning(
                 "code checks past the ceiling",
-                "%d wrong access codes from all clients in 15 minutes: every code check waits %d s",
+                "%d wrong access codes from all clients in 15 minutes: every code check from a client "
+                "address waits %d s (remembered browsers and this machine itself are not held)",
                 ALL_FAILED_ATTEMPTS,
                 retry_after,
             )
+            raise CeilingReachedError(retry_after=retry_after)
         raise TooManyRequests(retry_after=retry_after)  # even the right code waits: no guessing through
     context = current_context()
     if isinstance(supplied, str) and supplied and code_matches(supplied, context.settings.access_code):
@@ -76,10 +100,35 @@ def check_access_code(supplied) -> None:
         "Rejected %s %s from %s: %s access code",
         request.method,
         request.path,
-        client,  # checked to be an address (a forwarded one is written by the client)
+        name,  # an address checked to be one (a forwarded one is written by the client), or a fixed name
         "wrong" if supplied else "missing",
     )
     raise AccessDeniedError()
+
+
+def budget_of_request() -> tuple["FailedAttempts", str, str]:
+    """The budget this request's code check spends, the key it is counted under there, and the name
+    the log gives it: a remembered browser's own, this machine's own, or its client address's (under
+    the ceiling for all addresses)."""
+    extensions = current_app.extensions
+    device = extensions[DEVICE_COOKIES].device_of(request.cookies.get(DEVICE_COOKIE))
+    if device is not None:  # the log names a device by a prefix: enough to tell them apart
+        return extensions[DEVICE_BUDGET], device, f"a remembered browser ({device[:6]})"
+    if from_this_machine(request.environ):
+        return extensions[MACHINE_BUDGET], THIS_MACHINE, THIS_MACHINE
+    client = client_key(request.remote_addr)
+    return extensions[ADDRESS_BUDGET], client, client
+
+
+def from_this_machine(environ) -> bool:
+    """True for a request sent straight to the port from this machine: its address is loopback and
+    no proxy says it forwarded it. With TRUSTED_PROXY=127.0.0.1 a request through the proxy comes
+    from loopback too, but carries the X-Forwarded-For the proxy set (its address is then the one
+    named there), so any forwarding header, even an empty one, makes a request not the machine's;
+    so does one from a proxy nobody named in TRUSTED_PROXY, whose callers all look like loopback."""
+    if any(header in environ for header in FORWARDING_HEADERS):
+        return False
+    return client_key(environ.get("REMOTE_ADDR")) == "loopback"
 
 
 class CrossSiteRequestError(Exception):
@@ -141,8 +190,8 @@ def client_key(address: str | None) -> str:
 
 
 class FailedAttempts:
-    """Wrong access codes per client in a moving 15-minute window: 10 each, and 100 for all clients
-    together, taken atomically.
+    """Wrong access codes per client in a moving 15-minute window: 10 each, and (unless total_limit
+    is None) 100 for all clients together, taken atomically.
 
     With a trusted proxy the client's address comes from X-Forwarded-For, which any process that
     can reach the port may write: the ceiling across clients caps what naming other addresses buys
@@ -150,7 +199,7 @@ class FailedAttempts:
 
     A guess takes its place in the window before the code is compared, under one lock, so 90
     simultaneous guesses get exactly 10 comparisons; a right code gives its place back. At most
-    MAX_TRACKED_CLIENTS clients are kept (the least recently seen go first), so the table is
+    `max_tracked` clients are kept (the least recently seen go first), so the table is
     bounded in memory, and each client's window only ever holds its last 10 failures. Written here
     rather than with `limits`, whose windows cannot give a place back.
     """
@@ -160,10 +209,12 @@ class FailedAttempts:
         limit: int = FAILED_ATTEMPTS,
         window: float = WINDOW_SECONDS,
         clock=time.monotonic,
-        total_limit: int = ALL_FAILED_ATTEMPTS,
+        total_limit: int | None = ALL_FAILED_ATTEMPTS,
+        max_tracked: int = MAX_TRACKED_CLIENTS,
     ):
         self._limit = limit
         self._total_limit = total_limit
+        self._max_tracked = max_tracked
         self._window = window
         self._clock = clock
         self._lock = threading.Lock()
@@ -178,7 +229,7 @@ class FailedAttempts:
             failures = self._clients.get(client)
             if failures is None:
                 failures = self._clients[client] = deque()
-                while len(self._clients) > MAX_TRACKED_CLIENTS:
+                while len(self._clients) > self._max_tracked:
                     self._clients.popitem(last=False)
             else:
                 self._clients.move_to_end(client)
@@ -188,11 +239,12 @@ class FailedAttempts:
                 self._all.popleft()
             if len(failures) >= self._limit:
                 return max(1, math.ceil(failures[0] + self._window - now))
-            self.ceiling_reached = len(self._all) >= self._total_limit
-            if self.ceiling_reached:
-                return max(1, math.ceil(self._all[0] + self._window - now))
+            if self._total_limit is not None:
+                self.ceiling_reached = len(self._all) >= self._total_limit
+                if self.ceiling_reached:
+                    return max(1, math.ceil(self._all[0] + self._window - now))
+                self._all.append(now)
             failures.append(now)
-            self._all.append(now)
             return 0
 
     def give_back(self, client: str) -> None:
@@ -201,7 +253,7 @@ class FailedAttempts:
             failures = self._clients.get(client)
             if failures:
                 failures.pop()
-                if self._all:
+                if self._total_limit is not None and self._all:
                     self._all.pop()
 
     @property
@@ -213,8 +265,13 @@ def throttle_failed_attempts(app) -> FailedAttempts:
     """Count wrong codes per client; past 10 in 15 minutes every code check answers 429.
 
     The count lives in the code check itself (the API's decorator and the login form), so
-    requests that take no code, such as /health, pay nothing for it.
+    requests that take no code, such as /health, pay nothing for it. Returns the addresses' budget;
+    this machine's and the remembered browsers' sit beside it in app.extensions.
     """
+    context = app.extensions[EXTENSION]
     attempts = FailedAttempts()
-    app.extensions["failed_access_attempts"] = attempts
+    app.extensions[ADDRESS_BUDGET] = attempts
+    app.extensions[MACHINE_BUDGET] = FailedAttempts(total_limit=None)
+    app.extensions[DEVICE_BUDGET] = FailedAttempts(total_limit=None, max_tracked=MAX_TRACKED_DEVICES)
+    app.extensions[DEVICE_COOKIES] = DeviceCookies(context.credentials.api_secret, context.settings.access_code)
     return attempts

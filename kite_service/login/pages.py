@@ -5,6 +5,10 @@ in a URL; the callback is accepted only with a state this service issued (login/
 the browser it was issued to: POST /login sets a random browser key in an HttpOnly, SameSite=Lax
 cookie (sent back on Kite's top-level redirect) that the callback and the page after it check. A
 login begun with /api/url (curl) has no browser: its callback asks for the access code once more.
+
+A form that carries the right access code also remembers its browser: a signed device cookie
+(login/device.py; HttpOnly, SameSite=Strict, 400 days) whose code checks spend a budget of their
+own, so a flood of wrong codes from other addresses cannot keep the owner's browser out.
 """
 
 import logging
@@ -14,7 +18,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from kite_service.login.access_code import AccessDeniedError, CrossSiteRequestError, check_access_code
+from kite_service.login.access_code import (
+    DEVICE_COOKIES,
+    AccessDeniedError,
+    CeilingReachedError,
+    CrossSiteRequestError,
+    check_access_code,
+)
+from kite_service.login.device import DEVICE_COOKIE, DEVICE_LIFETIME_SECONDS
 from kite_service.login.exchange import LoginError, exchange_request_token, kite_login_url, log_out
 from kite_service.login.state import STATE_LIFETIME_SECONDS, UNBOUND, InvalidStateError
 from kite_service.runtime.context import current_context
@@ -44,7 +55,7 @@ def start_login():
         return refused
     browser_key = secrets.token_urlsafe(24)
     url = kite_login_url(context.settings, context.credentials, context.login_states.issue(browser_key))
-    return _with_browser_key(redirect(url, code=303), browser_key)
+    return _remembered(_with_browser_key(redirect(url, code=303), browser_key))
 
 
 @browser.post("/logout")
@@ -57,8 +68,8 @@ def logout():
     try:
         message = log_out(context.api, context.store)
     except LoginError as exc:
-        return _login_page(exc.status, error=str(exc))
-    return _login_page(200, notice=message)
+        return _remembered(_login_page(exc.status, error=str(exc)))
+    return _remembered(_login_page(200, notice=message))
 
 
 @browser.get("/api/callback")
@@ -102,7 +113,7 @@ def finish_login():
     except InvalidStateError as exc:
         return _refused(403, str(exc))
     browser_key = secrets.token_urlsafe(24)
-    return _with_browser_key(_exchange(context, request_token, state, browser_key), browser_key)
+    return _remembered(_with_browser_key(_exchange(context, request_token, state, browser_key), browser_key))
 
 
 def _exchange(context, request_token, state: str, browser_key: str):
@@ -125,6 +136,23 @@ def _with_browser_key(response, browser_key: str):
         path="/",
         httponly=True,
         samesite="Lax",
+        secure=current_context().settings.service_url.startswith("https://"),
+    )
+    return response
+
+
+def _remembered(response):
+    """Set (or renew for 400 days more) the device cookie of this browser, whose form just carried the
+    right access code: HttpOnly, SameSite=Strict (only this service's own pages send it), Secure
+    behind HTTPS. A browser that brought a valid one keeps its device, and with it its budget."""
+    cookies = current_app.extensions[DEVICE_COOKIES]
+    response.set_cookie(
+        DEVICE_COOKIE,
+        cookies.issue(cookies.device_of(request.cookies.get(DEVICE_COOKIE))),
+        max_age=DEVICE_LIFETIME_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="Strict",
         secure=current_context().settings.service_url.startswith("https://"),
     )
     return response
@@ -171,9 +199,19 @@ def _readable_time(iso: str | None) -> str | None:
     return f"{datetime.fromisoformat(iso):%H:%M IST on %a %d %b %Y}"
 
 
+CEILING_REACHED = (
+    "Too many wrong access codes from all addresses together; code checks from addresses wait up to 15 "
+    "minutes. A browser that has logged in here before, and the machine Kite App runs on (for example "
+    "through an SSH tunnel to 127.0.0.1), can log in now."
+)
+
+
 @browser.errorhandler(429)
 def _too_many_attempts(exc):
-    response = _refused(429, "Too many wrong access codes from this address; wait 15 minutes and try again.")
+    if isinstance(exc, CeilingReachedError):
+        response = _refused(429, CEILING_REACHED)
+    else:
+        response = _refused(429, "Too many wrong access codes from this address; wait 15 minutes and try again.")
     if getattr(exc, "retry_after", None):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response

@@ -60,16 +60,19 @@ def make_private_dir(path: Path) -> None:
     Path(path).mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-def purge_old_logs(log_dir: Path, retention_days: int, today: date, max_bytes: int | None = None) -> list:
+def purge_old_logs(
+    log_dir: Path, retention_days: int, today: date, max_bytes: int | None = None, names: re.Pattern = _LOG_NAME
+) -> list:
     """Delete daily log files dated more than `retention_days` before `today` (by the name's date),
-    then, while all of them together exceed `max_bytes`, the oldest ones (never today's)."""
+    then, while all of them together exceed `max_bytes`, the oldest ones (never today's). `names`:
+    the files' names, the date its first group (the gateway's audit files have their own)."""
     oldest_kept = today - timedelta(days=retention_days)
     removed = []
     if not Path(log_dir).is_dir():
         return removed
     kept = []
     for path in Path(log_dir).iterdir():
-        match = _LOG_NAME.match(path.name)
+        match = names.match(path.name)
         if not match:
             continue
         try:

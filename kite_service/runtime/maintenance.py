@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from kite_service.clock import now_ist
 from kite_service.errors import KiteAppError
+from kite_service.gateway.audit import AUDIT_NAME
 from kite_service.logs.files import purge_old_logs
 from kite_service.storage.atomic_file import remove_stale_temp_files
 
@@ -47,6 +48,17 @@ class Maintenance:
                 len(removed),
                 self._settings.log_retention_days,
                 self._settings.log_max_mb,
+            )
+        settings = self._settings
+        removed = purge_old_logs(
+            settings.log_dir, settings.audit_retention_days, now.date(), settings.audit_max_mb * 1024 * 1024, AUDIT_NAME
+        )
+        if removed:
+            log.info(
+                "Deleted %d gateway audit file(s): older than %d days, or beyond %d MB of audit",
+                len(removed),
+                settings.audit_retention_days,
+                settings.audit_max_mb,
             )
 
     def _remove_stale_temp_files(self, _now) -> None:

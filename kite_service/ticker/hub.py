@@ -79,8 +79,10 @@ class TickerHub:
         except (ValueError, KeyError, TypeError):
             return "Invalid message"
         with self._lock:
+            if client not in self._clients:
+                return None  # it left, was dropped or revoked: nothing it asks for counts
             if action == "subscribe" and isinstance(value, list):
-                problem = self.book.subscribe(client, value)
+                problem = self.book.subscribe(client, value, *self._share_left(client))
             elif action == "unsubscribe" and isinstance(value, list):
                 problem = self.book.unsubscribe(client, value)
             elif action == "mode" and isinstance(value, list) and len(value) == 2 and isinstance(value[1], list):
@@ -91,6 +93,19 @@ class TickerHub:
                 self._clients[client] = self.book.plan_of(client)  # pass_on reads it without the lock
             self._apply()
         return problem
+
+    def _share_left(self, client) -> tuple:
+        """(instruments the client's program may still add, what its share is) (lock held). A program's
+        connections share its share: `client.share` (None: no share, as for the service's own)."""
+        share = getattr(client, "share", None)
+        if share is None:
+            return None, ""
+        held = sum(len(self.book.wants(other)) for other in self.book.clients() if other.name == client.name)
+        note = (
+            f"{client.name}'s share of the hub's instruments is {share:,} (HUB_INSTRUMENTS_PER_CLIENT, or "
+            f"kite_app.py clients limits {client.name} --instruments N), {held:,} held"
+        )
+        return share - held, note
 
     # -- from upstream ----------------------------------------------------------------------
 
@@ -181,8 +196,8 @@ class TickerHub:
             client.close(1001, "Kite App is stopping")
 
     def status(self, with_subscriptions: bool = False) -> dict:
-        """For /health: the upstream connections and the local clients with their lag; for /api/status
-        also each client's subscriptions ({mode: [tokens]})."""
+        """For /health (no access code): the upstream connections and the local clients' counts and lag,
+        no names; for /api/status also each client's name, latency and subscriptions ({mode: [tokens]})."""
         with self._lock:
             connections = list(self._connections)
             clients = list(self._clients.items())
@@ -202,9 +217,10 @@ class TickerHub:
             for groups in plan.values():
                 for mode, tokens in groups.items():
                     subscriptions.setdefault(mode, []).extend(tokens)
-            entry = {"name": client.name, "instruments": sum(len(tokens) for tokens in subscriptions.values())}
+            entry = {"instruments": sum(len(tokens) for tokens in subscriptions.values())}
             entry |= {"waiting": client.waiting, "lag_ms": round(client.lag * 1000, 1)}
-            if with_subscriptions:
+            if with_subscriptions:  # /api/status, behind the access code: which programs, and what they hold
+                entry = {"name": client.name, **entry}
                 entry["latency_ms"] = client.latency_ms()
                 entry["subscriptions"] = subscriptions
             body["clients"].append(entry)

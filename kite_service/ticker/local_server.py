@@ -1,9 +1,14 @@
-"""The hub's local WebSocket: Kite's ticker protocol for this machine's programs.
+"""The hub's local WebSocket: Kite's ticker protocol for this machine's programs, one client at a time
+(the server that accepts them: hub_server.py).
 
 The official clients connect unchanged, `KiteTicker(api_key, access_token, root="ws://127.0.0.1:5004")`,
 with a program's gateway credentials (`kite_app.py clients add`). Bad ones are refused at the
 handshake with HTTP 403, as Kite refuses its own, and so are addresses the gateway would refuse
-(GATEWAY_ALLOWED_ADDRESSES; behind TRUSTED_PROXY, the address its X-Forwarded-For names).
+(GATEWAY_ALLOWED_ADDRESSES; behind TRUSTED_PROXY, the address its X-Forwarded-For names; a loopback
+handshake forwarded by a proxy while TRUSTED_PROXY is unset). Connections are capped (HubCaps: all
+programs together, per client, and sockets still in their handshake, which get 3 s) and refused
+past a cap with Kite's 429 at the upgrade; a revoked client's open connections are closed within
+a second; each client's subscriptions count against its share of the hub's instruments.
 Subscribe, unsubscribe and mode messages as Kite's; ticks as Kite's binary frames; order updates
 as Kite's text messages; a one-byte heartbeat after a second with nothing to send.
 
@@ -15,20 +20,17 @@ client got its frame 45 to 65 ms after it came (docs/performance.md, section 12)
 """
 
 import asyncio
-import json
-import socket
 import threading
 import time
 from collections import deque
 from contextlib import suppress
-from http import HTTPStatus
+from dataclasses import dataclass
 from statistics import quantiles
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import broadcast, serve
+from websockets.asyncio.server import broadcast
 from websockets.exceptions import ConnectionClosed
 
-from kite_service.gateway.addresses import is_allowed_address
 from kite_service.ticker.frames import HEARTBEAT
 
 QUEUE_LIMIT = 100  # messages waiting for one client: about 30 s of frames at Kite's one a second per connection
@@ -40,6 +42,19 @@ CLOSE_TIMEOUT_SECONDS = 2
 WRITE_BUFFER_LOW = 32 * 1024  # unsent bytes below which a message goes to the socket at once (websockets' mark)
 DROPPED_CLOSE_SECONDS = 30  # a dropped client's time to read what was on its way, then the close reason
 START_TIMEOUT_SECONDS = 10
+HANDSHAKE_SECONDS = 3  # a socket that has not finished its handshake by then is closed (websockets': 10)
+REVOCATION_CHECK_SECONDS = 0.5  # how often open connections' credentials are checked again
+REVOKED_CLOSE_SECONDS = 1  # a revoked client's time to answer the close frame before the socket goes
+
+
+@dataclass(frozen=True)
+class HubCaps:
+    """What the hub's callers may hold (settings HUB_MAX_CONNECTIONS, HUB_CONNECTIONS_PER_CLIENT,
+    HUB_INSTRUMENTS_PER_CLIENT); sockets in their handshake are capped at twice `connections`."""
+
+    connections: int = 200
+    per_client: int = 10
+    instruments: int = 3000  # a client's share of the hub's instruments, unless the client has its own
 
 
 class LocalClient:
@@ -62,6 +77,7 @@ class LocalClient:
         self._written: deque = deque(maxlen=LATENCY_SAMPLES)
         self._ready = asyncio.Event()
         self._closed = False
+        self.share = None  # instruments its program may hold across its connections (None: no share)
         self._sending = False  # the sending task is in the middle of a message
         self._last_sent = time.monotonic()  # when the socket took the last message (or heartbeat)
 
@@ -152,9 +168,15 @@ class LocalClient:
         except ConnectionClosed:
             return
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
-        """Forget what is queued and close the connection with `code` and `reason`; never waits."""
-        if not self._on_loop(self.close, code, reason) or self._closed:
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self, code: int = 1000, reason: str = "", linger: float = DROPPED_CLOSE_SECONDS) -> None:
+        """Forget what is queued and close the connection with `code` and `reason`; never waits.
+        `linger`: for a code other than 1000, the client's time to read what was on its way and
+        answer the close frame before its socket is closed."""
+        if not self._on_loop(self.close, code, reason, linger) or self._closed:
             return
         self._closed = True
         self._queue.clear()
@@ -163,7 +185,7 @@ class LocalClient:
         if self._loop is None:
             return
         if code != 1000:  # dropped: time to read what was on its way before the close frame
-            self._websocket.close_timeout = DROPPED_CLOSE_SECONDS
+            self._websocket.close_timeout = linger
         self._closing = self._loop.create_task(self._websocket.close(code, reason))
 
     def _on_loop(self, method, *args) -> bool:
@@ -178,107 +200,7 @@ class LocalClient:
         return False
 
 
-def _credentials(path: str) -> tuple:
+def credentials(path: str) -> tuple:
     """(api_key, access_token) from the handshake's query, as the official clients send them."""
     query = parse_qs(urlsplit(path).query)
     return (query.get("api_key") or [""])[0], (query.get("access_token") or [""])[0]
-
-
-class HubServer:
-    """The local WebSocket of `hub` on host:port; start() serves on a daemon thread, close() stops."""
-
-    def __init__(
-        self,
-        hub,
-        clients,
-        host: str,
-        port: int,
-        allowed_networks: tuple = (),
-        trusted_proxy: str = "",
-        session_problem=lambda: None,
-    ):
-        """`session_problem()`: why there can be no ticks now (no session for today), or None.
-        The port is taken here: OSError if it is in use."""
-        self._session_problem = session_problem
-        self._hub = hub
-        self._clients = clients
-        self._allowed = allowed_networks
-        self._trusted_proxy = trusted_proxy
-        self._socket = socket.create_server((host, port))
-        self.port = self._socket.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        self._thread = None
-        self._serving = threading.Event()
-        self._stopping: asyncio.Event | None = None
-
-    def start(self) -> "HubServer":
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),), daemon=True)
-        self._thread.name = "ticker-hub"
-        self._thread.start()
-        if not self._serving.wait(START_TIMEOUT_SECONDS):
-            raise RuntimeError("The ticker hub's local WebSocket did not start: see the log")
-        self._hub.deliver_through(self._call_in_loop)
-        return self
-
-    def close(self) -> None:
-        if self._thread is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-            self._thread.join(CLOSE_TIMEOUT_SECONDS + 3)
-        if not self._loop.is_running():
-            self._loop.close()
-        self._socket.close()
-
-    def _call_in_loop(self, function, *args) -> None:
-        try:
-            self._loop.call_soon_threadsafe(function, *args)
-        except RuntimeError:  # the loop is closed: the service is stopping
-            pass
-
-    async def _run(self) -> None:
-        self._stopping = asyncio.Event()
-        async with serve(
-            self._serve,
-            sock=self._socket,
-            process_request=self._check_handshake,
-            compression=None,
-            close_timeout=CLOSE_TIMEOUT_SECONDS,
-            max_size=2**18,  # clients send subscriptions only: 9,000 ten-digit tokens in one message fit
-        ) as server:
-            self._serving.set()
-            await self._stopping.wait()
-            server.close(reason="Kite App is stopping")
-            await server.wait_closed()
-
-    async def _check_handshake(self, connection, request):
-        address = connection.remote_address[0]
-        if self._trusted_proxy and address == self._trusted_proxy:  # behind it: the caller is X-Forwarded-For's
-            address = request.headers.get("X-Forwarded-For", address).rsplit(",", 1)[-1].strip()
-        if not is_allowed_address(address, self._allowed):
-            return connection.respond(HTTPStatus.FORBIDDEN, "This address may not use Kite App's ticker hub\n")
-        if await asyncio.to_thread(self._clients.authenticate, *_credentials(request.path)) is None:
-            return connection.respond(HTTPStatus.FORBIDDEN, "Invalid api_key or access_token\n")
-        return None
-
-    async def _serve(self, websocket) -> None:
-        program = await asyncio.to_thread(self._clients.authenticate, *_credentials(websocket.request.path))
-        if program is None:  # revoked between the handshake and now
-            await websocket.close(1008, "Invalid api_key or access_token")
-            return
-        client = LocalClient(program.name, websocket, self._loop)
-        self._hub.add(client)
-        problem = await asyncio.to_thread(self._session_problem)
-        if problem:  # connected all the same: ticks start once the service logs in
-            client.offer(json.dumps({"type": "error", "data": problem}))
-        sender = asyncio.create_task(client.send_queued())
-        try:
-            async for message in websocket:
-                if isinstance(message, str):  # the hub's bookkeeping may talk to Kite: off the loop
-                    problem = await asyncio.to_thread(self._hub.handle, client, message)
-                    if problem:
-                        client.offer(json.dumps({"type": "error", "data": problem}))
-        except ConnectionClosed:
-            pass
-        finally:
-            await asyncio.to_thread(self._hub.remove, client)
-            client.close()
-            await sender

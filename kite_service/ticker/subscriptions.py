@@ -13,6 +13,11 @@ from kite_service.ticker.frames import MODES, QUOTE, RANK
 MAX_CONNECTIONS = 3  # Kite's WebSocket connections per api_key
 MAX_INSTRUMENTS_PER_CONNECTION = 3000
 DEFAULT_MODE = QUOTE  # Kite: a new subscription is in quote mode until a mode message says otherwise
+MAX_TOKEN = 2**32 - 1  # an instrument token is an unsigned 32-bit number (the first 4 bytes of a packet)
+
+
+def is_token(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN
 
 
 class SubscriptionBook:
@@ -44,12 +49,20 @@ class SubscriptionBook:
     def clients(self) -> list:
         return list(self._clients)
 
-    def subscribe(self, client, tokens) -> str | None:
-        """Add `tokens` to the client's in the default mode; an error text when not all of them fit."""
+    def subscribe(self, client, tokens, most: int | None = None, share_note: str = "") -> str | None:
+        """Add `tokens` to the client's in the default mode, at most `most` new ones (its program's
+        share left, which `share_note` explains); an error text when not all of them fit or some are
+        not instrument tokens."""
         wants = self._clients.setdefault(client, {})
-        refused = 0
+        refused = not_tokens = over_share = 0
         for token in tokens:
-            if not isinstance(token, int) or isinstance(token, bool) or token in wants:
+            if not is_token(token):
+                not_tokens += 1
+                continue
+            if token in wants:
+                continue
+            if most is not None and most <= 0:
+                over_share += 1
                 continue
             if token not in self._placed:
                 place = self._first_with_room()
@@ -61,6 +74,11 @@ class SubscriptionBook:
                 self._counts[token] = [0, 0, 0]
             wants[token] = DEFAULT_MODE
             self._counts[token][RANK[DEFAULT_MODE]] += 1
+            most = None if most is None else most - 1
+        if not_tokens:
+            return f"{not_tokens} not subscribed: not instrument tokens (whole numbers from 0 to {MAX_TOKEN})"
+        if over_share:
+            return f"{over_share} not subscribed: {share_note or 'beyond this program share'}"
         if refused:
             return (
                 f"Maximum of {self.capacity} instruments reached ({self.connections} connections of "
