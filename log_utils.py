@@ -13,6 +13,7 @@ from kite_service.logs.files import DailyFileHandler, purge_old_logs
 from kite_service.logs.formatter import LOG_FORMAT, RedactingFormatter
 from kite_service.logs.redaction import REDACTED, SecretRegistry, redact, register_secret
 from kite_service.logs.text import clean_text, escape_controls
+from kite_service.logs.throttle import FloodFilter
 
 __all__ = [
     "LOG_FORMAT",
@@ -42,6 +43,9 @@ QUIET_LOGGERS = {
     # few milliseconds that says nothing the caller did not already notice.
     "waitress.queue": logging.ERROR,
 }
+# Libraries whose own lines a flood of connections repeats without end ("accept() out of system
+# resource", handshake failures): a few of each a minute (FloodFilter).
+FLOOD_PRONE_LOGGERS = ("asyncio", "waitress", "websockets.server", "websockets.client")
 
 
 def setup_logging(log_dir: Path, level: int = logging.INFO, console: bool = True) -> DailyFileHandler:
@@ -59,4 +63,8 @@ def setup_logging(log_dir: Path, level: int = logging.INFO, console: bool = True
     root.setLevel(level)
     for name, quiet_level in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(quiet_level)
+    for name in FLOOD_PRONE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, FloodFilter) for f in logger.filters):  # set up twice: one filter
+            logger.addFilter(FloodFilter())
     return file_handler

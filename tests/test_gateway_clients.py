@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from kite_service.config.settings import PROJECT_DIR, load_settings
-from kite_service.gateway.clients import ClientError, ClientRegistry
+from kite_service.gateway.clients import CLIENTS_FILE_NAME, ClientError, ClientRegistry
+from kite_service.gateway.local_client import LocalGateway
 
 
 def run_clients(env, *args) -> subprocess.CompletedProcess:
@@ -47,6 +48,28 @@ def test_a_revoke_or_an_add_by_another_process_takes_effect_at_once(env, config)
     assert run_clients(env, "revoke", "notebook").returncode == 0
     assert registry.authenticate(answer["api_key"], answer["access_token"]) is None
     assert run_clients(env, "revoke", "notebook").returncode == 1  # nothing left to revoke: said so
+
+
+def test_sandbox_flags_after_the_command_and_the_running_services_own_ports(env, tmp_path):
+    folder = tmp_path / "sandbox_data"
+    folder.mkdir()
+    where = ["--sandbox", "--sandbox-dir", str(folder)]
+    registry = ClientRegistry(folder / CLIENTS_FILE_NAME)
+    serving = LocalGateway(folder, registry, "http://127.0.0.1:5301", "ws://127.0.0.1:5304")  # not .env's ports
+    assert serving.open()
+    try:
+        added = run_clients(env, "add", "bot", *where, "--json", "--instruments", "250")  # flags after "add"
+        answer = json.loads(added.stdout)
+        assert (answer["root"], answer["ticker_root"]) == ("http://127.0.0.1:5301", "ws://127.0.0.1:5304")
+    finally:
+        serving.close()
+    assert registry.authenticate(answer["api_key"], answer["access_token"]).instruments == 250
+    changed = run_clients(env, "limits", "bot", "--instruments", "900", *where)
+    assert changed.returncode == 0 and "900" in changed.stdout
+    assert registry.authenticate(answer["api_key"], answer["access_token"]).instruments == 900  # same credentials
+    assert "900 instruments" in run_clients(env, *where, "list").stdout  # flags before the command, as before
+    assert run_clients(env, "limits", "nobody", "--instruments", "5", *where).returncode == 1
+    assert run_clients(env, "limits", "bot", "--instruments", "0", *where).returncode == 2
 
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 21, "-starts-with-dash", "tab\there"])

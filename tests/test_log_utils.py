@@ -13,6 +13,7 @@ from conftest import ist
 from kite_service.logs.files import DailyFileHandler, purge_old_logs
 from kite_service.logs.formatter import RedactingFormatter
 from kite_service.logs.redaction import MAX_SHORT_LIVED, SecretRegistry, redact
+from kite_service.logs.throttle import FloodFilter
 
 
 @pytest.mark.parametrize(
@@ -164,6 +165,19 @@ def test_a_burst_of_requests_does_not_flood_the_log(settings, log_file):
     logging.getLogger("waitress").warning("a real waitress warning")
     text = log_file()
     assert "Task queue depth" not in text and "a real waitress warning" in text
+
+
+def test_a_flood_of_a_librarys_lines_is_a_few_a_minute_and_a_count(settings, log_file):
+    message = "socket.accept() out of system resource\nsocket: %s"
+    for _ in range(12_000):  # asyncio when sockets meet the open-file limit, about 12,000 in 10 s
+        logging.getLogger("asyncio").error(message, "<socket fd=5>")
+    logging.getLogger("asyncio").error("another asyncio message")
+    text = log_file()
+    assert text.count("socket.accept() out of system resource") == 5 and "another asyncio message" in text
+    filter_ = next(f for f in logging.getLogger("asyncio").filters if isinstance(f, FloodFilter))
+    later = logging.LogRecord("asyncio", logging.ERROR, "", 0, message, ("<socket fd=6>",), None)
+    with mock.patch.object(filter_, "_clock", lambda: 10**9):  # a minute on
+        assert filter_.filter(later) and "11995 more like it" in later.getMessage()
 
 
 def test_short_lived_secrets_are_bounded_but_the_recent_ones_redacted():

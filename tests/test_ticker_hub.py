@@ -268,9 +268,7 @@ def test_a_client_that_reads_nothing_is_dropped_with_its_reason_and_the_other_ke
         names = wait_for_clients(app, ["quick", "slow"])  # the hub takes each in on its own loop
         assert names == ["quick", "slow"]
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and any(
-            name == "slow" for name in hub_client_names(app)
-        ):
+        while time.monotonic() < deadline and any(name == "slow" for name in hub_client_names(app)):
             with suppress(TimeoutError):
                 quick.recv(timeout=1)  # the quick one reads on
         names = hub_client_names(app)

@@ -3,10 +3,12 @@
     python kite_app.py clients add my-bot --trade --json   a client allowed to trade; JSON for set-up scripts
     python kite_app.py clients add notebook                a read-only client (order calls refused)
     python kite_app.py clients list
-    python kite_app.py clients revoke my-bot               refused at once, no restart
+    python kite_app.py clients revoke my-bot               refused at once, its hub connections closed
+    python kite_app.py clients limits my-bot --instruments 500   its share of the ticker hub's instruments
 
-With --sandbox (and --sandbox-dir) the clients are the sandbox's: a running `kite_app.py --sandbox`
-fronts the sandbox with them.
+With --sandbox (and --sandbox-dir), before or after the command, the clients are the sandbox's: a
+running `kite_app.py --sandbox` fronts the sandbox with them. `root` and `ticker_root` are those of
+the service serving from the clients' folder when one runs (its real ports), else the settings'.
 """
 
 import argparse
@@ -24,17 +26,44 @@ def parse_args(argv: list) -> argparse.Namespace:
         prog="python kite_app.py clients",
         description="Credentials for programs that reach Kite through Kite App's gateway (root=this service).",
     )
+    # Taken before the command or after it; after it, absent ones leave what came before (SUPPRESS)
+    where = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    where.add_argument("--sandbox", action="store_true", help="the clients of `kite_app.py --sandbox`")
+    where.add_argument("--sandbox-dir", type=Path, help="sandbox data folder (default sandbox_data/)")
     parser.add_argument("--sandbox", action="store_true", help="the clients of `kite_app.py --sandbox`")
     parser.add_argument("--sandbox-dir", type=Path, help="sandbox data folder (default sandbox_data/)")
     actions = parser.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", help="add a client; its access token is shown once")
+    add = actions.add_parser("add", help="add a client; its access token is shown once", parents=[where])
     add.add_argument("name", help="1-20 letters, digits, '.', '_' or '-': it tags the client's orders")
     add.add_argument("--trade", action="store_true", help="allow order calls (default: read-only)")
     add.add_argument("--json", action="store_true", help="print one JSON object: api_key, access_token, root, ...")
-    actions.add_parser("list", help="the clients, without their tokens")
-    revoke = actions.add_parser("revoke", help="remove a client: its calls are refused at once")
+    add.add_argument("--instruments", type=_positive, help="its share of the ticker hub's instruments")
+    actions.add_parser("list", help="the clients, without their tokens", parents=[where])
+    revoke = actions.add_parser("revoke", help="remove a client: its calls are refused at once", parents=[where])
     revoke.add_argument("name")
+    limits = actions.add_parser("limits", help="change a client's limits", parents=[where])
+    limits.add_argument("name")
+    limits.add_argument("--instruments", type=_positive, help="its share of the ticker hub's instruments")
     return parser.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 9000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of instruments from 1 to 9000")
+    return value
+
+
+def root_of(settings: Settings, folder: Path) -> str:
+    """Where a program's KiteConnect connects: PUBLIC_URL when set; else the service serving from
+    `folder` (its real port); else this machine's HOST:PORT from the settings."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    serving = running_gateway(folder)
+    return serving["root"].rstrip("/") if serving is not None else settings.service_url.rstrip("/")
 
 
 def ticker_root_of(settings: Settings, folder: Path) -> str:
@@ -54,10 +83,10 @@ def main(argv: list, settings: Settings) -> int:
     args = parse_args(argv)
     folder = (args.sandbox_dir or SANDBOX_DIR) if args.sandbox else settings.data_dir
     registry = ClientRegistry(Path(folder) / CLIENTS_FILE_NAME)
-    root = settings.service_url.rstrip("/")
+    root = root_of(settings, Path(folder))
     try:
         if args.action == "add":
-            client, access_token = registry.add(args.name, can_trade=args.trade)
+            client, access_token = registry.add(args.name, can_trade=args.trade, instruments=args.instruments)
             ticker_root = ticker_root_of(settings, Path(folder))
             answer = {
                 "name": client.name,
@@ -74,7 +103,15 @@ def main(argv: list, settings: Settings) -> int:
         elif args.action == "list":
             for client in registry.all():
                 rights = "trade" if client.can_trade else "read-only"
-                print(f"{client.name:20}  {client.api_key}  {rights:9}  since {client.created_at}")
+                share = f"  {client.instruments} instruments" if client.instruments else ""
+                print(f"{client.name:20}  {client.api_key}  {rights:9}  since {client.created_at}{share}")
+        elif args.action == "limits":
+            if args.instruments is None:
+                print("kite_app: name a limit to change, e.g. --instruments 500")
+                return 2
+            registry.set_limits(args.name, instruments=args.instruments)
+            share = f"{args.instruments:,} of the ticker hub's instruments"
+            print(f"{args.name!r} may hold {share} from its next subscription.")
         elif not registry.revoke(args.name):
             print(f"kite_app: no client named {args.name!r}")
             return 1

@@ -13,7 +13,7 @@ import hmac
 import os
 import re
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from filelock import FileLock
@@ -61,7 +61,7 @@ class ClientRegistry:
         self._clock = clock
         self._cache: tuple = (None, {})  # (file fingerprint, {api_key: GatewayClient})
 
-    def add(self, name: str, can_trade: bool = False) -> tuple[GatewayClient, str]:
+    def add(self, name: str, can_trade: bool = False, instruments: int | None = None) -> tuple[GatewayClient, str]:
         """A new client and its access token (shown once: only its hash is stored)."""
         if not CLIENT_NAME.match(name or ""):
             raise ClientError(
@@ -75,6 +75,7 @@ class ClientRegistry:
             token_sha256=_digest(access_token),
             can_trade=can_trade,
             created_at=self._clock().isoformat(timespec="seconds"),
+            instruments=instruments,
         )
         with self._lock:
             clients = self._read()
@@ -93,6 +94,17 @@ class ClientRegistry:
                 return False
             self._write(kept)
             return True
+
+    def set_limits(self, name: str, instruments: int | None = None) -> GatewayClient:
+        """Change the limits of the client named `name` (its credentials stay); ClientError if none."""
+        with self._lock:
+            clients = self._read()
+            found = next((key for key, client in clients.items() if client.name == name), None)
+            if found is None:
+                raise ClientError(f"No client named {name!r}: `clients list` shows them.")
+            clients[found] = replace(clients[found], instruments=instruments)
+            self._write(clients)
+            return clients[found]
 
     def all(self) -> list[GatewayClient]:
         return sorted(self._current().values(), key=lambda client: client.name)

@@ -209,18 +209,22 @@ class HubServer:
             await sender
 
     async def _watch_revocations(self) -> None:
-        """Close the connections of clients revoked since they connected (or whose token changed)."""
+        """Close the connections of clients revoked since they connected (or whose token changed);
+        give the others their share as `clients limits` last set it."""
         while True:
             await asyncio.sleep(REVOCATION_CHECK_SECONDS)
             if not self._open:
                 continue
             try:
-                current = {c.api_key: c.token_sha256 for c in await asyncio.to_thread(self._clients.all)}
+                current = {c.api_key: c for c in await asyncio.to_thread(self._clients.all)}
             except ClientError as exc:
                 self._refusals.warning("ticker hub client checks", "Ticker hub: cannot check clients: %s", exc)
                 continue
             for client, program in list(self._open.items()):
-                if current.get(program.api_key) != program.token_sha256 and not client.closed:
+                now = current.get(program.api_key)
+                if now is not None and now.token_sha256 == program.token_sha256:
+                    client.share = now.instruments or self.caps.instruments  # `clients limits` applies at once
+                elif not client.closed:
                     reason = f"Client {program.name!r} was revoked: no more ticks or order updates"
                     log.warning("Ticker hub: closed %s's connection: revoked", program.name)
                     self._open.pop(client, None)
