@@ -103,7 +103,7 @@ class TickerHub:
         held = sum(len(self.book.wants(other)) for other in self.book.clients() if other.name == client.name)
         note = (
             f"{client.name}'s share of the hub's instruments is {share:,} (HUB_INSTRUMENTS_PER_CLIENT, or "
-            f"kite_app.py clients limits {client.name} --instruments N), {held:,} held"
+            f"kite_app.py clients limits {client.name} --instruments N)"
         )
         return share - held, note
 
