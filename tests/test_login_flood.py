@@ -112,7 +112,7 @@ def test_after_a_flood_a_strangers_right_code_waits(service):
     assert "A browser that has logged in here before" in page_text(held)  # the owner reads how to get in
     code = {"X-Access-Code": ACCESS_CODE}
     api = requests.get(f"{service.url}/api/url", headers={**code, **via_proxy(STRANGER)}, timeout=5)
-    assert api.status_code == 429  # the API's code check too
+    assert api.status_code == 429 and "a browser that logged in here before" in api.json()["message"]  # the API too
 
 
 def test_a_browser_that_logged_in_before_gets_in_during_a_flood(service, owners_browser):

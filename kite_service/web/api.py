@@ -5,7 +5,12 @@ import logging
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from kite_service.login.access_code import AccessDeniedError, CrossSiteRequestError, require_access_code
+from kite_service.login.access_code import (
+    AccessDeniedError,
+    CeilingReachedError,
+    CrossSiteRequestError,
+    require_access_code,
+)
 from kite_service.login.exchange import LoginError, exchange_request_token, kite_login_url, log_out
 from kite_service.logs.redaction import redact
 from kite_service.orders.postback import PostbackError, verify_postback
@@ -229,7 +234,13 @@ def register_error_handlers(app) -> None:
     def _http_error(exc):
         if exc.code == 429:
             retry_after = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else None
-            return error(429, "Too many failed access-code attempts; wait and try again.", retry_after)
+            message = "Too many failed access-code attempts; wait and try again."
+            if isinstance(exc, CeilingReachedError):
+                message = (
+                    "Too many wrong access codes from all addresses; wait and try again, or use a browser that "
+                    "logged in here before, or this machine itself (README: logging in during a flood)."
+                )
+            return error(429, message, retry_after)
         headers = {"Allow": exc.get_response().headers["Allow"]} if exc.code == 405 else None
         return error(exc.code or 500, exc.description or exc.name, headers)
 
