@@ -23,8 +23,11 @@ try:
     from kite_service.config.running_sandbox import script_values
     from kite_service.config.settings import Settings, load_credentials, load_settings
     from kite_service.data.script_helpers import DataHelpers
-    from kite_service.errors import NoSessionError, SessionError, SessionExpiredError
+    from kite_service.errors import KiteAppError, NoSessionError, SessionError, SessionExpiredError
     from kite_service.gateway.local_client import running_gateway
+    from kite_service.guard.guard import Guard
+    from kite_service.guard.latch import KillLatches
+    from kite_service.guard.rules import GuardRefusal, KillSwitchOn  # noqa: F401 (for scripts to catch)
     from kite_service.kite.client import DEFAULT_RETRY, KiteClient
     from kite_service.kite.rate_limit import NoOrderCaps, unlimited_limiters
     from kite_service.kite.sdk import kite_errors
@@ -110,8 +113,9 @@ class KiteAPI(DataHelpers):
     """Kite calls for scripts, bound to the session in session.json.
 
     While Kite App serves on this machine, calls go through its gateway, counted with every other
-    program's against the account's limits; `through_gateway=False` calls Kite directly (the
-    service's own calls do)."""
+    program's against the account's limits and checked by its guard; `through_gateway=False` calls
+    Kite directly, and the guard (risk limits, the kill switch's latch) is checked here unless
+    `guarded=False` (the service's own calls: its kill switch's cancels and exits are never checked)."""
 
     _warned_alone = False  # the "counting only this process" warning, once per process
     _warned_ticker_alone = False  # the "ticker straight to Kite" warning, once per process
@@ -125,6 +129,7 @@ class KiteAPI(DataHelpers):
         limiters=None,
         order_caps=None,
         through_gateway: bool | None = None,
+        guarded: bool = True,
     ):
         if settings is None:
             values, sandbox_env = script_values()
@@ -166,6 +171,11 @@ class KiteAPI(DataHelpers):
                 self, credentials.api_key, root=self.settings.kite_api_root, retry=retry, **client_settings
             )
         self.kite.orders_of = self.placement_orders
+        if gateway is None and guarded:  # through the gateway, the gateway's guard checks every call
+            latches = KillLatches(self.settings.data_dir, clock)
+            self.kite.guard = Guard(
+                self.settings.guard, latches, clock, last_price=self._last_price, seed=self._orders_today
+            )
         try:
             self.ensure_session()  # so kite.kite.access_token is set before any direct call
         except SessionError:
@@ -341,6 +351,16 @@ class KiteAPI(DataHelpers):
         """Cancel an open order; returns the order_id. Never retried."""
         log.info("Cancelling order %s", order_id)
         return self.kite.cancel_order(variety=variety, order_id=order_id, parent_order_id=parent_order_id)
+
+    def _last_price(self, exchange: str, symbol: str) -> float | None:
+        key = f"{exchange}:{symbol}"
+        try:
+            return float(self.kite.ltp(key)[key]["last_price"])
+        except (kite_errors.KiteException, KiteAppError, KeyError, TypeError, ValueError):
+            return None
+
+    def _orders_today(self) -> int:
+        return len(self.get_raw_orders())
 
     def _with_market_protection(self, params: dict) -> dict:
         if params.get("order_type") in PROTECTED_ORDER_TYPES and params.get("market_protection") is None:

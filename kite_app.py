@@ -25,6 +25,7 @@ from kite_service.errors import ConfigError, PortInUseError
 from kite_service.gateway.cli import main as clients_main
 from kite_service.gateway.forward import mount_gateway
 from kite_service.gateway.local_client import LocalGateway
+from kite_service.guard.cli import main as kill_main
 from kite_service.login.access_code import throttle_failed_attempts
 from kite_service.login.pages import browser
 from kite_service.runtime.context import EXTENSION, AppContext, no_session_for_today
@@ -34,6 +35,7 @@ from kite_service.ticker.local_server import HubCaps
 from kite_service.web.api import api, kite_hooks, public, register_error_handlers
 from kite_service.web.guards import install_request_guards
 from kite_service.web.http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS, create_http_server
+from kite_service.web.kill import kill
 from scheduler import SchedulerRunner, build_scheduler
 
 log = logging.getLogger("kite_app")
@@ -66,7 +68,7 @@ def create_app(test_config: dict | None = None, clock=now_ist) -> Flask:
             max_age=600,
         )
     install_request_guards(app)
-    for blueprint in (public, api, kite_hooks, browser):
+    for blueprint in (public, api, kite_hooks, browser, kill):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     mount_gateway(app)  # Kite's paths: the gateway, in front of Flask
@@ -139,6 +141,14 @@ def main(argv=None) -> int:
     if argv[:1] == ["clients"]:  # the gateway's clients: python kite_app.py clients add|list|revoke
         try:
             return clients_main(argv[1:], load_settings(configured_values()))
+        except ConfigError as exc:
+            print(f"kite_app: {exc}", file=sys.stderr)
+            return 2
+    if argv[:1] == ["kill"]:  # the kill switch, through the running service: python kite_app.py kill ...
+        from kite_service.runtime.sandbox_mode import sandbox_access_code
+
+        try:
+            return kill_main(argv[1:], load_settings(configured_values()), sandbox_access_code)
         except ConfigError as exc:
             print(f"kite_app: {exc}", file=sys.stderr)
             return 2

@@ -67,7 +67,7 @@ def test_sandbox_flags_after_the_command_and_the_running_services_own_ports(env,
     changed = run_clients(env, "limits", "bot", "--instruments", "900", *where)
     assert changed.returncode == 0 and "900" in changed.stdout
     assert registry.authenticate(answer["api_key"], answer["access_token"]).instruments == 900  # same credentials
-    assert "900 instruments" in run_clients(env, *where, "list").stdout  # flags before the command, as before
+    assert "instruments=900" in run_clients(env, *where, "list").stdout  # flags before the command, as before
     assert run_clients(env, "limits", "nobody", "--instruments", "5", *where).returncode == 1
     assert run_clients(env, "limits", "bot", "--instruments", "0", *where).returncode == 2
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from kite_service.config.defaults import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TICKER_HUB_PORT
+from kite_service.config.guard import GUARD_DEFAULTS, GuardSettings, guard_settings
 from kite_service.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]  # kite_service/config/settings.py -> the project folder
@@ -61,6 +62,7 @@ DEFAULTS = {
     "HUB_MAX_CONNECTIONS": "200",
     "HUB_CONNECTIONS_PER_CLIENT": "10",
     "HUB_INSTRUMENTS_PER_CLIENT": "3000",
+    **GUARD_DEFAULTS,
 }
 
 
@@ -103,6 +105,7 @@ class Settings:
     hub_max_connections: int = 200  # local ticker connections at once, all clients together
     hub_connections_per_client: int = 10
     hub_instruments_per_client: int = 3000  # a client's share of the hub's 9,000 (clients limits NAME --instruments)
+    guard: GuardSettings = field(default_factory=GuardSettings)  # risk limits and the kill switch (config/guard.py)
 
     @property
     def service_url(self) -> str:
@@ -223,6 +226,7 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         hub_max_connections=_int(merged, "HUB_MAX_CONNECTIONS", low=1, high=10_000),
         hub_connections_per_client=_int(merged, "HUB_CONNECTIONS_PER_CLIENT", low=1, high=10_000),
         hub_instruments_per_client=_int(merged, "HUB_INSTRUMENTS_PER_CLIENT", low=1, high=9000),
+        guard=guard_settings(merged),
     )
 
 

@@ -16,7 +16,7 @@ from kite_service.data.exchange_limits import FREEZE_REFUSAL, FreezeLimits
 from kite_service.data.history import as_dicts, candle_frame, candle_history
 from kite_service.data.instrument_lookup import InstrumentNotFoundError, find, find_token, option_chain, spot_key
 from kite_service.data.instrument_store import INSTRUMENTS_FILE, InstrumentStore
-from kite_service.data.order_fit import check_order, placement_orders
+from kite_service.data.order_fit import check_order, most_per_order, placement_orders
 
 log = logging.getLogger("kite_api")
 CONTRACT_NAME = re.compile(r"^([A-Z&-]+?)\d{2}")  # NIFTY of NIFTY26DEC24000CE and of NIFTY2612324000CE
@@ -34,6 +34,11 @@ class DataHelpers:
             if self._freeze_limits is None:
                 self._freeze_limits = FreezeLimits(self.settings.data_dir, self.settings.freeze_quantities, self._clock)
             return self._freeze_limits
+
+    def most_per_order(self, key: str) -> int | None:
+        """One order's most of an instrument ("NFO:NIFTY26DEC24000CE"): whole lots within its freeze
+        quantity; None when no freeze quantity is known for it (a stock's, an equity)."""
+        return most_per_order(self.instrument(key), self.freeze_limits)
 
     def placement_orders(self, variety, params) -> int:
         """The orders a placement counts toward Kite's caps (an autoslice's children: order_fit.py)."""

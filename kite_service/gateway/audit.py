@@ -80,6 +80,7 @@ class GatewayAudit:
             "parameters": {},
             "status": status,
             "order_id": _order_id(answer),
+            "trigger_id": _answer_field(answer, "trigger_id"),
             "answer": clean_text(redact(answer), 500),
         }
         if unwritten:
@@ -103,6 +104,44 @@ class GatewayAudit:
             return False
         times.append(now)
         return True
+
+    def placements(self, moment: datetime) -> dict:
+        """{client: its order placements Kite took} in the audit file of `moment`'s IST day: where the
+        guard's count of each client's orders starts after a restart."""
+        counts: dict = {}
+        try:
+            lines = self.path_for(moment).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return counts
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            call, status = str(entry.get("call", "")), entry.get("status")
+            if status == 200 and call.startswith("POST /orders/"):
+                counts[entry.get("client")] = counts.get(entry.get("client"), 0) + 1
+        return counts
+
+    def owned(self, moment: datetime, client: str) -> tuple[set, set]:
+        """({order ids}, {GTT trigger ids}) that `client` placed on `moment`'s IST day, by the audit:
+        the kill switch's `--client` touches those alone (an order's tag may say anything)."""
+        orders, triggers = set(), set()
+        try:
+            lines = self.path_for(moment).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return orders, triggers
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("client") == client and entry.get("status") == 200:
+                if entry.get("order_id"):
+                    orders.add(str(entry["order_id"]))
+                if entry.get("trigger_id"):
+                    triggers.add(str(entry["trigger_id"]))
+        return orders, triggers
 
     def today(self, moment: datetime) -> dict:
         """{client: {"calls", "orders", "refusals"}} for the trading day of `moment`."""
@@ -136,6 +175,15 @@ def _bounded(line: dict, fields: dict) -> bytes:
 
 def _encoded(line: dict) -> bytes:
     return (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _answer_field(answer: str, name: str) -> str | None:
+    """A field of the data of Kite's answer ({"data": {"trigger_id": 123}}), as text, if any."""
+    try:
+        value = json.loads(answer)["data"][name]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return clean_text(str(value), 40) if isinstance(value, (str, int)) else None
 
 
 def _order_id(answer: str) -> str | None:

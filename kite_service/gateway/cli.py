@@ -5,6 +5,7 @@
     python kite_app.py clients list
     python kite_app.py clients revoke my-bot               refused at once, its hub connections closed
     python kite_app.py clients limits my-bot --instruments 500   its share of the ticker hub's instruments
+    python kite_app.py clients add bot --trade --max-orders-per-day 200 --max-loss 5000   the guard's limits
 
 With --sandbox (and --sandbox-dir), before or after the command, the clients are the sandbox's: a
 running `kite_app.py --sandbox` fronts the sandbox with them. `root` and `ticker_root` are those of
@@ -37,14 +38,42 @@ def parse_args(argv: list) -> argparse.Namespace:
     add.add_argument("name", help="1-20 letters, digits, '.', '_' or '-': it tags the client's orders")
     add.add_argument("--trade", action="store_true", help="allow order calls (default: read-only)")
     add.add_argument("--json", action="store_true", help="print one JSON object: api_key, access_token, root, ...")
-    add.add_argument("--instruments", type=_positive, help="its share of the ticker hub's instruments")
+    _limit_options(add)
     actions.add_parser("list", help="the clients, without their tokens", parents=[where])
     revoke = actions.add_parser("revoke", help="remove a client: its calls are refused at once", parents=[where])
     revoke.add_argument("name")
     limits = actions.add_parser("limits", help="change a client's limits", parents=[where])
     limits.add_argument("name")
-    limits.add_argument("--instruments", type=_positive, help="its share of the ticker hub's instruments")
+    _limit_options(limits)
     return parser.parse_args(argv)
+
+
+def _limit_options(parser) -> None:
+    parser.add_argument("--instruments", type=_positive, help="its share of the ticker hub's instruments")
+    parser.add_argument("--max-orders-per-day", type=_count, help="the guard refuses its placements past this many")
+    parser.add_argument("--max-loss", type=_rupees, help="rupees: its P&L at minus this stops it (kill switch)")
+
+
+def _limits(args) -> dict:
+    """The limits given on the command line, by the names GatewayClient has."""
+    names = ("instruments", "max_orders_per_day", "max_loss")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return int(text)
+
+
+def _rupees(text: str) -> float:
+    try:
+        value = float(text.replace(",", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of rupees above 0")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -86,7 +115,7 @@ def main(argv: list, settings: Settings) -> int:
     root = root_of(settings, Path(folder))
     try:
         if args.action == "add":
-            client, access_token = registry.add(args.name, can_trade=args.trade, instruments=args.instruments)
+            client, access_token = registry.add(args.name, can_trade=args.trade, **_limits(args))
             ticker_root = ticker_root_of(settings, Path(folder))
             answer = {
                 "name": client.name,
@@ -103,15 +132,14 @@ def main(argv: list, settings: Settings) -> int:
         elif args.action == "list":
             for client in registry.all():
                 rights = "trade" if client.can_trade else "read-only"
-                share = f"  {client.instruments} instruments" if client.instruments else ""
-                print(f"{client.name:20}  {client.api_key}  {rights:9}  since {client.created_at}{share}")
+                limits = "".join(f"  {k}={v}" for k, v in _limits(client).items())
+                print(f"{client.name:20}  {client.api_key}  {rights:9}  since {client.created_at}{limits}")
         elif args.action == "limits":
-            if args.instruments is None:
-                print("kite_app: name a limit to change, e.g. --instruments 500")
+            if not _limits(args):
+                print("kite_app: name a limit to change: --instruments N, --max-orders-per-day N, --max-loss RUPEES")
                 return 2
-            registry.set_limits(args.name, instruments=args.instruments)
-            share = f"{args.instruments:,} of the ticker hub's instruments"
-            print(f"{args.name!r} may hold {share} from its next subscription.")
+            client = registry.set_limits(args.name, **_limits(args))
+            print(f"{args.name!r} now: {json.dumps({k: v for k, v in client.public().items() if k != 'api_key'})}")
         elif not registry.revoke(args.name):
             print(f"kite_app: no client named {args.name!r}")
             return 1

@@ -41,11 +41,15 @@ class GatewayClient:
     can_trade: bool
     created_at: str
     instruments: int | None = None  # its share of the ticker hub's instruments (None: HUB_INSTRUMENTS_PER_CLIENT)
+    max_orders_per_day: int | None = None  # the guard refuses its placements past this many a trading day
+    max_loss: float | None = None  # rupees: its P&L at or under minus this pulls the kill switch for it alone
 
     def public(self) -> dict:
         """What `clients list` and /api/status show: never the token or its hash."""
         shown = {"name": self.name, "api_key": self.api_key, "can_trade": self.can_trade, "created_at": self.created_at}
-        return shown | ({"instruments": self.instruments} if self.instruments else {})
+        limits = {"instruments": self.instruments, "max_orders_per_day": self.max_orders_per_day}
+        limits["max_loss"] = self.max_loss
+        return shown | {name: value for name, value in limits.items() if value is not None}
 
 
 def _digest(access_token: str) -> str:
@@ -61,8 +65,9 @@ class ClientRegistry:
         self._clock = clock
         self._cache: tuple = (None, {})  # (file fingerprint, {api_key: GatewayClient})
 
-    def add(self, name: str, can_trade: bool = False, instruments: int | None = None) -> tuple[GatewayClient, str]:
-        """A new client and its access token (shown once: only its hash is stored)."""
+    def add(self, name: str, can_trade: bool = False, **limits) -> tuple[GatewayClient, str]:
+        """A new client and its access token (shown once: only its hash is stored); `limits`: instruments,
+        max_orders_per_day, max_loss (None: the settings')."""
         if not CLIENT_NAME.match(name or ""):
             raise ClientError(
                 f"{name!r} is not a client name: use 1-20 letters, digits, '.', '_' or '-', starting with a "
@@ -75,7 +80,7 @@ class ClientRegistry:
             token_sha256=_digest(access_token),
             can_trade=can_trade,
             created_at=self._clock().isoformat(timespec="seconds"),
-            instruments=instruments,
+            **limits,
         )
         with self._lock:
             clients = self._read()
@@ -95,14 +100,15 @@ class ClientRegistry:
             self._write(kept)
             return True
 
-    def set_limits(self, name: str, instruments: int | None = None) -> GatewayClient:
-        """Change the limits of the client named `name` (its credentials stay); ClientError if none."""
+    def set_limits(self, name: str, **limits) -> GatewayClient:
+        """Change the limits of the client named `name` (its credentials stay): instruments,
+        max_orders_per_day, max_loss, each left as it is unless given; ClientError if none."""
         with self._lock:
             clients = self._read()
             found = next((key for key, client in clients.items() if client.name == name), None)
             if found is None:
                 raise ClientError(f"No client named {name!r}: `clients list` shows them.")
-            clients[found] = replace(clients[found], instruments=instruments)
+            clients[found] = replace(clients[found], **limits)
             self._write(clients)
             return clients[found]
 

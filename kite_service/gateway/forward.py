@@ -27,6 +27,7 @@ from kite_service.gateway.addresses import UNTRUSTED_FORWARDING, is_allowed_addr
 from kite_service.gateway.clients import ClientError
 from kite_service.gateway.kite_routes import FIRST_SEGMENTS, KiteCall
 from kite_service.gateway.slots import NoSlotError
+from kite_service.guard.rules import GuardRefusal, KillSwitchOn
 from kite_service.kite.rate_limit import shared_limiters, shared_order_caps, unlimited_limiters
 from kite_service.runtime.context import EXTENSION, no_session_message
 from kite_service.web.guards import MISDIRECTED, allowed_hosts, is_unknown_host
@@ -163,6 +164,21 @@ def _answer(context, request: Request, call: KiteCall, client) -> Response:
     session = context.store.load()
     if session is None or session.is_expired(context.clock()):
         return kite_error(403, "TokenException", no_session_message(context.settings))
+    if not call.changes_the_account:
+        return _sent(context, request, call, client, session)
+    guard = context.guard
+    request.get_data()  # kept: the form is read for the check, the body is sent as it came
+    with guard.sending():  # the kill switch's latch waits for a call between its check and its send
+        try:
+            guard.check(call.method, call.path, request.form.to_dict(), client.name, client)
+        except (GuardRefusal, KillSwitchOn) as refusal:
+            error_type = "PermissionException" if isinstance(refusal, KillSwitchOn) else "InputException"
+            return kite_error(refusal.code, error_type, str(refusal))
+        return _sent(context, request, call, client, session)
+
+
+def _sent(context, request: Request, call: KiteCall, client, session) -> Response:
+    """Kite's answer to a call that passed every check (the account's limits still ahead)."""
     limits_on = context.settings.rate_limits
     limiter = (shared_limiters(context.credentials.api_key) if limits_on else UNLIMITED)[call.rate_class]
     if limiter.expected_wait() > MAX_WAIT_SECONDS:

@@ -162,6 +162,7 @@ class KiteClient(KiteConnect):
         self.limiters = limiters if limiters is not None else shared_limiters(api_key)
         self.order_caps = order_caps if order_caps is not None else shared_order_caps(api_key)
         self.orders_of = day_orders  # (variety, params) -> orders a placement makes; KiteAPI's counts autoslice
+        self.guard = None  # KiteAPI's on its own (no service serving): the guard checks its order calls here
         self.retry = retry
         self._sleep = sleep
 
@@ -175,6 +176,15 @@ class KiteClient(KiteConnect):
             _unchanged_check.memo = None
 
     def _request(self, route, method, *args, **kwargs):
+        guard = self.guard
+        if guard is None or method == "GET":
+            return self._limited_request(route, method, *args, **kwargs)
+        path = self._routes[route].format(**(kwargs.get("url_args") or {}))
+        with guard.sending():  # the kill switch's latch waits for a call between its check and its send
+            guard.check(method, path, {k: v for k, v in (kwargs.get("params") or {}).items() if v is not None})
+            return self._limited_request(route, method, *args, **kwargs)
+
+    def _limited_request(self, route, method, *args, **kwargs):
         limit_class = endpoint_class(route)
         limiter = self.limiters[limit_class]
         if limit_class == ORDER_PLACEMENT:  # beyond Kite's minute or day cap: refused here, not sent

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from flask import current_app
@@ -15,6 +16,9 @@ from kite_service.clock import now_ist
 from kite_service.config.settings import Credentials, Settings
 from kite_service.errors import StorageError
 from kite_service.gateway.parts import Gateway
+from kite_service.guard.guard import Guard
+from kite_service.guard.kill_switch import KillSwitch
+from kite_service.guard.latch import KillLatches
 from kite_service.login.reminder import LoginReminder
 from kite_service.login.session_store import SessionStore
 from kite_service.login.state import LoginStates
@@ -80,6 +84,8 @@ class AppContext:
     api: "KiteAPI"  # kite_api.py's: the service's own Kite calls (order check, postback look-ups, logout)
     gateway: Gateway  # programs through the gateway: their credentials, connections to Kite, audit
     ticker_hub: TickerHub  # local KiteTickers through at most three connections to Kite (served by kite_app.serve)
+    guard: Guard  # risk limits and the kill switch's latch, checked on every program's order call
+    kill_switch: KillSwitch  # latch, cancel, square off, sweep: the account (or one client) left flat
     clock: Callable[[], datetime] = now_ist  # every part reads the time from here (tests inject one)
 
     @classmethod
@@ -94,7 +100,8 @@ class AppContext:
         notifications = Notifications(_notifiers(settings), database, clock=clock)
         publish = notifications.publish if notifications.notifiers else None
         events = OrderEvents(database, outbox=notifications if notifications.notifiers else None, clock=clock)
-        api = kite_api(settings, clock=clock, through_gateway=False)  # the service's own calls: straight to Kite
+        # The service's own calls: straight to Kite, unguarded (its only orders are the kill switch's)
+        api = kite_api(settings, clock=clock, through_gateway=False, guarded=False)
         watcher = OrderWatcher(api, events, clock=clock, interval_seconds=settings.order_poll_seconds)
         reminder = LoginReminder(settings, store, publish=publish, clock=clock)
         runner = scheduler_runner(
@@ -103,6 +110,17 @@ class AppContext:
         stream = None
         if settings.order_stream:
             stream = OrderStream(settings, credentials.api_key, store, events, clock=clock)
+
+        gateway = Gateway.build(settings.gateway_clients_file, settings.log_dir, settings.kite_api_root, clock)
+        guard = Guard(
+            settings.guard,
+            KillLatches(settings.data_dir, clock),
+            clock,
+            last_price=partial(_last_price, api),
+            seed=lambda: len(api.get_raw_orders()),
+            seed_clients=lambda: gateway.audit.placements(clock()),
+            on_refusal=partial(_notify_refusal, notifications, clock) if notifications.notifiers else None,
+        )
 
         def ticker_connection(index: int) -> UpstreamConnection:
             url, key = settings.kite_ticker_url, credentials.api_key
@@ -122,8 +140,17 @@ class AppContext:
             refusals=LogThrottle(logging.getLogger("kite_app.http")),
             stream=stream,
             api=api,
-            gateway=Gateway.build(settings.gateway_clients_file, settings.log_dir, settings.kite_api_root, clock),
+            gateway=gateway,
             ticker_hub=TickerHub(stream or ticker_connection(0), ticker_connection),
+            guard=guard,
+            kill_switch=KillSwitch(
+                api,
+                guard,
+                settings,
+                owned=lambda client: gateway.audit.owned(clock(), client),
+                publish=publish,
+                clock=clock,
+            ),
             clock=clock,
         )
 
@@ -153,6 +180,30 @@ class AppContext:
         self.runner.stop()
         self.postbacks.stop()
         self.notifications.stop()
+
+
+def _last_price(api, exchange: str, symbol: str) -> float | None:
+    """The last price of an instrument, for the guard's value of a MARKET order (a quote call)."""
+    key = f"{exchange}:{symbol}"
+    try:
+        return float(api.kite.ltp(key)[key]["last_price"])
+    except Exception as exc:  # noqa: BLE001 (unknown: the guard refuses to value it, and says why)
+        log.warning("Guard: no last price for %s (%s)", key, exc)
+        return None
+
+
+def _notify_refusal(notifications: Notifications, clock, client: str | None, message: str) -> None:
+    """A notification of a guard refusal: at most one a minute per client (its id is the minute's)."""
+    now = clock()
+    who = client or "a script"
+    notifications.publish(
+        {
+            "event": "guard_refusal",
+            "id": f"guard-refusal:{who}:{now:%Y-%m-%dT%H:%M}",
+            "text": f"Order of {who} refused: {message}",
+            "at": now.isoformat(timespec="seconds"),
+        }
+    )
 
 
 def _notifiers(settings: Settings) -> list:

@@ -80,6 +80,12 @@ def status():
     }
     body["ticker_hub"] = context.ticker_hub.status(with_subscriptions=True)
     body["freeze_quantities"] = context.api.freeze_limits.in_use()  # each with its source
+    body["guard"] = {
+        "limits": context.settings.guard.shown(),
+        "orders_today": context.guard.orders_today(),
+        "kill_switch": {scope: latch.__dict__ for scope, latch in context.guard.latches.active().items()},
+        "kill_runs": context.kill_switch.reports(),
+    }
     last = context.watcher.last_outcome
     if last is not None and not last.ok:
         body["last_order_check"]["detail"] = redact(last.detail)
