@@ -78,6 +78,7 @@ class OrderEvents:
         self._seen = None  # {order_id: {"status", "filled_quantity", "trading_day"}}, today's and yesterday's
         self._day = None  # the trading day _seen was loaded for
         self.events_today = 0
+        self.listeners: list = []  # called with each batch of events once stored (the guard's P&L)
 
     @property
     def watched_count(self) -> int:
@@ -132,7 +133,9 @@ class OrderEvents:
                 log.log(logging.WARNING if event.is_rejection else logging.INFO, "%s", event.text)
             if self._outbox is not None:
                 self._outbox.wake()
-            return events
+        for listener in self.listeners:  # outside the lock: a listener may read the order state
+            listener(events)
+        return events
 
     def prune(self, now) -> None:
         """Forget orders of trading days before yesterday's (Kite's order book is per day)."""

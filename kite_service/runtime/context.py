@@ -19,6 +19,7 @@ from kite_service.gateway.parts import Gateway
 from kite_service.guard.guard import Guard
 from kite_service.guard.kill_switch import KillSwitch
 from kite_service.guard.latch import KillLatches
+from kite_service.guard.loss_watch import LossWatch
 from kite_service.login.reminder import LoginReminder
 from kite_service.login.session_store import SessionStore
 from kite_service.login.state import LoginStates
@@ -86,6 +87,7 @@ class AppContext:
     ticker_hub: TickerHub  # local KiteTickers through at most three connections to Kite (served by kite_app.serve)
     guard: Guard  # risk limits and the kill switch's latch, checked on every program's order call
     kill_switch: KillSwitch  # latch, cancel, square off, sweep: the account (or one client) left flat
+    loss_watch: LossWatch  # the day's P&L at the hub's prices; MAX_DAILY_LOSS pulls the kill switch
     clock: Callable[[], datetime] = now_ist  # every part reads the time from here (tests inject one)
 
     @classmethod
@@ -126,6 +128,17 @@ class AppContext:
             url, key = settings.kite_ticker_url, credentials.api_key
             return UpstreamConnection(url, key, store, clock=clock, name=f"Ticker connection {index + 1}")
 
+        ticker_hub = TickerHub(stream or ticker_connection(0), ticker_connection)
+        kill_switch = KillSwitch(
+            api,
+            guard,
+            settings,
+            owned=lambda client: gateway.audit.owned(clock(), client),
+            publish=publish,
+            clock=clock,
+        )
+        loss_watch = LossWatch(api, ticker_hub, kill_switch, settings.guard, clock, publish=publish)
+        events.listeners.append(loss_watch.on_order_events)
         return cls(
             settings=settings,
             credentials=credentials,
@@ -141,16 +154,10 @@ class AppContext:
             stream=stream,
             api=api,
             gateway=gateway,
-            ticker_hub=TickerHub(stream or ticker_connection(0), ticker_connection),
+            ticker_hub=ticker_hub,
             guard=guard,
-            kill_switch=KillSwitch(
-                api,
-                guard,
-                settings,
-                owned=lambda client: gateway.audit.owned(clock(), client),
-                publish=publish,
-                clock=clock,
-            ),
+            kill_switch=kill_switch,
+            loss_watch=loss_watch,
             clock=clock,
         )
 
@@ -168,12 +175,15 @@ class AppContext:
             log.error("Order state of the previous version not imported yet: %s", exc)
         self.notifications.start()
         self.postbacks.start()
+        if self.settings.guard.max_daily_loss:  # marks the positions at the hub's prices
+            self.loss_watch.start()
         # The stream with the order check, and only in the one process that holds the scheduler's lock.
         if with_scheduler and self.runner.start() and self.stream is not None:
             self.stream.start()
 
     def stop_background_work(self) -> None:
         """Wait for running jobs, then stop notification delivery (undelivered ones stay in the outbox)."""
+        self.loss_watch.stop()
         self.ticker_hub.stop()
         if self.stream is not None:
             self.stream.stop()

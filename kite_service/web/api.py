@@ -85,6 +85,7 @@ def status():
         "orders_today": context.guard.orders_today(),
         "kill_switch": {scope: latch.__dict__ for scope, latch in context.guard.latches.active().items()},
         "kill_runs": context.kill_switch.reports(),
+        "pnl": context.loss_watch.status(),
     }
     last = context.watcher.last_outcome
     if last is not None and not last.ok:

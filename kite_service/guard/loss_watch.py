@@ -1,0 +1,166 @@
+"""The day's P&L at live prices, and the kill switch pulled once when it reaches minus MAX_DAILY_LOSS.
+
+Positions come from Kite (`positions()["net"]`), read again when an order event says something
+filled (and every REFRESH_SECONDS besides), never polled fast. Prices come from the ticker hub: the
+watch is a client of the hub inside the service (no socket), subscribed in LTP mode to the
+positions' instruments, and every tick marks the positions to market. Kite's own formulas, per
+position (Kite Connect's positions documentation):
+
+    pnl = (sell_value - buy_value) + quantity * last_price * multiplier
+    m2m = (sell_m2m - buy_m2m) + quantity * last_price * multiplier
+
+The day's P&L is the sum of m2m: for an overnight position Kite's buy_m2m and sell_m2m take the
+previous close instead of the price paid, so the day counts from yesterday's close. `last_price` is
+the hub's (Kite says not to use the positions answer's own for live figures); until the first tick
+of an instrument, the answer's. At 80 % of the limit a notification, once a day; at the limit the
+kill switch, once a day, pulled on a thread of its own so that the hub's loop never waits for it.
+"""
+
+import json
+import logging
+import threading
+
+from kite_service.clock import trading_day
+from kite_service.ticker.frames import split
+from kite_service.ticker.ticks import decode
+
+log = logging.getLogger("kite_app.guard")
+
+REFRESH_SECONDS = 300.0  # positions read again at least this often (trades from Kite's web or app)
+WARN_AT = 0.8  # of MAX_DAILY_LOSS: a notification
+
+
+def position_m2m(row: dict, last_price: float) -> float:
+    """Kite's m2m of one position at `last_price`."""
+    multiplier = float(row.get("multiplier") or 1)
+    buy, sell = row.get("buy_m2m"), row.get("sell_m2m")
+    if buy is None or sell is None:  # an answer without the m2m values: the position's pnl
+        buy, sell = row.get("buy_value") or 0, row.get("sell_value") or 0
+    return float(sell) - float(buy) + int(row.get("quantity") or 0) * last_price * multiplier
+
+
+class HubMarks:
+    """The watch's client of the ticker hub, inside the service: each frame's last prices to `on_prices`."""
+
+    name = "guard"
+    share = None  # the service's own: no share of the hub's instruments
+    waiting = 0
+    lag = 0.0
+
+    def __init__(self, on_prices):
+        self._on_prices = on_prices
+
+    def offer(self, message, received_at=None) -> bool:
+        if isinstance(message, bytes) and len(message) > 2:
+            try:
+                self._on_prices({token: decode(packet)["last_price"] for token, packet in split(message).items()})
+            except Exception:  # a frame we cannot read is skipped; the next one marks again
+                log.exception("Guard: a tick frame could not be read")
+        return True
+
+    def latency_ms(self) -> dict:
+        return {"p50": None, "p99": None, "written_p99": None}
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        pass
+
+
+class LossWatch:
+    def __init__(self, api, hub, kill_switch, limits, clock, publish=None):
+        self._api, self._hub, self._kill_switch = api, hub, kill_switch
+        self._limits, self._clock, self._publish = limits, clock, publish
+        self._lock = threading.Lock()
+        self._rows: list = []
+        self._prices: dict = {}  # token -> last price from the hub
+        self._subscribed: set = set()
+        self._marks = HubMarks(self.on_prices)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = None
+        self._warned_day = self._tripped_day = None
+        self.last_total: float | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._hub.add(self._marks)
+            self._thread = threading.Thread(target=self._run, name="guard-loss-watch", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._hub.remove(self._marks)
+
+    def on_order_events(self, events: list) -> None:
+        """Told of new order events: a fill changes the positions, so they are read again."""
+        if any(event.filled_quantity for event in events):
+            self._wake.set()
+
+    def on_prices(self, prices: dict) -> None:
+        """Ticks from the hub (on its loop: quick, never waits)."""
+        with self._lock:
+            self._prices.update(prices)
+        self._evaluate()
+
+    def status(self) -> dict:
+        """The day's P&L as the guard marks it: the total and each position."""
+        with self._lock:
+            rows, prices = list(self._rows), dict(self._prices)
+        positions = []
+        for row in rows:
+            last = prices.get(row.get("instrument_token"), row.get("last_price") or 0)
+            positions.append(
+                {
+                    "position": f"{row.get('exchange')}:{row.get('tradingsymbol')} {row.get('product')}",
+                    "quantity": row.get("quantity"),
+                    "last_price": last,
+                    "m2m": round(position_m2m(row, last), 2),
+                }
+            )
+        total = round(sum(p["m2m"] for p in positions), 2) if positions else 0.0
+        return {"total": total, "limit": self._limits.max_daily_loss, "positions": positions}
+
+    def refresh(self) -> None:
+        """Read the positions again and subscribe their instruments at the hub (LTP mode)."""
+        rows = self._api.kite.positions()["net"]
+        tokens = {row["instrument_token"] for row in rows if row.get("instrument_token")}
+        with self._lock:
+            self._rows = rows
+            new, gone = tokens - self._subscribed, self._subscribed - tokens
+            self._subscribed = tokens
+        if new:
+            self._hub.handle(self._marks, json.dumps({"a": "subscribe", "v": sorted(new)}))
+            self._hub.handle(self._marks, json.dumps({"a": "mode", "v": ["ltp", sorted(new)]}))
+        if gone:
+            self._hub.handle(self._marks, json.dumps({"a": "unsubscribe", "v": sorted(gone)}))
+        self._evaluate()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except Exception as exc:  # noqa: BLE001 (no session yet, Kite down: tried again later)
+                log.warning("Guard: positions not read (%s); the day's P&L waits for them", exc)
+            self._wake.wait(REFRESH_SECONDS)
+            self._wake.clear()
+
+    def _evaluate(self) -> None:
+        most = self._limits.max_daily_loss
+        if not most:
+            return
+        total = self.status()["total"]
+        self.last_total = total
+        day = trading_day(self._clock())
+        if total <= -most and self._tripped_day != day:
+            self._tripped_day = day
+            reason = f"the day's P&L {total:,.2f} reached minus MAX_DAILY_LOSS ({most:,.0f})"
+            log.error("Guard: %s: pulling the kill switch", reason)
+            threading.Thread(
+                target=self._kill_switch.pull, args=("MAX_DAILY_LOSS", reason), name="guard-trip", daemon=True
+            ).start()
+        elif total <= -most * WARN_AT and self._warned_day != day:
+            self._warned_day = day
+            text = f"The day's P&L is {total:,.2f}: {WARN_AT:.0%} of MAX_DAILY_LOSS ({most:,.0f}) is gone"
+            log.warning("Guard: %s", text)
+            if self._publish is not None:
+                self._publish({"event": "loss_warning", "id": f"loss-warning:{day}", "text": text})

@@ -1,0 +1,77 @@
+"""The day's P&L at the hub's live prices, equal to the sandbox's own positions answer, and the kill
+switch pulled once when it reaches minus MAX_DAILY_LOSS: over the sandbox's real ticker and the hub."""
+
+import time
+
+from hub_support import sandbox_ticker, serve_hub  # noqa: F401 (fixtures)
+from kite_service.guard.loss_watch import position_m2m
+from test_ticker_hub import sandbox_app  # noqa: F401 (a sandbox on the running clock: ticks in real time)
+
+
+def wait_for(condition, seconds: float = 15.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    return condition()
+
+
+def marked_at(context, price: float) -> bool:
+    """The watch has a tick of `price` for its one position."""
+    positions = context.loss_watch.status()["positions"]
+    return bool(positions) and positions[0]["last_price"] == price
+
+
+def test_a_loss_past_max_daily_loss_pulls_the_kill_switch_once_and_the_pnl_is_kites(
+    serve_hub,  # noqa: F811
+    sandbox_app,  # noqa: F811
+    official_kite,
+    caplog,
+):
+    _url, app = serve_hub(MAX_DAILY_LOSS="1000")
+    context = app.extensions["kite_app"]
+    market = sandbox_app.extensions["kite_sandbox"].market
+    infy = market.by_symbol("NSE", "INFY")
+    market.pin_price(infy, 1500.0)
+    buy = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "quantity": 100}
+    official_kite.place_order(variety="regular", product="MIS", order_type="LIMIT", price=1510, **buy)  # fills at 1500
+    assert wait_for(lambda: sum(row["quantity"] for row in official_kite.positions()["net"]) == 100)  # both fills
+    average = official_kite.positions()["net"][0]["buy_value"] / 100
+    context.loss_watch.start()
+    try:
+        market.pin_price(infy, 1497.3)
+        assert wait_for(lambda: marked_at(context, 1497.3)), context.loss_watch.status()
+        kite_total = round(sum(row["m2m"] for row in official_kite.positions()["net"]), 2)
+        assert context.loss_watch.status()["total"] == kite_total == round((1497.3 - average) * 100, 2)
+        assert context.guard.latches.blocking() is None
+
+        warn_price = round(average - 8.5, 1)  # 80 % to 100 % of the limit: a warning, no trip
+        market.pin_price(infy, warn_price)
+        assert wait_for(lambda: marked_at(context, warn_price))
+        assert wait_for(lambda: any("80% of MAX_DAILY_LOSS" in r.getMessage() for r in caplog.records))
+        assert context.guard.latches.blocking() is None
+
+        market.pin_price(infy, round(average - 12, 1))  # about -1,200: past the limit
+        latch = wait_for(lambda: context.guard.latches.blocking())
+        assert latch.pulled_by == "MAX_DAILY_LOSS" and "reached minus MAX_DAILY_LOSS (1,000)" in latch.reason
+        report = wait_for(lambda: context.kill_switch.report().get("done") and context.kill_switch.report(), 30)
+        assert report["steps"][-1]["step"] == "flat"
+        net = {row["product"]: row["quantity"] for row in official_kite.positions()["net"]}
+        assert net["MIS"] == 0
+        market.pin_price(infy, 1480.0)  # still losing: pulled once, not again
+        time.sleep(1.5)
+        trips = [r for r in caplog.records if "pulling the kill switch" in r.getMessage()]
+        assert len(trips) == 1
+    finally:
+        context.loss_watch.stop()
+
+
+def test_kites_m2m_of_an_overnight_and_a_commodity_position():
+    # An overnight long of 50 bought yesterday, closed at 100: Kite's buy_m2m takes the close
+    overnight = {"quantity": 50, "multiplier": 1, "buy_m2m": 5000.0, "sell_m2m": 0.0, "buy_value": 4800.0}
+    assert position_m2m(overnight, 103.0) == 150.0  # the day's: from the close, not from 96
+    # A commodity contract whose price is per unit of a lot of 100 (multiplier 100): 2 lots short
+    crude = {"quantity": -2, "multiplier": 100, "buy_m2m": 0.0, "sell_m2m": 2 * 100 * 5400.0}
+    assert position_m2m(crude, 5390.0) == 2000.0
