@@ -1,0 +1,1 @@
+"""The guard: risk limits checked on every order path, and the kill switch that leaves the account flat."""
