@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench.client_cost import order_watch_cost, rate_limit_efficiency, wrapper_overhead
 from bench.gateway_cost import gateway_cost
+from bench.guard import guard_bench
 from bench.history import data_helpers
 from bench.order_burst import order_burst
 from bench.order_updates import order_update_latency
@@ -74,6 +75,7 @@ SECTIONS = [
         lambda: ticker_hub(Row),
     ),
     ("13. The data helpers: two years of minute candles, the cache, instrument look-ups", lambda: data_helpers(Row)),
+    ("14. The guard and the kill switch", lambda: guard_bench(Row)),
 ]
 HEADER = ["metric", "ours", "reference", "ratio", "target", "result"]
 

@@ -119,6 +119,7 @@ def test_kill_for_one_client_leaves_the_others_alone(service, market, sandbox_ap
         steady.place_order(variety="regular", **limit),
         steady.place_order(variety="regular", quantity=4, **intraday),
     ]
+    filled(clock, steady)
     context = service.app.extensions["kite_app"]
     report = context.kill_switch.pull("test", "one bot", client="runaway", wait=True)
     book = book_of(sandbox_app)

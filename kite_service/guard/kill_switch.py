@@ -173,7 +173,7 @@ class KillSwitch:
         """Exit what each position holds beyond its pending exits; how many positions are not flat."""
         open_positions = 0
         pending = self._pending_exits()
-        for key, quantity in self._positions(client).items():
+        for key, quantity in self._positions(client, exits).items():
             if quantity == 0:
                 continue
             open_positions += 1
@@ -200,14 +200,17 @@ class KillSwitch:
 
     def _sweep(self, run, client, cancelled, failed, exits, refused) -> None:
         deadline = time.monotonic() + self._settings.guard.kill_sweep_seconds
+        first = True
         while True:
-            self._sleep(SWEEP_EVERY_SECONDS)
+            if not first:  # the first look at once: on Kite a MARKET exit has filled by then
+                self._sleep(SWEEP_EVERY_SECONDS)
+            first = False
             for key in self._refused_exits(exits) - refused:
                 refused.add(key)
                 self._step(run, "exit", False, f"Kite did not fill the exit of {':'.join(key)}: the position is left")
             pending, stuck_orders = self._cancel(run, client, cancelled, failed)
             self._square_off(run, client, exits, refused)
-            left = {key: quantity for key, quantity in self._positions(client).items() if quantity}
+            left = {key: quantity for key, quantity in self._positions(client, exits).items() if quantity}
             waiting = sum(self._pending_exits().values())
             if not left and not pending and not waiting:
                 whose = "the account is" if not client else f"client {client!r}'s positions are"
@@ -229,9 +232,10 @@ class KillSwitch:
 
     # -- what the account holds ---------------------------------------------------------------
 
-    def _positions(self, client) -> dict:
+    def _positions(self, client, exits: dict) -> dict:
         """{(exchange, symbol, product): net quantity} to flatten: the account's (its intraday ones
-        unless KILL_SQUARES_OFF=all), or what the client's own trades built (within the account's)."""
+        unless KILL_SQUARES_OFF=all), or what the client's own trades built and this run's exits
+        (`exits`) have not undone yet, within the account's."""
         every = self._settings.guard.kill_squares_off_all
         account = {}
         for row in self._api.kite.positions()["net"]:
@@ -242,7 +246,7 @@ class KillSwitch:
                 account[key] = account.get(key, 0) + int(row.get("quantity") or 0)
         if not client:
             return account
-        owned = self._owned(client)[0]
+        owned = self._owned(client)[0] | {str(order_id) for ids in exits.values() for order_id in ids}
         built: dict = {}
         for trade in self._api.kite.trades():
             if str(trade.get("order_id")) in owned:
