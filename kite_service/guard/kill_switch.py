@@ -29,6 +29,7 @@ import time
 
 from kite_service.clock import as_ist
 from kite_service.guard.latch import ACCOUNT
+from kite_service.kite.rate_limit import calls_first
 
 log = logging.getLogger("kite_app.kill_switch")
 
@@ -91,6 +92,10 @@ class KillSwitch:
     # -- the steps ---------------------------------------------------------------------------
 
     def _flatten(self, run: dict, client: str | None) -> None:
+        with calls_first():  # the account's limits are shared, and the switch's calls go first
+            self._flatten_now(run, client)
+
+    def _flatten_now(self, run: dict, client: str | None) -> None:
         try:
             cancelled, failed = set(), set()
             exits: dict = {}  # (exchange, symbol, product) -> order ids of our exits
@@ -115,7 +120,8 @@ class KillSwitch:
     def _reported(self, run, step, *args) -> None:
         """`step(run, *args)` on a thread of its own: an unexpected error is a loud line, not a lost one."""
         try:
-            step(run, *args)
+            with calls_first():
+                step(run, *args)
         except Exception as exc:
             log.exception("Kill switch: a step stopped on an unexpected error")
             self._step(run, "error", False, f"stopped by an unexpected error: {exc}; the sweep goes on")

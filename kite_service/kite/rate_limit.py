@@ -10,6 +10,7 @@ import bisect
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from datetime import timedelta
 
 from kite_service.clock import now_ist
@@ -55,6 +56,7 @@ class RateLimiter:
         self._turn = threading.Condition()
         self._next_ticket = 0
         self._serving = 0
+        self._first_waiting = 0  # callers that go before the line (the kill switch's) and wait for room
 
     def acquire(self) -> float:
         """Wait for a free slot and take it for a call made now; returns the seconds waited.
@@ -99,9 +101,12 @@ class RateLimiter:
             return taken - now
 
     def _take(self) -> tuple:
-        """(seconds waited, the slot's stamp)."""
+        """(seconds waited, the slot's stamp). A thread inside `calls_first()` goes before every caller
+        in line and takes the first slot that frees."""
+        if getattr(_first, "on", False):
+            return self._take_first()
         with self._turn:
-            if self._serving == self._next_ticket:
+            if self._serving == self._next_ticket and not self._first_waiting:
                 now = self._clock()
                 if self._has_room(now):
                     return 0.0, now  # nobody waiting and a free slot: the common case, one lock round-trip
@@ -114,16 +119,36 @@ class RateLimiter:
             while True:
                 with self._turn:
                     now = self._clock()
-                    if self._has_room(now):
+                    if not self._first_waiting and self._has_room(now):
                         return waited, now
                     # The oldest answered call leaves the window a period after its answer; with every
                     # slot in flight, look again shortly (an answer frees nothing before a period).
                     delay = self._calls[0] + self.period - now if self._calls else IN_FLIGHT_POLL_SECONDS
+                    if self._first_waiting:  # a free slot is theirs: look again once they have taken it
+                        delay = max(delay, IN_FLIGHT_POLL_SECONDS)
                 self._sleep(delay)
                 waited += delay
         finally:
             with self._turn:
                 self._serving += 1
+                self._turn.notify_all()
+
+    def _take_first(self) -> tuple:
+        waited = 0.0
+        with self._turn:
+            self._first_waiting += 1
+        try:
+            while True:
+                with self._turn:
+                    now = self._clock()
+                    if self._has_room(now):
+                        return waited, now
+                    delay = self._calls[0] + self.period - now if self._calls else IN_FLIGHT_POLL_SECONDS
+                self._sleep(delay)
+                waited += delay
+        finally:
+            with self._turn:
+                self._first_waiting -= 1
                 self._turn.notify_all()
 
     def _settle(self, stamp: float, done: float) -> None:
@@ -147,6 +172,21 @@ class RateLimiter:
             self._in_flight += 1
             return True
         return False
+
+
+_first = threading.local()
+
+
+@contextmanager
+def calls_first():
+    """Inside it, this thread's calls go before every caller waiting for the same limit: the kill
+    switch's cancels, exits and reads are never held up by the programs' queued calls."""
+    before = getattr(_first, "on", False)
+    _first.on = True
+    try:
+        yield
+    finally:
+        _first.on = before
 
 
 class _Slot:
