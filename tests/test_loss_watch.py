@@ -75,3 +75,35 @@ def test_kites_m2m_of_an_overnight_and_a_commodity_position():
     # A commodity contract whose price is per unit of a lot of 100 (multiplier 100): 2 lots short
     crude = {"quantity": -2, "multiplier": 100, "buy_m2m": 0.0, "sell_m2m": 2 * 100 * 5400.0}
     assert position_m2m(crude, 5390.0) == 2000.0
+
+
+def test_a_clients_max_loss_stops_that_client_alone(serve_hub, sandbox_app, official_kite):  # noqa: F811
+    import json
+
+    _url, app = serve_hub()
+    context = app.extensions["kite_app"]
+    registry, audit = context.gateway.clients, context.gateway.audit
+    registry.add("bot", can_trade=True, max_loss=500)
+    registry.add("other", can_trade=True)
+    market = sandbox_app.extensions["kite_sandbox"].market
+    infy = market.by_symbol("NSE", "INFY")
+    market.pin_price(infy, 1500.0)
+    buy = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "product": "MIS"}
+    buy |= {"order_type": "LIMIT", "price": 1510}
+    for client, quantity in (("bot", 10), ("other", 6)):  # placed through the gateway: the audit says whose
+        order_id = official_kite.place_order(variety="regular", quantity=quantity, **buy)
+        answer = json.dumps({"status": "success", "data": {"order_id": order_id}})
+        audit.record(context.clock(), client, "POST", "/orders/regular", {**buy, "quantity": quantity}, 200, answer)
+    assert wait_for(lambda: sum(row["quantity"] for row in official_kite.positions()["net"]) == 16)
+    context.loss_watch.start()
+    context.loss_watch._wake.set()
+    try:
+        market.pin_price(infy, 1440.0)  # bot: 10 x -60 = -600, past its 500; the account has no limit
+        latch = wait_for(lambda: context.guard.latches.active().get("bot"))
+        assert latch and latch.pulled_by == "bot's --max-loss" and context.guard.latches.blocking() is None
+        report = wait_for(lambda: context.kill_switch.report("bot").get("done") and context.kill_switch.report("bot"))
+        assert report["steps"][-1]["step"] == "flat", report
+        net = {row["product"]: row["quantity"] for row in official_kite.positions()["net"]}
+        assert net["MIS"] == 6  # the other client's 6 stay
+    finally:
+        context.loss_watch.stop()

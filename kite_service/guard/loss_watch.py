@@ -65,10 +65,40 @@ class HubMarks:
         pass
 
 
+def client_books(trades: list, owned: dict) -> dict:
+    """{client: {(exchange, symbol, product): {"quantity", "buy_value", "sell_value", "token"}}} built
+    from the day's `trades` of the orders each client placed (`owned`: {client: {order ids}})."""
+    owner = {order_id: name for name, ids in owned.items() for order_id in ids}
+    books: dict = {}
+    for trade in trades:
+        name = owner.get(str(trade.get("order_id")))
+        if name is None:
+            continue
+        key = (trade["exchange"], trade["tradingsymbol"], trade["product"])
+        entry = books.setdefault(name, {}).setdefault(
+            key, {"quantity": 0, "buy_value": 0.0, "sell_value": 0.0, "token": trade.get("instrument_token")}
+        )
+        quantity, value = int(trade["quantity"]), int(trade["quantity"]) * float(trade["average_price"])
+        if trade["transaction_type"] == "BUY":
+            entry["quantity"] += quantity
+            entry["buy_value"] += value
+        else:
+            entry["quantity"] -= quantity
+            entry["sell_value"] += value
+    return books
+
+
 class LossWatch:
-    def __init__(self, api, hub, kill_switch, limits, clock, publish=None):
+    """`clients`: the gateway's registry (each client's --max-loss); `owned(name)`: the order ids the
+    audit gives that client today."""
+
+    def __init__(self, api, hub, kill_switch, limits, clock, publish=None, clients=None, owned=None):
         self._api, self._hub, self._kill_switch = api, hub, kill_switch
         self._limits, self._clock, self._publish = limits, clock, publish
+        self._clients, self._owned = clients, owned
+        self._books: dict = {}  # client -> its book (client_books)
+        self._multipliers: dict = {}  # (exchange, symbol, product) -> the positions answer's multiplier
+        self._client_tripped: dict = {}  # client -> the trading day its switch was pulled
         self._lock = threading.Lock()
         self._rows: list = []
         self._prices: dict = {}  # token -> last price from the hub
@@ -78,11 +108,11 @@ class LossWatch:
         self._stop = threading.Event()
         self._thread = None
         self._warned_day = self._tripped_day = None
+        self._joined = False
         self.last_total: float | None = None
 
     def start(self) -> None:
         if self._thread is None:
-            self._hub.add(self._marks)
             self._thread = threading.Thread(target=self._run, name="guard-loss-watch", daemon=True)
             self._thread.start()
 
@@ -118,14 +148,39 @@ class LossWatch:
                 }
             )
         total = round(sum(p["m2m"] for p in positions), 2) if positions else 0.0
-        return {"total": total, "limit": self._limits.max_daily_loss, "positions": positions}
+        body = {"total": total, "limit": self._limits.max_daily_loss, "positions": positions}
+        return body | {"clients": self.client_pnl()}
+
+    def _capped_clients(self) -> dict:
+        """{client: its --max-loss} of the clients that have one."""
+        if self._clients is None:
+            return {}
+        return {c.name: c.max_loss for c in self._clients.all() if c.max_loss}
+
+    def watching(self) -> bool:
+        return bool(self._limits.max_daily_loss) or bool(self._capped_clients())
 
     def refresh(self) -> None:
-        """Read the positions again and subscribe their instruments at the hub (LTP mode)."""
+        """Read the positions (and, for clients with --max-loss, the day's trades) again and subscribe
+        their instruments at the hub (LTP mode)."""
+        if not self.watching():
+            return
+        if not self._joined:  # a client of the hub from the first limit on (none before: no subscriptions)
+            self._hub.add(self._marks)
+            self._joined = True
         rows = self._api.kite.positions()["net"]
         tokens = {row["instrument_token"] for row in rows if row.get("instrument_token")}
+        capped = self._capped_clients()
+        books = {}
+        if capped and self._owned is not None:
+            owned = {name: self._owned(name)[0] for name in capped}
+            books = client_books(self._api.kite.trades(), owned)
+            tokens |= {entry["token"] for book in books.values() for entry in book.values() if entry["token"]}
         with self._lock:
-            self._rows = rows
+            self._rows, self._books = rows, books
+            self._multipliers = {
+                (r["exchange"], r["tradingsymbol"], r["product"]): float(r.get("multiplier") or 1) for r in rows
+            }
             new, gone = tokens - self._subscribed, self._subscribed - tokens
             self._subscribed = tokens
         if new:
@@ -144,7 +199,42 @@ class LossWatch:
             self._wake.wait(REFRESH_SECONDS)
             self._wake.clear()
 
+    def client_pnl(self) -> dict:
+        """{client: its P&L}: the trades of its own orders, marked at the hub's prices."""
+        with self._lock:
+            books, prices, multipliers = dict(self._books), dict(self._prices), dict(self._multipliers)
+        totals = {}
+        for name, book in books.items():
+            total = 0.0
+            for key, entry in book.items():
+                last = prices.get(entry["token"])
+                if last is None:
+                    continue  # no tick yet: marked once one comes
+                total += entry["sell_value"] - entry["buy_value"] + entry["quantity"] * last * multipliers.get(key, 1.0)
+            totals[name] = round(total, 2)
+        return totals
+
+    def _evaluate_clients(self) -> None:
+        with self._lock:
+            if not self._books:
+                return
+        capped = self._capped_clients()
+        day = trading_day(self._clock())
+        for name, total in self.client_pnl().items():
+            most = capped.get(name)
+            if most and total <= -most and self._client_tripped.get(name) != day:
+                self._client_tripped[name] = day
+                reason = f"client {name!r}'s P&L {total:,.2f} reached minus its --max-loss ({most:,.0f})"
+                log.error("Guard: %s: pulling the kill switch for it", reason)
+                threading.Thread(
+                    target=self._kill_switch.pull,
+                    args=(f"{name}'s --max-loss", reason, name),
+                    name="guard-client-trip",
+                    daemon=True,
+                ).start()
+
     def _evaluate(self) -> None:
+        self._evaluate_clients()
         most = self._limits.max_daily_loss
         if not most:
             return

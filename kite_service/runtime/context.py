@@ -137,7 +137,16 @@ class AppContext:
             publish=publish,
             clock=clock,
         )
-        loss_watch = LossWatch(api, ticker_hub, kill_switch, settings.guard, clock, publish=publish)
+        loss_watch = LossWatch(
+            api,
+            ticker_hub,
+            kill_switch,
+            settings.guard,
+            clock,
+            publish=publish,
+            clients=gateway.clients,
+            owned=lambda client: gateway.audit.owned(clock(), client),
+        )
         events.listeners.append(loss_watch.on_order_events)
         return cls(
             settings=settings,
@@ -175,8 +184,7 @@ class AppContext:
             log.error("Order state of the previous version not imported yet: %s", exc)
         self.notifications.start()
         self.postbacks.start()
-        if self.settings.guard.max_daily_loss:  # marks the positions at the hub's prices
-            self.loss_watch.start()
+        self.loss_watch.start()  # marks positions at the hub's prices once MAX_DAILY_LOSS or a --max-loss is set
         # The stream with the order check, and only in the one process that holds the scheduler's lock.
         if with_scheduler and self.runner.start() and self.stream is not None:
             self.stream.start()
