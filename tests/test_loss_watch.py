@@ -107,3 +107,41 @@ def test_a_clients_max_loss_stops_that_client_alone(serve_hub, sandbox_app, offi
         assert net["MIS"] == 6  # the other client's 6 stay
     finally:
         context.loss_watch.stop()
+
+
+def test_the_pnl_of_an_equity_and_an_index_option_equals_the_sandboxs_answer_to_the_paisa(
+    serve_hub,  # noqa: F811
+    sandbox_app,  # noqa: F811
+    official_kite,
+):
+    _url, app = serve_hub(MAX_DAILY_LOSS="10000000")
+    context = app.extensions["kite_app"]
+    market = sandbox_app.extensions["kite_sandbox"].market
+    infy = market.by_symbol("NSE", "INFY")
+    option = next(i for i in market.instruments if i.exchange == "NFO" and i.name == "NIFTY" and i.strike)
+    market.pin_price(infy, 1500.0)
+    market.pin_price(option, 120.0)
+    equity = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "quantity": 7}
+    official_kite.place_order(variety="regular", product="MIS", order_type="LIMIT", price=1510, **equity)
+    contract = {"exchange": "NFO", "tradingsymbol": option.tradingsymbol, "transaction_type": "SELL"}
+    official_kite.place_order(
+        variety="regular", product="NRML", order_type="LIMIT", price=110, quantity=2 * option.lot_size, **contract
+    )
+    assert wait_for(lambda: len([r for r in official_kite.positions()["net"] if r["quantity"]]) == 2)
+    context.loss_watch.start()
+    try:
+        market.pin_price(infy, 1503.7)
+        market.pin_price(option, 131.45)
+
+        def both_marked():
+            positions = context.loss_watch.status()["positions"]
+            return len(positions) == 2 and {p["last_price"] for p in positions} == {1503.7, 131.45}
+
+        assert wait_for(both_marked), context.loss_watch.status()
+        kite_rows = official_kite.positions()["net"]
+        mine = {p["position"].split(" ")[0]: p["m2m"] for p in context.loss_watch.status()["positions"]}
+        kites = {f"{r['exchange']}:{r['tradingsymbol']}": r["m2m"] for r in kite_rows}
+        assert mine == kites  # each position to the paisa, and so the total
+        assert context.loss_watch.status()["total"] == round(sum(kites.values()), 2)
+    finally:
+        context.loss_watch.stop()
