@@ -18,14 +18,19 @@ RESET_WORD = "RESET"
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
-    return body if isinstance(body, dict) else {}
+    """The request's JSON object or form; ValueError for a body that is neither."""
+    if not request.is_json:
+        return request.form.to_dict()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValueError('Send a JSON object, e.g. {"reason": "runaway bot"}, or a form.')
+    return body
 
 
 def _client(body: dict):
     """The client named in the body (None: the account); a ValueError for one that does not exist."""
     name = body.get("client")
-    if name in (None, ""):
+    if name is None or name == "":
         return None
     names = {client.name for client in current_context().gateway.clients.all()}
     if not isinstance(name, str) or name not in names:
@@ -36,12 +41,16 @@ def _client(body: dict):
 @kill.post("/kill")
 @require_access_code
 def pull():
-    body = _body()
     try:
+        body = _body()
         client = _client(body)
     except ValueError as exc:
         return jsonify({"status": "error", "message": str(exc)}), 400
-    reason = str(body.get("reason") or "")[:200]
+    reason = body.get("reason")
+    reason = "" if reason is None else reason
+    if not isinstance(reason, str):
+        return jsonify({"status": "error", "message": 'reason must be text, e.g. "runaway bot".'}), 400
+    reason = reason[:200]
     pulled_by = str(body.get("by") or "POST /api/kill")[:40]
     report = current_context().kill_switch.pull(pulled_by, reason, client)
     return jsonify({"status": "success", "data": report}), 202
@@ -58,7 +67,10 @@ def reports():
 @kill.post("/kill/reset")
 @require_access_code
 def reset():
-    body = _body()
+    try:
+        body = _body()
+    except ValueError as exc:
+        return jsonify({"status": "error", "message": str(exc)}), 400
     if body.get("confirm") != RESET_WORD:
         message = f'Not reset: send "confirm": "{RESET_WORD}" to lift the kill switch (orders are allowed again).'
         return jsonify({"status": "error", "message": message}), 400
