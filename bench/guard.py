@@ -142,51 +142,10 @@ def _trip_to_flat(row) -> list:
     options = [
         i for i in market.instruments if i.exchange == "NFO" and i.name == "NIFTY" and i.tradingsymbol.endswith("CE")
     ][:OPTION_POSITIONS]
-    _paced(
-        kite.place_order,
-        [
-            dict(
-                variety="regular",
-                exchange="NSE",
-                tradingsymbol=i.tradingsymbol,
-                transaction_type="BUY",
-                quantity=1,
-                product="CNC",
-                order_type="LIMIT",
-                price=market.circuit_limits(i)[0],
-            )
-            for i in (stocks * 3)[:OPEN_ORDERS]
-        ]
-        + [
-            dict(
-                variety="regular",
-                exchange="NSE",
-                tradingsymbol=i.tradingsymbol,
-                transaction_type="BUY",
-                quantity=1,
-                product="MIS",
-                order_type="MARKET",
-                market_protection=-1,
-            )
-            for i in stocks[: POSITIONS - OPTION_POSITIONS]
-        ],
-    )
-    _paced(
-        kite.place_autoslice_order,
-        [
-            dict(
-                variety="regular",
-                exchange="NFO",
-                tradingsymbol=i.tradingsymbol,
-                transaction_type="BUY",
-                quantity=2 * most + lot,
-                product="MIS",
-                order_type="MARKET",
-                market_protection=-1,
-            )
-            for i in options
-        ],
-    )
+    resting = [_buy(i, 1, "CNC", "LIMIT", price=market.circuit_limits(i)[0]) for i in (stocks * 3)[:OPEN_ORDERS]]
+    intraday = [_buy(i, 1, "MIS", "MARKET") for i in stocks[: POSITIONS - OPTION_POSITIONS]]
+    _paced(kite.place_order, resting + intraday)
+    _paced(kite.place_autoslice_order, [_buy(i, 2 * most + lot, "MIS", "MARKET") for i in options])
     time.sleep(3)  # the sandbox fills MARKET orders after 2 s
     kite.positions()
     time.sleep(1.1)  # this set-up's own calls out of Kite's second (the switch's limiter does not see them)
@@ -221,6 +180,12 @@ def _trip_to_flat(row) -> list:
             refused[0] == 0,
         ),
     ]
+
+
+def _buy(instrument, quantity: int, product: str, order_type: str, **fields) -> dict:
+    order = {"variety": "regular", "exchange": instrument.exchange, "tradingsymbol": instrument.tradingsymbol}
+    order |= {"transaction_type": "BUY", "quantity": quantity, "product": product, "order_type": order_type}
+    return order | ({"market_protection": -1} if order_type == "MARKET" else {}) | fields
 
 
 def _paced(call, orders: list) -> None:

@@ -214,3 +214,29 @@ def test_no_placement_reaches_kite_after_the_latch_while_20_programs_place_flat_
     after = [at for at, tag in arrivals if at > latched_at[0] and tag != "killswitch"]
     assert placed_before and refused and after == []
     assert report["steps"][-1]["step"] == "flat"  # every one that got in before was cancelled
+
+
+def test_exits_above_the_freeze_quantity_are_sliced_in_whole_lots(service, market, sandbox_app, clock):  # noqa: F811
+    from kite_sandbox.exchange_numbers import FREEZE_QUANTITIES, INDEX_LOT_SIZES, most_per_order
+
+    day = clock().date()
+    lot, freeze = INDEX_LOT_SIZES.on("NIFTY", day).value, FREEZE_QUANTITIES.on("NIFTY", day).value
+    most = most_per_order(freeze, lot)  # one order's most: 3,510 (54 lots of 65)
+    option = next(i for i in market.instruments if i.exchange == "NFO" and i.name == "NIFTY" and i.strike)
+    market.pin_price(option, 2.0)  # a far option: 7,085 units within the demo account's funds
+    trader = service.client("bot", can_trade=True)
+    trader.place_autoslice_order(
+        variety="regular",
+        exchange="NFO",
+        tradingsymbol=option.tradingsymbol,
+        transaction_type="BUY",
+        quantity=2 * most + lot,
+        product="MIS",
+        order_type="MARKET",
+        market_protection=-1,
+    )
+    filled(clock, trader)
+    report = service.app.extensions["kite_app"].kill_switch.pull("test", "freeze", wait=True)
+    exits = [o for o in book_of(sandbox_app).orders.values() if o.get("tag") == "killswitch"]
+    assert sorted(o["quantity"] for o in exits) == sorted([most, most, lot])
+    assert report["steps"][-1]["step"] == "flat"

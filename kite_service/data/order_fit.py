@@ -51,22 +51,34 @@ def placement_orders(variety, params, freeze_limits, day: date) -> int:
     return day_orders(variety, params)
 
 
+def index_most_per_order(exchange: str, symbol: str, freeze_limits, day: date) -> int | None:
+    """One order's most of an index contract (NIFTY26DEC24000CE: NIFTY's freeze quantity in whole
+    lots) from the freeze quantities in use and NSE's lot table, without the instrument list; None
+    when it is not an index contract known here."""
+    if exchange not in LOT_SEGMENTS:
+        return None
+    names = [n for n in FREEZE_QUANTITIES.names() if symbol.startswith(n) and symbol[len(n) : len(n) + 1].isdigit()]
+    name = max(names, key=len, default=None)
+    freeze = freeze_limits.on(name) if name else None
+    lot = INDEX_LOT_SIZES.on(name, day) if freeze else None
+    if freeze is None or lot is None:
+        return None
+    return whole_lots_within(freeze.value, lot.value) or None
+
+
 def autoslice_orders(params, freeze_limits, day: date) -> int:
     """The orders Kite makes of an autoslice placement (`params`: its form), for the order caps: its
     quantity over one order's most for an index contract whose freeze quantity and lot are known
-    here (NIFTY26DEC24000CE: NIFTY's), else AUTOSLICE_MOST_ORDERS, the most it can make."""
-    symbol = str(params.get("tradingsymbol") or "")
-    names = [n for n in FREEZE_QUANTITIES.names() if symbol.startswith(n) and symbol[len(n) : len(n) + 1].isdigit()]
-    name = max(names, key=len, default=None)
-    freeze = freeze_limits.on(name) if name and params.get("exchange") in LOT_SEGMENTS else None
-    lot = INDEX_LOT_SIZES.on(name, day) if freeze else None
+    here, else AUTOSLICE_MOST_ORDERS, the most it can make."""
+    most = index_most_per_order(
+        str(params.get("exchange") or ""), str(params.get("tradingsymbol") or ""), freeze_limits, day
+    )
     try:
         quantity = int(params.get("quantity") or 0)
     except (TypeError, ValueError):
         return 1  # Kite refuses it; the request still counts once
-    if freeze is None or lot is None or quantity <= 0:
+    if most is None or quantity <= 0:
         return AUTOSLICE_MOST_ORDERS
-    most = whole_lots_within(freeze.value, lot.value) or 1
     return min(max(math.ceil(quantity / most), 1), AUTOSLICE_MOST_ORDERS)
 
 

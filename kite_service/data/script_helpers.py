@@ -16,7 +16,13 @@ from kite_service.data.exchange_limits import FREEZE_REFUSAL, FreezeLimits
 from kite_service.data.history import as_dicts, candle_frame, candle_history
 from kite_service.data.instrument_lookup import InstrumentNotFoundError, find, find_token, option_chain, spot_key
 from kite_service.data.instrument_store import INSTRUMENTS_FILE, InstrumentStore
-from kite_service.data.order_fit import check_order, most_per_order, placement_orders
+from kite_service.data.order_fit import (
+    LOT_SEGMENTS,
+    check_order,
+    index_most_per_order,
+    most_per_order,
+    placement_orders,
+)
 
 log = logging.getLogger("kite_api")
 CONTRACT_NAME = re.compile(r"^([A-Z&-]+?)\d{2}")  # NIFTY of NIFTY26DEC24000CE and of NIFTY2612324000CE
@@ -37,8 +43,15 @@ class DataHelpers:
 
     def most_per_order(self, key: str) -> int | None:
         """One order's most of an instrument ("NFO:NIFTY26DEC24000CE"): whole lots within its freeze
-        quantity; None when no freeze quantity is known for it (a stock's, an equity)."""
-        return most_per_order(self.instrument(key), self.freeze_limits)
+        quantity; None when no freeze quantity is known for it (a stock's, an equity). An equity or
+        an index contract needs no instrument list (no call to Kite); another contract looks it up."""
+        exchange, _, symbol = key.partition(":")
+        if exchange not in LOT_SEGMENTS:
+            return None
+        day = as_ist(self._clock()).date()
+        return index_most_per_order(exchange, symbol, self.freeze_limits, day) or most_per_order(
+            self.instrument(key), self.freeze_limits
+        )
 
     def placement_orders(self, variety, params) -> int:
         """The orders a placement counts toward Kite's caps (an autoslice's children: order_fit.py)."""
