@@ -4,10 +4,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from conftest import recorded
 from kite_service.clock import IST
 from kite_service.config.guard import GuardSettings
 from kite_service.guard.guard import Guard
 from kite_service.guard.latch import KillLatches
+from kite_service.guard.loss_watch import position_m2m, position_pnl
 from kite_service.guard.rules import GTT_DELETE, MF, KillSwitchOn, kind_of
 from kite_service.notifications.outbox import Notifications
 from kite_service.orders.database import OrderDatabase
@@ -70,3 +72,16 @@ def test_refusal_notifications_are_one_a_minute_per_client(tmp_path):
     clock.now += timedelta(minutes=1)
     _notify_refusal(notifications, clock, "bot", "again")
     assert notifications.pending_count == 3  # bot once, other once, bot again a minute later
+
+
+def test_the_guards_figures_are_kites_own_on_its_recorded_positions():
+    """Kite's recorded positions: an MCX contract of 1,000 units a lot, an overnight MCX position
+    closed today, a cover order's; each figure the guard computes equals Kite's to the paisa."""
+    positions = recorded("positions.json")["data"]
+    for row in positions["net"] + positions["day"]:
+        assert round(position_m2m(row, row["last_price"]), 2) == row["m2m"], row["tradingsymbol"]
+        assert round(position_pnl(row, row["last_price"]), 2) == row["pnl"], row["tradingsymbol"]
+    net = {row["tradingsymbol"]: row for row in positions["net"]}
+    assert position_m2m(net["LEADMINI17DECFUT"], 162.05) == 1000.0  # a rupee a unit on 1,000 units
+    gold = net["GOLDGUINEA17DECFUT"]  # 3 carried overnight, all sold today: the day's is from the close
+    assert (position_pnl(gold, 23355), position_m2m(gold, 23355)) == (801, 276)

@@ -4,7 +4,6 @@ switch pulled once when it reaches minus MAX_DAILY_LOSS: over the sandbox's real
 import time
 
 from hub_support import sandbox_ticker, serve_hub  # noqa: F401 (fixtures)
-from kite_service.guard.loss_watch import position_m2m
 from test_ticker_hub import sandbox_app  # noqa: F401 (a sandbox on the running clock: ticks in real time)
 
 
@@ -66,15 +65,6 @@ def test_a_loss_past_max_daily_loss_pulls_the_kill_switch_once_and_the_pnl_is_ki
         assert len(trips) == 1
     finally:
         context.loss_watch.stop()
-
-
-def test_kites_m2m_of_an_overnight_and_a_commodity_position():
-    # An overnight long of 50 bought yesterday, closed at 100: Kite's buy_m2m takes the close
-    overnight = {"quantity": 50, "multiplier": 1, "buy_m2m": 5000.0, "sell_m2m": 0.0, "buy_value": 4800.0}
-    assert position_m2m(overnight, 103.0) == 150.0  # the day's: from the close, not from 96
-    # A commodity contract whose price is per unit of a lot of 100 (multiplier 100): 2 lots short
-    crude = {"quantity": -2, "multiplier": 100, "buy_m2m": 0.0, "sell_m2m": 2 * 100 * 5400.0}
-    assert position_m2m(crude, 5390.0) == 2000.0
 
 
 def test_a_clients_max_loss_stops_that_client_alone(serve_hub, sandbox_app, official_kite):  # noqa: F811

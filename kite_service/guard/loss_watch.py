@@ -30,6 +30,13 @@ REFRESH_SECONDS = 300.0  # positions read again at least this often (trades from
 WARN_AT = 0.8  # of MAX_DAILY_LOSS: a notification
 
 
+def position_pnl(row: dict, last_price: float) -> float:
+    """Kite's pnl of one position at `last_price` (since the position opened, overnight part included)."""
+    multiplier = float(row.get("multiplier") or 1)
+    value = float(row.get("sell_value") or 0) - float(row.get("buy_value") or 0)
+    return value + int(row.get("quantity") or 0) * last_price * multiplier
+
+
 def position_m2m(row: dict, last_price: float) -> float:
     """Kite's m2m of one position at `last_price`."""
     multiplier = float(row.get("multiplier") or 1)
@@ -145,6 +152,7 @@ class LossWatch:
                     "quantity": row.get("quantity"),
                     "last_price": last,
                     "m2m": round(position_m2m(row, last), 2),
+                    "pnl": round(position_pnl(row, last), 2),
                 }
             )
         total = round(sum(p["m2m"] for p in positions), 2) if positions else 0.0
