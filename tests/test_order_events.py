@@ -122,3 +122,38 @@ def test_orders_of_earlier_trading_days_are_forgotten(settings, clock, events):
 
 def test_orders_without_an_id_are_ignored(events):
     assert events.observe([{"status": "OPEN"}, {"order_id": None}], "postback") == []
+
+
+def test_each_order_has_its_timeline_stored_with_its_announcement(settings, clock, events):
+    events.observe([order("OPEN")], "stream")
+    clock.advance(5)
+    events.observe([order("OPEN", 4)], "poll")
+    events.observe([order("OPEN", 4)], "postback")  # nothing new: no step
+    clock.advance(5)
+    events.observe([order("COMPLETE", 10), order("REJECTED", order_id="2002")], "postback")
+    timelines = OrderEvents(settings.order_database_file, clock=clock).timelines()  # as a restarted service reads it
+    steps = [(step["status"], step["filled_quantity"], step["source"], step["at"][11:19]) for step in timelines["2001"]]
+    assert steps == [
+        ("OPEN", 0, "stream", "10:00:00"),
+        ("OPEN", 4, "poll", "10:00:05"),
+        ("COMPLETE", 10, "postback", "10:00:10"),
+    ]
+    assert [step["status"] for step in timelines["2002"]] == ["REJECTED"]
+    clock.now = ist(2026, 11, 22, 7, 0)  # two trading days later: forgotten with the orders
+    events.prune(clock())
+    assert OrderDatabase(settings.order_database_file).timelines("2026-11-20") == {}
+
+
+def test_a_step_that_could_not_be_stored_is_not_in_the_timeline(settings, clock, events, monkeypatch):
+    from kite_service.errors import StorageError
+
+    def full_disk(*args):
+        raise StorageError("disk full")
+
+    monkeypatch.setattr(events.database, "save_order", full_disk)
+    with pytest.raises(StorageError):
+        events.observe([order("OPEN")], "poll")
+    monkeypatch.undo()
+    assert events.timelines() == {}  # nothing announced, nothing in the timeline: both come with the next write
+    events.observe([order("OPEN")], "poll")
+    assert [step["status"] for step in events.timelines()["2001"]] == ["OPEN"]

@@ -1,4 +1,5 @@
-"""The order database: each order's last known state and the notification outbox, in one SQLite file.
+"""The order database: each order's last known state, its timeline of events and the notification
+outbox, in one SQLite file.
 
 Why SQLite (the standard library's sqlite3, WAL journal, synchronous=FULL): a batch of order
 changes and the notifications that announce them commit in one transaction or not at all. A full
@@ -30,6 +31,17 @@ CREATE TABLE IF NOT EXISTS orders (
     filled_quantity INTEGER NOT NULL,
     trading_day TEXT NOT NULL  -- Kite's day of the last change: 06:00 IST to 06:00 IST (clock.trading_day)
 );
+CREATE TABLE IF NOT EXISTS order_events (  -- each order's timeline: every change announced, in order
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id TEXT NOT NULL,
+    trading_day TEXT NOT NULL,
+    at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    filled_quantity INTEGER NOT NULL,
+    source TEXT NOT NULL,  -- poll, stream or postback
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_events_by_day ON order_events (trading_day, order_id);
 CREATE TABLE IF NOT EXISTS notifications (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,  -- a repeat of a known id is not queued again
@@ -104,8 +116,32 @@ class OrderDatabase:
             (order_id, state["status"], state["filled_quantity"], state["trading_day"]),
         )
 
+    def save_event(self, tx: sqlite3.Connection, event, trading_day: str) -> None:
+        """One step of an order's timeline (an OrderEvent), in the transaction that announces it."""
+        tx.execute(
+            "INSERT INTO order_events (order_id, trading_day, at, status, filled_quantity, source, text) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (event.order_id, trading_day, event.at, event.status, event.filled_quantity, event.source, event.text),
+        )
+
+    def timelines(self, trading_day: str) -> dict:
+        """{order_id: [{"at", "status", "filled_quantity", "source", "text"}, ...]} of one trading day,
+        each order's steps in the order they were announced."""
+        rows = self.read(
+            "SELECT order_id, at, status, filled_quantity, source, text FROM order_events "
+            "WHERE trading_day = ? ORDER BY seq",
+            (trading_day,),
+        )
+        timelines: dict = {}
+        for order_id, at, status, filled, source, text in rows:
+            step = {"at": at, "status": status, "filled_quantity": filled, "source": source, "text": text}
+            timelines.setdefault(order_id, []).append(step)
+        return timelines
+
     def forget_orders_before(self, day: str) -> int:
+        """Forget the state and timelines of orders of trading days before `day`; how many orders."""
         with self.transaction() as tx:
+            tx.execute("DELETE FROM order_events WHERE trading_day < ?", (day,))
             return tx.execute("DELETE FROM orders WHERE trading_day < ?", (day,)).rowcount
 
     # -- the notification outbox ----------------------------------------------------------------------

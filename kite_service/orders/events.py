@@ -123,6 +123,8 @@ class OrderEvents:
             with self.database.transaction() as tx:
                 for order_id, state in changed.items():
                     self.database.save_order(tx, order_id, state)
+                for event in events:
+                    self.database.save_event(tx, event, self._day)
                 if self._outbox is not None:
                     for event in events:
                         self._outbox.queue(tx, event.to_dict())
@@ -136,6 +138,10 @@ class OrderEvents:
         for listener in self.listeners:  # outside the lock: a listener may read the order state
             listener(events)
         return events
+
+    def timelines(self, now=None) -> dict:
+        """{order_id: its steps} of the trading day of `now` (default: the clock's), as announced."""
+        return self.database.timelines(trading_day(now or self._clock()))
 
     def prune(self, now) -> None:
         """Forget orders of trading days before yesterday's (Kite's order book is per day)."""
