@@ -71,7 +71,11 @@ class HubServer:
         self._serving = threading.Event()
         self._stopping: asyncio.Event | None = None
         self._open: dict = {}  # LocalClient -> its GatewayClient (the loop's thread only)
-        self._per_client: Counter = Counter()  # client name -> open connections
+        # Connections counted against the caps from their accepted handshake until their socket closes
+        # (connection_lost): a client hears its handshake done before the server's handler runs, so
+        # counting in the handler would let a third connection past a cap of two
+        self._held: dict = {}  # ServerConnection -> client name
+        self._per_client: Counter = Counter()  # client name -> connections held
         self._refusals = LogThrottle(log, per_minute=5)
         self.refused_too_many = 0  # upgrades answered 429, and sockets closed past the handshake cap
 
@@ -114,6 +118,10 @@ class HubServer:
                     )
                     transport.abort()
 
+            def connection_lost(self, exc) -> None:
+                hub_server._release(self)
+                super().connection_lost(exc)
+
         async with serve(
             self._serve,
             sock=self._socket,
@@ -155,7 +163,17 @@ class HubServer:
                 "ticker hub connections past a cap", "Ticker hub: refused %s: %s", program.name, problem
             )
             return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, problem + "\n")
+        self._held[connection] = program.name
+        self._per_client[program.name] += 1
         return None
+
+    def _release(self, connection) -> None:
+        """A socket closed: its connection no longer counts against the caps (on the loop's thread)."""
+        name = self._held.pop(connection, None)
+        if name is not None:
+            self._per_client[name] -= 1
+            if not self._per_client[name]:
+                del self._per_client[name]
 
     def _past_a_cap(self, name: str) -> str | None:
         """Why one more connection of client `name` is refused, or None (on the loop's thread)."""
@@ -164,7 +182,7 @@ class HubServer:
                 f"Too many connections: client {name!r} has {self.caps.per_client} to Kite App's ticker hub, its "
                 "most (HUB_CONNECTIONS_PER_CLIENT); close one first"
             )
-        if len(self._open) >= self.caps.connections:
+        if len(self._held) >= self.caps.connections:
             return (
                 f"Too many connections: {self.caps.connections} programs' connections are open on Kite App's "
                 "ticker hub, its most (HUB_MAX_CONNECTIONS); try again later"
@@ -176,14 +194,9 @@ class HubServer:
         if program is None:  # revoked between the handshake and now
             await websocket.close(POLICY_VIOLATION, "Invalid api_key or access_token")
             return
-        problem = self._past_a_cap(program.name)  # handshakes that passed the check side by side
-        if problem:
-            await websocket.close(1013, problem[:120])  # RFC 6455 "try again later"
-            return
         client = LocalClient(program.name, websocket, self._loop)
         client.share = program.instruments or self.caps.instruments
         self._open[client] = program
-        self._per_client[program.name] += 1
         self._hub.add(client)
         sender = asyncio.create_task(client.send_queued())
         try:
@@ -201,9 +214,6 @@ class HubServer:
             pass
         finally:
             self._open.pop(client, None)
-            self._per_client[program.name] -= 1
-            if not self._per_client[program.name]:
-                del self._per_client[program.name]
             await asyncio.to_thread(self._hub.remove, client)
             client.close()
             await sender
