@@ -126,12 +126,12 @@ class KillSwitch:
             log.exception("Kill switch: a step stopped on an unexpected error")
             self._step(run, "error", False, f"stopped by an unexpected error: {exc}; the sweep goes on")
 
-    def _cancel(self, run, client, cancelled: set, failed: set) -> tuple:
+    def _cancel(self, run, client, cancelled: set, failed: set, orders: list | None = None) -> tuple:
         """Cancel each order not final (and not cancelled or failed here before); (orders not final,
         of them those Kite would not cancel)."""
         owned = self._owned(client)[0] if client else None
         pending = stuck = 0
-        for order in self._api.get_raw_orders():
+        for order in self._api.get_raw_orders() if orders is None else orders:
             order_id, status = str(order.get("order_id")), str(order.get("status") or "")
             if status in FINAL or status in CANCELLING or order.get("tag") == EXIT_TAG:
                 continue
@@ -175,10 +175,10 @@ class KillSwitch:
             except Exception as exc:  # noqa: BLE001
                 self._step(run, "gtt", False, f"FAILED to delete {what}: {exc}")
 
-    def _square_off(self, run, client, exits: dict, refused: set) -> int:
+    def _square_off(self, run, client, exits: dict, refused: set, orders: list | None = None) -> int:
         """Exit what each position holds beyond its pending exits; how many positions are not flat."""
         open_positions = 0
-        pending = self._pending_exits()
+        pending = self._pending_exits(orders)
         for key, quantity in self._positions(client, exits).items():
             if quantity == 0:
                 continue
@@ -211,13 +211,14 @@ class KillSwitch:
             if not first:  # the first look at once: on Kite a MARKET exit has filled by then
                 self._sleep(SWEEP_EVERY_SECONDS)
             first = False
-            for key in self._refused_exits(exits) - refused:
+            orders = self._api.get_raw_orders()  # one read of the order book a pass, shared by each step
+            for key in self._refused_exits(exits, orders) - refused:
                 refused.add(key)
                 self._step(run, "exit", False, f"Kite did not fill the exit of {':'.join(key)}: the position is left")
-            pending, stuck_orders = self._cancel(run, client, cancelled, failed)
-            self._square_off(run, client, exits, refused)
+            pending, stuck_orders = self._cancel(run, client, cancelled, failed, orders)
+            self._square_off(run, client, exits, refused, orders)
             left = {key: quantity for key, quantity in self._positions(client, exits).items() if quantity}
-            waiting = sum(self._pending_exits().values())
+            waiting = sum(self._pending_exits(orders).values())
             if not left and not pending and not waiting:
                 whose = "the account is" if not client else f"client {client!r}'s positions are"
                 self._step(run, "flat", True, f"{whose} flat and nothing is pending")
@@ -266,20 +267,20 @@ class KillSwitch:
             if k in account and q * account[k] > 0
         }
 
-    def _pending_exits(self) -> dict:
+    def _pending_exits(self, orders: list | None = None) -> dict:
         """{(exchange, symbol, product): quantity} of our exits not final yet."""
         pending: dict = {}
-        for order in self._api.get_raw_orders():
+        for order in self._api.get_raw_orders() if orders is None else orders:
             if order.get("tag") == EXIT_TAG and order.get("status") not in FINAL:
                 key = (order["exchange"], order["tradingsymbol"], order["product"])
                 pending[key] = pending.get(key, 0) + int(order.get("pending_quantity") or order.get("quantity") or 0)
         return pending
 
-    def _refused_exits(self, exits: dict) -> set:
+    def _refused_exits(self, exits: dict, orders: list) -> set:
         ours = {order_id: key for key, ids in exits.items() for order_id in ids}
         return {
             ours[str(o.get("order_id"))]
-            for o in self._api.get_raw_orders()
+            for o in orders
             if str(o.get("order_id")) in ours and o.get("status") in ("REJECTED", "CANCELLED")
         }
 
