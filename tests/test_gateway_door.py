@@ -15,7 +15,7 @@ from kite_service.gateway.audit import AUDIT_PREFIX
 from kite_service.gateway.slots import POOL_SIZES, CallSlots, NoSlotError
 from kite_service.kite.sdk import kite_errors
 from kite_service.web.http_server import WAITRESS_SETTINGS
-from test_gateway import gateway, kite_headers, market, sandbox_app, serve_gateway  # noqa: F401 (fixtures)
+from test_gateway import candle_hour, gateway, kite_headers, market, sandbox_app, serve_gateway  # noqa: F401 (fixtures)
 
 
 def raw_call(root: str, method: str, path: str, headers: dict) -> tuple:
@@ -61,7 +61,7 @@ def test_a_path_whose_decoding_changes_its_meaning_is_refused_and_not_sent(gatew
     assert reached_kite == ["/user/profile"]
 
 
-def test_reads_waiting_for_their_rate_limit_never_hold_up_a_trading_clients_orders(gateway, market):  # noqa: F811
+def test_reads_waiting_for_their_rate_limit_never_hold_up_a_trading_clients_orders(gateway, market, clock):  # noqa: F811
     reader, trader = gateway.client("reader"), gateway.client("trader", can_trade=True)
     token = market.by_symbol("NSE", "INFY").token
     stop, answers = threading.Event(), []
@@ -69,11 +69,12 @@ def test_reads_waiting_for_their_rate_limit_never_hold_up_a_trading_clients_orde
     def read_history():
         while not stop.is_set():
             try:
-                reader.historical_data(token, "2026-12-01 09:15:00", "2026-12-01 09:20:00", "minute")
+                reader.historical_data(token, *hour, "minute")
                 answers.append("candles")
             except kite_errors.NetworkException as exc:
                 answers.append(str(exc))
 
+    hour = candle_hour(clock)  # before the sandbox's injected day
     threads = [threading.Thread(target=read_history) for _ in range(16)]  # about 11 calls a second wanted
     for thread in threads:
         thread.start()
