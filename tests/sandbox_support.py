@@ -33,13 +33,16 @@ class Clock:
 class RunningClock:
     """A fixed moment that then runs in real time: for parts that wait on real sockets and timers, and
     still must not see the real date or time of day (a session logged in at 05:59 ends at 06:00). Its
-    seconds turn with the real ones (the sandbox's ticker sends each second's ticks as the second begins)."""
+    seconds turn with the real ones (the sandbox's ticker sends each second's ticks as the second begins).
+    It reads the same system clock as the ticker: a second clock read apart from it (the monotonic one)
+    could be read milliseconds later when the thread is switched out, and its seconds would then turn
+    that much after the ticker's."""
 
     def __init__(self, start):
-        self._start, self._began = start + timedelta(seconds=time.time() % 1), time.monotonic()
+        self._start, self._origin = start, float(int(time.time()))
 
     def __call__(self):
-        return self._start + timedelta(seconds=time.monotonic() - self._began)
+        return self._start + timedelta(seconds=time.time() - self._origin)
 
 
 @pytest.fixture
