@@ -33,6 +33,7 @@ from kite_service.storage.private_files import make_private
 from kite_service.ticker.hub_server import HubServer
 from kite_service.ticker.local_server import HubCaps
 from kite_service.web.api import api, kite_hooks, public, register_error_handlers
+from kite_service.web.day import day
 from kite_service.web.guards import install_request_guards
 from kite_service.web.http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS, create_http_server
 from kite_service.web.kill import kill
@@ -68,7 +69,7 @@ def create_app(test_config: dict | None = None, clock=now_ist) -> Flask:
             max_age=600,
         )
     install_request_guards(app)
-    for blueprint in (public, api, kite_hooks, browser, kill):
+    for blueprint in (public, api, kite_hooks, browser, kill, day):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     mount_gateway(app)  # Kite's paths: the gateway, in front of Flask

@@ -42,6 +42,21 @@ def test_refusals_are_a_few_lines_a_minute_per_client_and_the_rest_are_counted(t
     assert len(lines_of(audit)) == REFUSED_LINES_PER_MINUTE + 2 + 30
 
 
+def test_each_order_is_owned_by_the_client_whose_placement_kite_took(tmp_path):
+    audit = GatewayAudit(tmp_path)
+    placed = '{"status": "success", "data": {"order_id": "%s"}}'
+    audit.record(NOON, "bot-a", "POST", "/orders/regular", {}, 200, placed % "101")
+    audit.record(NOON + timedelta(seconds=1), "bot-b", "POST", "/orders/regular", {}, 200, placed % "102")
+    audit.record(NOON + timedelta(seconds=2), "bot-b", "PUT", "/orders/regular/101", {}, 200, placed % "101")
+    audit.record(NOON + timedelta(seconds=3), "bot-b", "POST", "/orders/regular", {}, 400, '{"status": "error"}')
+    audit.path_for(NOON).open("a").write("not json\n")  # a torn line is skipped
+    owners = audit.order_owners(NOON)
+    assert {order_id: owner["client"] for order_id, owner in owners.items()} == {"101": "bot-a", "102": "bot-b"}
+    assert owners["102"]["at"].startswith("2026-11-20T12:00:01")
+    assert audit.placements(NOON) == {"bot-a": 1, "bot-b": 1}
+    assert audit.owned(NOON, "bot-b") == ({"101", "102"}, set())  # it modified 101: the kill switch's reach
+
+
 class NoSession:
     def load(self):
         return None

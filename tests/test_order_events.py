@@ -140,9 +140,13 @@ def test_each_order_has_its_timeline_stored_with_its_announcement(settings, cloc
         ("COMPLETE", 10, "postback", "10:00:10"),
     ]
     assert [step["status"] for step in timelines["2002"]] == ["REJECTED"]
+    stored = OrderEvents(settings.order_database_file, clock=clock).day_orders()
+    assert stored["2001"]["status"] == "COMPLETE" and stored["2001"]["filled_quantity"] == 10
+    assert stored["2001"]["order"]["tradingsymbol"] == "SBIN" and stored["2001"]["order"]["transaction_type"] == "SELL"
     clock.now = ist(2026, 11, 22, 7, 0)  # two trading days later: forgotten with the orders
     events.prune(clock())
-    assert OrderEvents(settings.order_database_file, clock=clock).timelines(first_day) == {}
+    later = OrderEvents(settings.order_database_file, clock=clock)
+    assert later.timelines(first_day) == {} and later.day_orders(first_day) == {}
 
 
 def test_a_step_that_could_not_be_stored_is_not_in_the_timeline(settings, clock, events, monkeypatch):

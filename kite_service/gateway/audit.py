@@ -105,21 +105,26 @@ class GatewayAudit:
         times.append(now)
         return True
 
-    def placements(self, moment: datetime) -> dict:
-        """{client: its order placements Kite took} in the audit file of `moment`'s IST day: where the
-        guard's count of each client's orders starts after a restart."""
-        counts: dict = {}
+    def _entries(self, moment: datetime):
+        """The lines of the audit file of `moment`'s IST day that Kite took (status 200), as dicts."""
         try:
             lines = self.path_for(moment).read_text(encoding="utf-8").splitlines()
         except OSError:
-            return counts
+            return
         for line in lines:
             try:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            call, status = str(entry.get("call", "")), entry.get("status")
-            if status == 200 and call.startswith("POST /orders/"):
+            if isinstance(entry, dict) and entry.get("status") == 200:
+                yield entry
+
+    def placements(self, moment: datetime) -> dict:
+        """{client: its order placements Kite took} in the audit file of `moment`'s IST day: where the
+        guard's count of each client's orders starts after a restart."""
+        counts: dict = {}
+        for entry in self._entries(moment):
+            if str(entry.get("call", "")).startswith("POST /orders/"):
                 counts[entry.get("client")] = counts.get(entry.get("client"), 0) + 1
         return counts
 
@@ -127,21 +132,23 @@ class GatewayAudit:
         """({order ids}, {GTT trigger ids}) that `client` placed on `moment`'s IST day, by the audit:
         the kill switch's `--client` touches those alone (an order's tag may say anything)."""
         orders, triggers = set(), set()
-        try:
-            lines = self.path_for(moment).read_text(encoding="utf-8").splitlines()
-        except OSError:
-            return orders, triggers
-        for line in lines:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("client") == client and entry.get("status") == 200:
+        for entry in self._entries(moment):
+            if entry.get("client") == client:
                 if entry.get("order_id"):
                     orders.add(str(entry["order_id"]))
                 if entry.get("trigger_id"):
                     triggers.add(str(entry["trigger_id"]))
         return orders, triggers
+
+    def order_owners(self, moment: datetime) -> dict:
+        """{order_id: {"client", "at"}}: which program placed each order of `moment`'s IST day, and when
+        Kite took it (the /day page's "placed by")."""
+        owners: dict = {}
+        for entry in self._entries(moment):
+            order_id = entry.get("order_id")
+            if order_id and str(entry.get("call", "")).startswith("POST /orders/") and order_id not in owners:
+                owners[str(order_id)] = {"client": str(entry.get("client")), "at": str(entry.get("time"))}
+        return owners
 
     def today(self, moment: datetime) -> dict:
         """{client: {"calls", "orders", "refusals"}} for the trading day of `moment`."""

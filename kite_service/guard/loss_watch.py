@@ -19,8 +19,9 @@ kill switch, once a day, pulled on a thread of its own so that the hub's loop ne
 import json
 import logging
 import threading
+import time
 
-from kite_service.clock import trading_day
+from kite_service.clock import as_ist, trading_day
 from kite_service.ticker.frames import split
 from kite_service.ticker.ticks import decode
 
@@ -28,6 +29,7 @@ log = logging.getLogger("kite_app.guard")
 
 REFRESH_SECONDS = 300.0  # positions read again at least this often (trades from Kite's web or app)
 WARN_AT = 0.8  # of MAX_DAILY_LOSS: a notification
+CURVE_MINUTES = 24 * 60  # the day's P&L kept minute by minute (the /day page's chart)
 
 
 def position_pnl(row: dict, last_price: float) -> float:
@@ -116,6 +118,11 @@ class LossWatch:
         self._thread = None
         self._warned_day = self._tripped_day = None
         self._joined = False
+        self._wanted_until = 0.0  # monotonic: an open /day page wants the P&L without any limit set
+        self._curve: dict = {}  # "YYYY-MM-DDTHH:MM" (IST) -> the day's total P&L at that minute's last mark
+        self._curve_day = None
+        self.refreshed_at = None  # when the positions were last read (None: never)
+        self._positions_read = threading.Event()
         self.last_total: float | None = None
 
     def start(self) -> None:
@@ -166,12 +173,38 @@ class LossWatch:
         return {c.name: c.max_loss for c in self._clients.all() if c.max_loss}
 
     def watching(self) -> bool:
-        return bool(self._limits.max_daily_loss) or bool(self._capped_clients())
+        wanted = time.monotonic() < self._wanted_until
+        return wanted or bool(self._limits.max_daily_loss) or bool(self._capped_clients())
+
+    def want(self, seconds: float) -> None:
+        """Mark positions for the next `seconds` even with no limit set (an open /day page); the first
+        want wakes the watch to read them now."""
+        was = self.watching()
+        self._wanted_until = max(self._wanted_until, time.monotonic() + seconds)
+        if not was:
+            self._wake.set()
+
+    def wait_for_positions(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the first reading of the positions (the day's first /day page);
+        False at once when the watch is not running."""
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        return self._positions_read.wait(seconds)
+
+    def curve(self) -> list:
+        """[("YYYY-MM-DDTHH:MM", total), ...]: the day's P&L minute by minute (IST; each minute's last
+        mark), in order. Kept in memory: a restart starts the chart again."""
+        with self._lock:
+            return sorted(self._curve.items())
 
     def refresh(self) -> None:
         """Read the positions (and, for clients with --max-loss, the day's trades) again and subscribe
         their instruments at the hub (LTP mode)."""
         if not self.watching():
+            if self._joined:  # no limit and no page any more: the hub's instruments are let go
+                self._hub.remove(self._marks)
+                with self._lock:
+                    self._joined, self._subscribed = False, set()
             return
         if not self._joined:  # a client of the hub from the first limit on (none before: no subscriptions)
             self._hub.add(self._marks)
@@ -186,11 +219,13 @@ class LossWatch:
             tokens |= {entry["token"] for book in books.values() for entry in book.values() if entry["token"]}
         with self._lock:
             self._rows, self._books = rows, books
+            self.refreshed_at = self._clock()
             self._multipliers = {
                 (r["exchange"], r["tradingsymbol"], r["product"]): float(r.get("multiplier") or 1) for r in rows
             }
             new, gone = tokens - self._subscribed, self._subscribed - tokens
             self._subscribed = tokens
+        self._positions_read.set()
         if new:
             self._hub.handle(self._marks, json.dumps({"a": "subscribe", "v": sorted(new)}))
             self._hub.handle(self._marks, json.dumps({"a": "mode", "v": ["ltp", sorted(new)]}))
@@ -243,12 +278,18 @@ class LossWatch:
 
     def _evaluate(self) -> None:
         self._evaluate_clients()
+        total = self.status()["total"]
+        self.last_total = total
+        now = self._clock()
+        day = trading_day(now)
+        with self._lock:
+            if day != self._curve_day:
+                self._curve, self._curve_day = {}, day
+            if len(self._curve) < CURVE_MINUTES:
+                self._curve[f"{as_ist(now):%Y-%m-%dT%H:%M}"] = total
         most = self._limits.max_daily_loss
         if not most:
             return
-        total = self.status()["total"]
-        self.last_total = total
-        day = trading_day(self._clock())
         if total <= -most and self._tripped_day != day:
             self._tripped_day = day
             reason = f"the day's P&L {total:,.2f} reached minus MAX_DAILY_LOSS ({most:,.0f})"

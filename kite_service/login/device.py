@@ -26,11 +26,19 @@ _PURPOSE = b"kite_app device cookie\x00"  # this key signs nothing else
 
 
 class DeviceCookies:
-    """Issues and checks device cookies; thread-safe (no state beyond the key)."""
+    """Issues and checks device cookies; thread-safe (no state beyond the key). `purpose` keys a
+    cookie of another kind (the /day page's, web/day_access.py) that this one never accepts."""
 
-    def __init__(self, secret: str, access_code: str, clock=time.time, lifetime: float = DEVICE_LIFETIME_SECONDS):
+    def __init__(
+        self,
+        secret: str,
+        access_code: str,
+        clock=time.time,
+        lifetime: float = DEVICE_LIFETIME_SECONDS,
+        purpose: bytes = _PURPOSE,
+    ):
         key = hmac.new(
-            secret.encode("utf-8", "replace"), _PURPOSE + access_code.encode("utf-8", "replace"), hashlib.sha256
+            secret.encode("utf-8", "replace"), purpose + access_code.encode("utf-8", "replace"), hashlib.sha256
         ).digest()
         # Keyed once and copied per cookie, as login/state.py does: a fresh HMAC looks the digest up again.
         self._keyed_mac = hmac.new(key, digestmod=hashlib.sha256)

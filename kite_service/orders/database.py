@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS order_events (  -- each order's timeline: every chang
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS order_events_by_day ON order_events (trading_day, order_id);
+CREATE TABLE IF NOT EXISTS order_details (  -- what each order is (symbol, side, quantity...), as last announced
+    order_id TEXT PRIMARY KEY,
+    trading_day TEXT NOT NULL,
+    body BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS notifications (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,  -- a repeat of a known id is not queued again
@@ -123,6 +128,11 @@ class OrderDatabase:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (event.order_id, trading_day, event.at, event.status, event.filled_quantity, event.source, event.text),
         )
+        if event.order.get("tradingsymbol"):  # an update that names the order (a postback's may not)
+            tx.execute(
+                "INSERT OR REPLACE INTO order_details (order_id, trading_day, body) VALUES (?, ?, ?)",
+                (event.order_id, trading_day, orjson.dumps(event.order)),
+            )
 
     def timelines(self, trading_day: str) -> dict:
         """{order_id: [{"at", "status", "filled_quantity", "source", "text"}, ...]} of one trading day,
@@ -138,10 +148,24 @@ class OrderDatabase:
             timelines.setdefault(order_id, []).append(step)
         return timelines
 
+    def day_orders(self, trading_day: str) -> dict:
+        """{order_id: {"status", "filled_quantity", "order": {symbol, side, quantity...}}} of one trading
+        day's orders as last announced (an order's `order` is {} until an update named it)."""
+        rows = self.read(
+            "SELECT o.order_id, o.status, o.filled_quantity, d.body FROM orders o "
+            "LEFT JOIN order_details d ON d.order_id = o.order_id WHERE o.trading_day = ?",
+            (trading_day,),
+        )
+        return {
+            order_id: {"status": status, "filled_quantity": filled, "order": orjson.loads(body) if body else {}}
+            for order_id, status, filled, body in rows
+        }
+
     def forget_orders_before(self, day: str) -> int:
-        """Forget the state and timelines of orders of trading days before `day`; how many orders."""
+        """Forget the state, details and timelines of orders of trading days before `day`; how many orders."""
         with self.transaction() as tx:
             tx.execute("DELETE FROM order_events WHERE trading_day < ?", (day,))
+            tx.execute("DELETE FROM order_details WHERE trading_day < ?", (day,))
             return tx.execute("DELETE FROM orders WHERE trading_day < ?", (day,)).rowcount
 
     # -- the notification outbox ----------------------------------------------------------------------

@@ -143,6 +143,10 @@ class OrderEvents:
         """{order_id: its steps} of the trading day of `now` (default: the clock's), as announced."""
         return self.database.timelines(trading_day(now or self._clock()))
 
+    def day_orders(self, now=None) -> dict:
+        """{order_id: {"status", "filled_quantity", "order"}} of the trading day of `now`, as stored."""
+        return self.database.day_orders(trading_day(now or self._clock()))
+
     def prune(self, now) -> None:
         """Forget orders of trading days before yesterday's (Kite's order book is per day)."""
         with self._lock:

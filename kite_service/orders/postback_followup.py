@@ -52,11 +52,13 @@ class PostbackFollowUp:
         self._thread = None
         self._throttle = LogThrottle(log)
         self.looked_up = 0
+        self.last_heard = None  # when Kite last sent a postback that passed its checksum (the /day page)
         self.ignored = {FOLDED: 0, FINAL: 0, EARLIER_DAY: 0, BUSY: 0}
 
     def submit(self, order_id: str, order_timestamp: str | None = None) -> str:
         """Schedule one look-up; returns QUEUED, or why none was added (FOLDED into one already
         due, the order is FINAL, the postback is of an EARLIER_DAY, or the queue is BUSY)."""
+        self.last_heard = self._clock()
         outcome = self._schedule(order_id, order_timestamp)
         if outcome != QUEUED:
             self.ignored[outcome] += 1

@@ -50,7 +50,7 @@ def health():
     """Liveness and readiness for monitors: no access code, no secrets, no user id."""
     context = current_context()
     session = context.store.summary(context.clock(), max_age=HEALTH_SESSION_MAX_AGE_SECONDS)
-    body = _health(context, session)
+    body = health_summary(context, session)
     body["session"] = {"state": session["state"], "expires_at": session["expires_at"]}
     return jsonify(body)
 
@@ -60,7 +60,7 @@ def health():
 def status():
     """/health plus the user, order-watch counts and the notification backlog."""
     context = current_context()
-    body = _health(context, context.store.summary(context.clock(), max_age=HEALTH_SESSION_MAX_AGE_SECONDS))
+    body = health_summary(context, context.store.summary(context.clock(), max_age=HEALTH_SESSION_MAX_AGE_SECONDS))
     body["orders"] = {
         "watched_today": context.events.watched_count,
         "by_status": context.events.status_counts(),
@@ -93,7 +93,7 @@ def status():
     return jsonify(body)
 
 
-def _health(context, session: dict) -> dict:
+def health_summary(context, session: dict) -> dict:
     last = context.watcher.last_outcome
     scheduler_running = context.runner.running
     stream = context.stream.state if context.stream is not None else None

@@ -1,0 +1,193 @@
+"""The /day page's live feed: server-sent events that keep every open page up to date.
+
+One thread (started by the first open page, ended a while after the last one closes) renders the
+page's small sections once a second, or at once when an order event or the kill switch wakes it,
+and publishes only what changed: a section's new HTML, or the rows of the orders that changed. Every
+page shares that one rendering; each reads its own bounded queue. Messages are numbered: a page
+asks for what came after the number it was rendered at (and EventSource does the same with
+Last-Event-ID when it reconnects), so nothing between the page's rendering and its stream is lost.
+A page that fell further behind than the kept messages, or whose queue filled, is told to reload.
+
+Bounded: at most MAX_PAGES streams at once (each holds one of waitress's threads, which
+web/http_server.py adds for them), QUEUE_MESSAGES per page, KEPT_MESSAGES for replays. A page whose
+browser went away is dropped at the next write (a comment line every HEARTBEAT_SECONDS), and
+every stream ends after STREAM_SECONDS (the browser reconnects at once, and the page's cookie is
+checked again).
+"""
+
+import json
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections import deque
+
+log = logging.getLogger("kite_app.day")
+
+MAX_PAGES = 20
+QUEUE_MESSAGES = 500
+KEPT_MESSAGES = 2000
+HEARTBEAT_SECONDS = 15.0
+STREAM_SECONDS = 300.0
+RENDER_EVERY_SECONDS = 1.0
+IDLE_SECONDS = 30.0  # the thread ends this long after the last page closed
+RECONNECT_MS = 1000  # EventSource's retry after a stream ends
+
+
+class PagesFullError(Exception):
+    """MAX_PAGES pages are open already: close one (or reload later) for live updates."""
+
+
+class _Page:
+    def __init__(self):
+        self.queue: queue.Queue = queue.Queue(QUEUE_MESSAGES)
+        self.behind = False
+
+
+def _message(mark: str, event: str, data: dict) -> bytes:
+    return f"id: {mark}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+class DayFeed:
+    """`sections()` -> {section id: HTML} of the small sections; `order_rows(ids)` -> {order id: HTML};
+    `keep_alive()` is called on each pass while pages are open (the loss watch's want)."""
+
+    def __init__(self, sections, order_rows, keep_alive=lambda: None):
+        self._sections, self._order_rows, self._keep_alive = sections, order_rows, keep_alive
+        self._lock = threading.Lock()
+        self._pages: set = set()
+        self._kept: deque = deque(maxlen=KEPT_MESSAGES)  # (seq, bytes)
+        self._seq = 0
+        self._epoch = secrets.token_hex(4)  # a page's mark from before a restart names no message here
+        self._shown: dict = {}  # section id -> the HTML last published
+        self._changed_orders: set = set()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.published = 0
+
+    @property
+    def mark(self) -> str:
+        """The last message's mark ("<epoch>-<number>"): a page rendered now asks for what comes after it."""
+        with self._lock:
+            return f"{self._epoch}-{self._seq}"
+
+    @property
+    def open_pages(self) -> int:
+        with self._lock:
+            return len(self._pages)
+
+    # -- what wakes it -------------------------------------------------------------------------------
+
+    def orders_changed(self, events: list) -> None:
+        """OrderEvents' listener: the rows of these orders (and the sections) go out now."""
+        with self._lock:
+            if not self._pages:
+                return
+            self._changed_orders.update(event.order_id for event in events)
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Something the sections show changed (the kill switch pulled or reset): render now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    # -- pages -----------------------------------------------------------------------------------------
+
+    def stream(self, since: str):
+        """The SSE bytes of one page: what came after the mark `since`, then each new message, with
+        heartbeats, for STREAM_SECONDS; a page whose mark names no kept message is told to reload.
+        PagesFullError when MAX_PAGES are open (raised here, before any byte)."""
+        page = self._open(since)
+        return self._flow(page)
+
+    def _since(self, since: str) -> int | None:
+        """The message number of a mark of this process (lock held); None for any other."""
+        epoch, _, number = str(since).partition("-")
+        if epoch != self._epoch or not number.isascii() or not number.isdigit() or int(number) > self._seq:
+            return None
+        return int(number)
+
+    def _open(self, since: str) -> _Page:
+        page = _Page()
+        with self._lock:
+            if len(self._pages) >= MAX_PAGES:
+                raise PagesFullError(f"{MAX_PAGES} /day pages are open already: close one for live updates here.")
+            after = self._since(since)
+            kept = [(seq, data) for seq, data in self._kept if after is not None and seq > after]
+            complete = after is not None and (after == self._seq or (kept and kept[0][0] == after + 1))
+            if not complete or len(kept) > QUEUE_MESSAGES:
+                page.behind = True
+            else:
+                for _, data in kept:
+                    page.queue.put_nowait(data)
+            self._pages.add(page)
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping.clear()
+                self._thread = threading.Thread(target=self._run, name="day-feed", daemon=True)
+                self._thread.start()
+        self._wake.set()
+        return page
+
+    def _flow(self, page: _Page):
+        try:
+            yield f"retry: {RECONNECT_MS}\n\n".encode()
+            ends = time.monotonic() + STREAM_SECONDS
+            while not self._stopping.is_set() and time.monotonic() < ends:
+                if page.behind:
+                    yield b"event: reload\ndata: {}\n\n"
+                    return
+                try:
+                    yield page.queue.get(timeout=min(HEARTBEAT_SECONDS, max(0.0, ends - time.monotonic())))
+                except queue.Empty:
+                    yield b": still here\n\n"
+        finally:  # the stream ended, or the browser went away (waitress closes the generator)
+            with self._lock:
+                self._pages.discard(page)
+
+    # -- the thread --------------------------------------------------------------------------------------
+
+    def _publish(self, event: str, data: dict) -> None:
+        with self._lock:
+            self._seq += 1
+            message = _message(f"{self._epoch}-{self._seq}", event, data)
+            self._kept.append((self._seq, message))
+            for page in self._pages:
+                try:
+                    page.queue.put_nowait(message)
+                except queue.Full:
+                    page.behind = True
+            self.published += 1
+
+    def _run(self) -> None:
+        idle_since = None
+        while not self._stopping.is_set():
+            with self._lock:
+                pages, orders = len(self._pages), self._changed_orders
+                self._changed_orders = set()
+            if not pages:
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > IDLE_SECONDS:
+                    return
+            else:
+                idle_since = None
+                try:
+                    self._keep_alive()
+                    self._render(orders)
+                except Exception:  # a bad pass is logged; the next one tries again
+                    log.exception("The /day page's feed could not render an update")
+            self._wake.wait(RENDER_EVERY_SECONDS)
+            self._wake.clear()
+
+    def _render(self, orders: set) -> None:
+        if orders:
+            for order_id, html in self._order_rows(sorted(orders)).items():
+                self._publish("order", {"id": order_id, "html": html})
+        for section, html in self._sections().items():
+            if self._shown.get(section) != html:
+                self._shown[section] = html
+                self._publish("section", {"id": section, "html": html})
