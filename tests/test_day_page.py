@@ -197,13 +197,14 @@ def test_an_open_page_hears_an_order_event_and_a_closed_one_is_dropped(
     assert stream.status_code == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
     order_id = bot.place_order(product="CNC", transaction_type="BUY", quantity=3, price=1400, **INFY)
     context.watcher.poll_and_announce()
-    event = None
+    events = {}
     lines = stream.iter_lines(decode_unicode=True)
     for line in lines:
-        if line == "event: order":
-            event = next(lines)
+        if line.startswith("event: "):
+            events.setdefault(line.removeprefix("event: "), []).append(next(lines))
+        if "order" in events and any('"id":"programs"' in data for data in events.get("section", [])):
             break
-    assert order_id in event and "placed by bot" in event
+    assert order_id in events["order"][0] and "placed by bot" in events["order"][0]
     stream.close()
     feed = service.app.extensions["day_feed"]
     assert wait_for(lambda: feed.open_pages == 0)

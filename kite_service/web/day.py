@@ -89,13 +89,13 @@ def _render_sections(figures: dict) -> dict:
 
 
 def _sections_html(app) -> dict:
-    with app.app_context():
+    with app.test_request_context(DAY_PATH):  # the feed's thread: a request context of its own for url_for
         context = current_context()
         return _render_sections(day_figures(context, _health(context), with_orders=False))
 
 
 def _rows_html(app, order_ids: list) -> dict:
-    with app.app_context():
+    with app.test_request_context(DAY_PATH):
         context = current_context()
         now = context.clock()
         rows = order_rows(context, now, context.events.day_orders(now), only=order_ids)
