@@ -33,7 +33,7 @@ from kite_service.storage.private_files import make_private
 from kite_service.ticker.hub_server import HubServer
 from kite_service.ticker.local_server import HubCaps
 from kite_service.web.api import api, kite_hooks, public, register_error_handlers
-from kite_service.web.day import day
+from kite_service.web.day import DAY_FEED, day
 from kite_service.web.guards import install_request_guards
 from kite_service.web.http_server import MAX_REQUEST_BYTES, WAITRESS_SETTINGS, create_http_server
 from kite_service.web.kill import kill
@@ -247,6 +247,7 @@ def serve(app: Flask, with_scheduler: bool = True, on_listening: str | None = No
         scripts_gateway.close()
         if ticker_hub is not None:
             ticker_hub.close()
+        app.extensions[DAY_FEED].stop()  # open /day pages' streams end, so waitress's threads are free
         server.close()
         context.stop_background_work()
         log.info("Kite App stopped")

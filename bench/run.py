@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.client_cost import order_watch_cost, rate_limit_efficiency, wrapper_overhead
+from bench.day_page import day_page_bench
 from bench.gateway_cost import gateway_cost
 from bench.guard import guard_bench
 from bench.history import data_helpers
@@ -76,6 +77,7 @@ SECTIONS = [
     ),
     ("13. The data helpers: two years of minute candles, the cache, instrument look-ups", lambda: data_helpers(Row)),
     ("14. The guard and the kill switch", lambda: guard_bench(Row)),
+    ("15. The /day page: 500 orders of 20 programs, live events, 20 pages for an hour", lambda: day_page_bench(Row)),
 ]
 HEADER = ["metric", "ours", "reference", "ratio", "target", "result"]
 

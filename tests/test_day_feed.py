@@ -101,7 +101,7 @@ def test_pages_are_capped_and_a_closed_page_frees_its_place(parts):
 
 
 def test_a_page_that_does_not_read_is_told_to_reload_instead_of_growing(parts, monkeypatch):
-    monkeypatch.setattr(feed_module, "QUEUE_MESSAGES", 5)
+    monkeypatch.setattr(feed_module, "QUEUE_BYTES", 400)  # about five messages
     feed, _ = parts
     stream = feed.stream(feed.mark)
     next(stream)
@@ -112,5 +112,16 @@ def test_a_page_that_does_not_read_is_told_to_reload_instead_of_growing(parts, m
         done.wait(2)
         done.clear()
     received = messages(stream, 8)
-    assert received[-1] == ("reload", {}) and len(received) <= 6  # five kept, then the reload
+    assert received[-1] == ("reload", {}) and len(received) <= 6  # at most five kept, then the reload
+    assert feed.open_pages == 0
+
+
+def test_stopping_the_feed_ends_every_open_stream_at_once(parts):
+    feed, _ = parts
+    streams = [feed.stream(feed.mark) for _ in range(3)]
+    for stream in streams:
+        next(stream)  # open, and waiting for what comes
+    feed.stop()  # the service stops: its threads must not wait out a heartbeat
+    for stream in streams:
+        assert list(stream) == []
     assert feed.open_pages == 0

@@ -63,6 +63,13 @@ CHECKSUM_WRONG = (
         ("GET", "/api/status", {"headers": {"X-Access-Code": ACCESS_CODE}}, 200),
         ("POST", "/api/postback", {"data": b"{}"}, 400),
         ("POST", "/api/postback", {"data": CHECKSUM_WRONG}, 401),
+        ("GET", "/day", {}, 200),  # the access code form
+        ("POST", "/day/open", {"data": {"code": "wrong-code-1"}}, 401),
+        ("POST", "/day/open", {"data": {"code": ACCESS_CODE}}, 303),
+        ("GET", "/day/events", {}, 401),  # no page cookie
+        ("POST", "/day/kill", {"data": {"confirm": "KILL"}}, 403),  # no page cookie, no token
+        ("POST", "/day/reset", {"data": {"confirm": "RESET"}}, 403),
+        ("POST", "/day/close", {"data": {}}, 403),
     ],
 )
 def test_the_app_gives_the_expected_status_and_the_spec_documents_it(client, method, path, kwargs, expected):

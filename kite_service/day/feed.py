@@ -9,7 +9,8 @@ Last-Event-ID when it reconnects), so nothing between the page's rendering and i
 A page that fell further behind than the kept messages, or whose queue filled, is told to reload.
 
 Bounded: at most MAX_PAGES streams at once (each holds one of waitress's threads, which
-web/http_server.py adds for them), QUEUE_MESSAGES per page, KEPT_MESSAGES for replays. A page whose
+web/http_server.py adds for them), QUEUE_BYTES waiting per page, KEPT_BYTES for replays (a P&L
+section with its chart is about 5 kB; a minute of the busiest day's messages fits). A page whose
 browser went away is dropped at the next write (a comment line every HEARTBEAT_SECONDS), and
 every stream ends after STREAM_SECONDS (the browser reconnects at once, and the page's cookie is
 checked again).
@@ -17,7 +18,6 @@ checked again).
 
 import json
 import logging
-import queue
 import secrets
 import threading
 import time
@@ -26,8 +26,8 @@ from collections import deque
 log = logging.getLogger("kite_app.day")
 
 MAX_PAGES = 20
-QUEUE_MESSAGES = 500
-KEPT_MESSAGES = 2000
+QUEUE_BYTES = 1_000_000
+KEPT_BYTES = 1_000_000
 HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 300.0
 RENDER_EVERY_SECONDS = 1.0
@@ -40,9 +40,39 @@ class PagesFullError(Exception):
 
 
 class _Page:
+    """One open page's messages waiting to be sent (at most QUEUE_BYTES), or the word that it is over."""
+
     def __init__(self):
-        self.queue: queue.Queue = queue.Queue(QUEUE_MESSAGES)
-        self.behind = False
+        self._ready = threading.Condition()
+        self._waiting: deque = deque()
+        self._size = 0
+        self.behind = False  # it missed messages: told to reload
+        self.ended = False  # the service stops
+
+    def put(self, message: bytes) -> None:
+        with self._ready:
+            if self._size + len(message) > QUEUE_BYTES:
+                self.behind = True
+            else:
+                self._waiting.append(message)
+                self._size += len(message)
+            self._ready.notify()
+
+    def end(self) -> None:
+        with self._ready:
+            self.ended = True
+            self._ready.notify()
+
+    def take(self, timeout: float) -> bytes | None:
+        """The next message, or None after `timeout` seconds without one (or once behind or ended)."""
+        with self._ready:
+            if not self._waiting and not self.behind and not self.ended:
+                self._ready.wait(timeout)
+            if not self._waiting or self.behind or self.ended:
+                return None
+            message = self._waiting.popleft()
+            self._size -= len(message)
+            return message
 
 
 def _message(mark: str, event: str, data: dict) -> bytes:
@@ -57,7 +87,8 @@ class DayFeed:
         self._sections, self._order_rows, self._keep_alive = sections, order_rows, keep_alive
         self._lock = threading.Lock()
         self._pages: set = set()
-        self._kept: deque = deque(maxlen=KEPT_MESSAGES)  # (seq, bytes)
+        self._kept: deque = deque()  # (seq, bytes) of the last KEPT_BYTES of messages
+        self._kept_size = 0
         self._seq = 0
         self._epoch = secrets.token_hex(4)  # a page's mark from before a restart names no message here
         self._shown: dict = {}  # section id -> the HTML last published
@@ -93,8 +124,12 @@ class DayFeed:
         self._wake.set()
 
     def stop(self) -> None:
+        """End every page's stream now (the service stops) and the thread."""
         self._stopping.set()
         self._wake.set()
+        with self._lock:
+            for page in self._pages:
+                page.end()
 
     # -- pages -----------------------------------------------------------------------------------------
 
@@ -120,11 +155,10 @@ class DayFeed:
             after = self._since(since)
             kept = [(seq, data) for seq, data in self._kept if after is not None and seq > after]
             complete = after is not None and (after == self._seq or (kept and kept[0][0] == after + 1))
-            if not complete or len(kept) > QUEUE_MESSAGES:
+            if not complete:
                 page.behind = True
-            else:
-                for _, data in kept:
-                    page.queue.put_nowait(data)
+            for _, data in kept:
+                page.put(data)
             self._pages.add(page)
             if self._thread is None or not self._thread.is_alive():
                 self._stopping.clear()
@@ -137,14 +171,12 @@ class DayFeed:
         try:
             yield f"retry: {RECONNECT_MS}\n\n".encode()
             ends = time.monotonic() + STREAM_SECONDS
-            while not self._stopping.is_set() and time.monotonic() < ends:
+            while not page.ended and time.monotonic() < ends:
+                message = page.take(min(HEARTBEAT_SECONDS, max(0.0, ends - time.monotonic())))
                 if page.behind:
                     yield b"event: reload\ndata: {}\n\n"
                     return
-                try:
-                    yield page.queue.get(timeout=min(HEARTBEAT_SECONDS, max(0.0, ends - time.monotonic())))
-                except queue.Empty:
-                    yield b": still here\n\n"
+                yield message or b": still here\n\n"
         finally:  # the stream ended, or the browser went away (waitress closes the generator)
             with self._lock:
                 self._pages.discard(page)
@@ -156,11 +188,11 @@ class DayFeed:
             self._seq += 1
             message = _message(f"{self._epoch}-{self._seq}", event, data)
             self._kept.append((self._seq, message))
+            self._kept_size += len(message)
+            while self._kept_size > KEPT_BYTES:
+                self._kept_size -= len(self._kept.popleft()[1])
             for page in self._pages:
-                try:
-                    page.queue.put_nowait(message)
-                except queue.Full:
-                    page.behind = True
+                page.put(message)
             self.published += 1
 
     def _run(self) -> None:
