@@ -125,3 +125,5 @@ def test_stopping_the_feed_ends_every_open_stream_at_once(parts):
     for stream in streams:
         assert list(stream) == []
     assert feed.open_pages == 0
+    with pytest.raises(PagesFullError, match="stopping"):  # a browser reconnecting meanwhile waits outside
+        feed.stream(feed.mark)

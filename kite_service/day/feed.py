@@ -33,6 +33,7 @@ STREAM_SECONDS = 300.0
 RENDER_EVERY_SECONDS = 1.0
 IDLE_SECONDS = 30.0  # the thread ends this long after the last page closed
 RECONNECT_MS = 1000  # EventSource's retry after a stream ends
+STOP_WAIT_SECONDS = 2.0
 
 
 class PagesFullError(Exception):
@@ -96,6 +97,7 @@ class DayFeed:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stopped = False
         self.published = 0
 
     @property
@@ -124,12 +126,16 @@ class DayFeed:
         self._wake.set()
 
     def stop(self) -> None:
-        """End every page's stream now (the service stops) and the thread."""
+        """End every page's stream now and refuse new ones (the service stops), and the thread."""
+        self._stopped = True
         self._stopping.set()
         self._wake.set()
         with self._lock:
             for page in self._pages:
                 page.end()
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while self.open_pages and time.monotonic() < deadline:
+            time.sleep(0.01)  # each stream's thread returns to waitress before it shuts down
 
     # -- pages -----------------------------------------------------------------------------------------
 
@@ -150,6 +156,8 @@ class DayFeed:
     def _open(self, since: str) -> _Page:
         page = _Page()
         with self._lock:
+            if self._stopped:
+                raise PagesFullError("Kite App is stopping: reload the page once it runs again.")
             if len(self._pages) >= MAX_PAGES:
                 raise PagesFullError(f"{MAX_PAGES} /day pages are open already: close one for live updates here.")
             after = self._since(since)
@@ -173,6 +181,8 @@ class DayFeed:
             ends = time.monotonic() + STREAM_SECONDS
             while not page.ended and time.monotonic() < ends:
                 message = page.take(min(HEARTBEAT_SECONDS, max(0.0, ends - time.monotonic())))
+                if page.ended:
+                    return
                 if page.behind:
                     yield b"event: reload\ndata: {}\n\n"
                     return
