@@ -11,10 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from kite_service.day.feed import MAX_PAGES
 from kite_service.gateway.audit import AUDIT_PREFIX
 from kite_service.gateway.slots import POOL_SIZES, CallSlots, NoSlotError
 from kite_service.kite.sdk import kite_errors
-from kite_service.web.http_server import WAITRESS_SETTINGS
+from kite_service.web.http_server import REQUEST_THREADS, WAITRESS_SETTINGS
 from test_gateway import candle_hour, gateway, kite_headers, market, sandbox_app, serve_gateway  # noqa: F401 (fixtures)
 
 
@@ -109,8 +110,10 @@ def test_slots_per_class_and_each_clients_share():
             with slots.hold("account changes", "c"):  # other classes untouched
                 assert slots.in_use() == {"historical": 3, "account changes": 1}
     assert slots.in_use() == {"historical": 0, "account changes": 0}
-    # Every pool together leaves two of waitress's threads for /health, /login and the API
-    assert sum(POOL_SIZES.values()) == WAITRESS_SETTINGS["threads"] - 2
+    # Every pool together leaves two of waitress's request threads for /health, /login and the API
+    # (the /day pages' streams have threads of their own)
+    assert sum(POOL_SIZES.values()) == REQUEST_THREADS - 2
+    assert WAITRESS_SETTINGS["threads"] == REQUEST_THREADS + MAX_PAGES
 
 
 def test_every_call_that_changes_the_account_is_audited(gateway, market, config):  # noqa: F811

@@ -16,14 +16,15 @@ from waitress.task import ErrorTask
 from kite_service.day.feed import MAX_PAGES
 
 MAX_REQUEST_BYTES = 16 * 1024  # Flask answers 413 above this
+# Gateway calls may wait seconds for the account's rate-limit slot; 16 threads leave room for
+# /health, /login and the rest while they do (gateway/slots.py takes at most 16 - 2). Each open
+# /day page's event stream holds one more thread while it is open (at most MAX_PAGES of them).
+REQUEST_THREADS = 16
 # waitress's defaults suit a server behind a buffering proxy: it reads bodies of up to 1 GB (into
 # temporary files past 512 kB) before Flask can refuse them, and 100 connections that trickle a
 # header line now and then take it offline. A slow client costs a socket here, never a thread.
 WAITRESS_SETTINGS = {
-    # Gateway calls may wait seconds for the account's rate-limit slot; 16 threads leave room for
-    # /health, /login and the rest while they do (gateway/slots.py takes at most 16 - 2). Each open
-    # /day page's event stream holds one more while it is open (at most MAX_PAGES of them).
-    "threads": 16 + MAX_PAGES,
+    "threads": REQUEST_THREADS + MAX_PAGES,
     "max_request_body_size": 4 * MAX_REQUEST_BYTES,  # beyond: refused unread (413 here); up to it, Flask's 413
     "connection_limit": 4000,
     "channel_timeout": 30,  # seconds a connection may stay silent
