@@ -208,3 +208,27 @@ def test_an_open_page_hears_an_order_event_and_a_closed_one_is_dropped(
     stream.close()
     feed = service.app.extensions["day_feed"]
     assert wait_for(lambda: feed.open_pages == 0)
+
+
+def test_a_row_shown_before_the_audit_names_its_program_is_sent_again_with_it(service, clock):
+    """The order stream can announce an order before the gateway has written who placed it."""
+    context = service.app.extensions["kite_app"]
+    browser = open_page(service.root)
+    mark = Figures(browser.get(f"{service.root}/day").text).one(tag="body")["data-mark"]
+    stream = browser.get(f"{service.root}/day/events", params={"since": mark}, stream=True, timeout=10)
+    lines = stream.iter_lines(decode_unicode=True)
+
+    def next_row() -> str:
+        for line in lines:
+            if line == "event: order":
+                return next(lines)
+        return ""
+
+    order = {"order_id": "900000000001", "status": "OPEN", "filled_quantity": 0, "quantity": 1}
+    context.events.observe([{**order, "exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY"}], "stream")
+    assert 'data-client=\\"outside Kite App\\"' in next_row()
+    placed = '{"status": "success", "data": {"order_id": "900000000001"}}'
+    context.gateway.audit.record(clock(), "bot", "POST", "/orders/regular", {}, 200, placed)
+    row = next_row()
+    assert 'data-client=\\"bot\\"' in row and "placed by bot" in row
+    stream.close()

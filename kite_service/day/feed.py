@@ -115,10 +115,14 @@ class DayFeed:
 
     def orders_changed(self, events: list) -> None:
         """OrderEvents' listener: the rows of these orders (and the sections) go out now."""
+        self.rows_changed([event.order_id for event in events])
+
+    def rows_changed(self, order_ids: list) -> None:
+        """These orders' rows go out now (an order event, or the audit naming an order's program)."""
         with self._lock:
             if not self._pages:
                 return
-            self._changed_orders.update(event.order_id for event in events)
+            self._changed_orders.update(order_ids)
         self._wake.set()
 
     def poke(self) -> None:

@@ -42,6 +42,7 @@ class GatewayAudit:
         self._counts: dict = {}  # client name -> {"calls", "orders", "refusals"}
         self._refused_lines: dict = {}  # client name -> times of its refusals' lines in the last minute
         self._unwritten: dict = {}  # client name -> refusals not written since its last line
+        self.listeners: list = []  # called with the order id of each placement written (the /day page)
 
     def path_for(self, moment: datetime) -> Path:
         return self.log_dir / f"{AUDIT_PREFIX}{as_ist(moment).date().isoformat()}.jsonl"
@@ -94,6 +95,9 @@ class GatewayAudit:
                 os.write(fd, data)  # one write of one line: lines from threads never interleave
             finally:
                 os.close(fd)
+        if line["order_id"] and method == "POST" and path.startswith("/orders/"):
+            for listener in self.listeners:  # the order's program is known from now on
+                listener(line["order_id"])
 
     def _room_for_refusal(self, client: str, now: float) -> bool:
         """Whether `client`'s refusal may have a line now (lock held); counts it if so."""

@@ -60,6 +60,8 @@ def _set_up(state) -> None:
     )
     app.extensions[DAY_FEED] = feed
     context.events.listeners.append(feed.orders_changed)
+    # The audit may name an order's program after the order's first event (the stream is quick)
+    context.gateway.audit.listeners.append(lambda order_id: feed.rows_changed([order_id]))
 
 
 @day.app_template_filter("rupees")
