@@ -310,3 +310,28 @@ def test_a_logout_or_the_06_00_expiry_ends_even_a_silent_connection_within_secon
         print(f"\n{end}: the stream stopped {time.monotonic() - started:.2f} s later, with nothing received")
     finally:
         stream.stop()
+
+
+def test_a_logout_while_the_connection_opens_is_seen_at_once(tmp_path, running_clock):
+    # The logout lands after session.json was read but before the connection is up: the stream
+    # must still notice it, not carry on with a dead token until the silence runs out.
+    store = SessionStore(tmp_path / "session.json")
+    store.save(make_session(login_time=running_clock()))
+
+    class LoggedOutWhileOpening(SilentSocket):
+        def __enter__(self):
+            store.clear()
+            return self
+
+    stream = order_stream.OrderStream(
+        load_settings({}), "testapikey1", store, None, clock=running_clock, opener=LoggedOutWhileOpening
+    )
+    seen = []
+    stream.start()
+    try:
+        started = time.monotonic()
+        assert wait_until(lambda: seen.append(stream.state.state) or stream.state.state == "waiting for login")
+        assert time.monotonic() - started < order_stream.SILENCE_SECONDS - 1
+        assert "reconnecting" not in seen  # ended on purpose, not replaced as silent
+    finally:
+        stream.stop()

@@ -166,6 +166,7 @@ class UpstreamConnection:
 
     def _connect_once(self, failures: int) -> int:
         """One connection (or one wait for a login); returns the count of failures in a row."""
+        version = self._store.version()  # before reading: a logout from here on is seen as a change
         session = self._usable_session()
         if session is None:
             self._state = "waiting for login"
@@ -173,7 +174,7 @@ class UpstreamConnection:
             return failures
         self._state = "connecting" if failures == 0 else "reconnecting"
         try:
-            self._listen(session)
+            self._listen(session, version)
             return 0  # ended on purpose (expiry, logout, new login, stop)
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -214,7 +215,7 @@ class UpstreamConnection:
         """What covers for the connection while it is down (said in the log)."""
         return ""
 
-    def _listen(self, session) -> None:
+    def _listen(self, session, version) -> None:
         query = urlencode({"api_key": self._api_key, "access_token": session.access_token})
         with self._open(f"{self._url}?{query}", open_timeout=10, close_timeout=2, max_size=MAX_FRAME_BYTES) as socket:
             with self._subscriptions:
@@ -223,7 +224,6 @@ class UpstreamConnection:
             self._state = "connected"
             self._last_heard = self._clock()
             log.info("%s connected to Kite's WebSocket", self.name)
-            version = self._store.version()
             while not self._stop.is_set():
                 silent_for = (self._clock() - self._last_heard).total_seconds()
                 try:
