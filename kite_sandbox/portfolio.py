@@ -53,17 +53,21 @@ class Position:
 class Portfolio:
     """Cash, positions and holdings of the demo user."""
 
-    def __init__(self, market):
+    def __init__(self, market, opening_cash: float = OPENING_CASH, seeded: bool = True):
+        """`opening_cash`: the day's cash; `seeded`: the demo user's holdings (INFY, TCS) at the start."""
         self._market = market
+        self.opening_cash = opening_cash
         self.positions: dict = {}  # (exchange, symbol, product) -> Position
         self.realised = 0.0
         self.charges = 0.0  # brokerage and taxes of executed orders (charges.py), paid out of cash
-        self.holdings = [_holding_row(market.by_symbol("NSE", s), isin, q, avg) for s, isin, q, avg in SEEDED_HOLDINGS]
+        seeds = SEEDED_HOLDINGS if seeded else ()
+        self.holdings = [_holding_row(market.by_symbol("NSE", s), isin, q, avg) for s, isin, q, avg in seeds]
 
     def what_if(self, with_positions: bool = True) -> "Portfolio":
         """A detached copy to try orders on (the margin calculators): today's positions, or none."""
         copy = Portfolio.__new__(Portfolio)
         copy._market, copy.realised, copy.charges = self._market, self.realised, self.charges
+        copy.opening_cash = self.opening_cash
         copy.positions = {key: _copy_position(p) for key, p in self.positions.items()} if with_positions else {}
         copy.holdings = [dict(row) for row in self.holdings]
         return copy
@@ -110,7 +114,7 @@ class Portfolio:
         return sum(self.position_margin(key) for key in self.positions) + blocked
 
     def available(self, blocked: float) -> float:
-        return round(OPENING_CASH + self.realised - self.charges - self.utilised(blocked), 2)
+        return round(self.opening_cash + self.realised - self.charges - self.utilised(blocked), 2)
 
     # -- fills -------------------------------------------------------------------------------
 
@@ -270,7 +274,7 @@ class Portfolio:
                 delivery += margin
             else:
                 span += margin
-        equity = _segment(True, OPENING_CASH, self.realised, delivery, span, blocked, self.charges)
+        equity = _segment(True, self.opening_cash, self.realised, delivery, span, blocked, self.charges)
         return {"equity": equity, "commodity": _segment(False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)}
 
 

@@ -53,6 +53,7 @@ DEFAULTS = {
     "GATEWAY_ALLOWED_ADDRESSES": "",
     "ORDER_STREAM": "on",
     "RATE_LIMITS": "on",
+    "PAPER_MARKET_HOURS": "nse",
     "KITE_TICKER_URL": "wss://ws.kite.trade",
     "TICKER_HUB_PORT": str(DEFAULT_TICKER_HUB_PORT),
     "LOG_MAX_MB": "500",
@@ -106,6 +107,7 @@ class Settings:
     hub_connections_per_client: int = 10
     hub_instruments_per_client: int = 3000  # a client's share of the hub's 9,000 (clients limits NAME --instruments)
     guard: GuardSettings = field(default_factory=GuardSettings)  # risk limits and the kill switch (config/guard.py)
+    paper_market_hours: str = "nse"  # when paper orders fill: NSE's hours and MARKET_HOLIDAYS, or "always" (a sandbox)
 
     @property
     def service_url(self) -> str:
@@ -227,10 +229,18 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         hub_connections_per_client=_int(merged, "HUB_CONNECTIONS_PER_CLIENT", low=1, high=10_000),
         hub_instruments_per_client=_int(merged, "HUB_INSTRUMENTS_PER_CLIENT", low=1, high=9000),
         guard=guard_settings(merged),
+        paper_market_hours=_paper_hours(merged),
     )
 
 
 KITE_API_HOST = "api.kite.trade"
+
+
+def _paper_hours(values) -> str:
+    kind = values["PAPER_MARKET_HOURS"].strip().lower()
+    if kind not in ("nse", "always"):
+        raise ConfigError(f"PAPER_MARKET_HOURS must be nse or always, not {kind[:20]!r}.")
+    return kind
 
 
 def _rate_limits(values) -> bool:

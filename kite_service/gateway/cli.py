@@ -6,6 +6,8 @@
     python kite_app.py clients revoke my-bot               refused at once, its hub connections closed
     python kite_app.py clients limits my-bot --instruments 500   its share of the ticker hub's instruments
     python kite_app.py clients add bot --trade --max-orders-per-day 200 --max-loss 5000   the guard's limits
+    python kite_app.py clients add rehearsal --paper --capital 500000   orders on a paper account, live prices
+    python kite_app.py clients paper-reset rehearsal       its paper account started afresh
 
 With --sandbox (and --sandbox-dir), before or after the command, the clients are the sandbox's: a
 running `kite_app.py --sandbox` fronts the sandbox with them. `root` and `ticker_root` are those of
@@ -20,6 +22,8 @@ from kite_service.config.running_sandbox import SANDBOX_DIR
 from kite_service.config.settings import Settings
 from kite_service.gateway.clients import CLIENTS_FILE_NAME, ClientError, ClientRegistry
 from kite_service.gateway.local_client import running_gateway
+
+PAPER_CAPITAL = 1_000_000.0  # rupees: a paper client's opening cash unless --capital says otherwise
 
 
 def parse_args(argv: list) -> argparse.Namespace:
@@ -38,7 +42,11 @@ def parse_args(argv: list) -> argparse.Namespace:
     add.add_argument("name", help="1-20 letters, digits, '.', '_' or '-': it tags the client's orders")
     add.add_argument("--trade", action="store_true", help="allow order calls (default: read-only)")
     add.add_argument("--json", action="store_true", help="print one JSON object: api_key, access_token, root, ...")
+    add.add_argument("--paper", action="store_true", help="a paper client: its orders never reach Kite")
+    add.add_argument("--capital", type=_rupees, help=f"a paper client's opening cash (default {PAPER_CAPITAL:,.0f})")
     _limit_options(add)
+    reset = actions.add_parser("paper-reset", help="start a paper client's account afresh", parents=[where])
+    reset.add_argument("name")
     actions.add_parser("list", help="the clients, without their tokens", parents=[where])
     revoke = actions.add_parser("revoke", help="remove a client: its calls are refused at once", parents=[where])
     revoke.add_argument("name")
@@ -115,7 +123,11 @@ def main(argv: list, settings: Settings) -> int:
     root = root_of(settings, Path(folder))
     try:
         if args.action == "add":
-            client, access_token = registry.add(args.name, can_trade=args.trade, **_limits(args))
+            if getattr(args, "capital", None) and not args.paper:
+                print("kite_app: --capital is a paper client's: add --paper")
+                return 2
+            capital = (getattr(args, "capital", None) or PAPER_CAPITAL) if args.paper else None
+            client, access_token = registry.add(args.name, can_trade=args.trade, paper_capital=capital, **_limits(args))
             ticker_root = ticker_root_of(settings, Path(folder))
             answer = {
                 "name": client.name,
@@ -124,6 +136,7 @@ def main(argv: list, settings: Settings) -> int:
                 "root": root,
                 "ticker_root": ticker_root,
                 "can_trade": client.can_trade,
+                "paper": client.paper,
             }
             if args.json:
                 print(json.dumps(answer))
@@ -131,9 +144,17 @@ def main(argv: list, settings: Settings) -> int:
                 print(_instructions(answer))
         elif args.action == "list":
             for client in registry.all():
-                rights = "trade" if client.can_trade else "read-only"
+                rights = "paper" if client.paper else "trade" if client.can_trade else "read-only"
+                if client.paper:
+                    rights += f" ({client.paper_capital:,.0f} since {client.paper_since})"
                 limits = "".join(f"  {k}={v}" for k, v in _limits(client).items())
                 print(f"{client.name:20}  {client.api_key}  {rights:9}  since {client.created_at}{limits}")
+        elif args.action == "paper-reset":
+            client = registry.paper_reset(args.name)
+            print(
+                f"{args.name!r}: a new paper account of {client.paper_capital:,.0f} from now "
+                "(the old one's orders and positions are gone)."
+            )
         elif args.action == "limits":
             if not _limits(args):
                 print("kite_app: name a limit to change: --instruments N, --max-orders-per-day N, --max-loss RUPEES")
@@ -153,6 +174,8 @@ def main(argv: list, settings: Settings) -> int:
 
 def _instructions(answer: dict) -> str:
     rights = "may place, modify and cancel orders" if answer["can_trade"] else "is read-only (order calls refused)"
+    if answer["paper"]:
+        rights = "trades on a paper account at live prices (its orders never reach Kite)"
     return "\n".join(
         [
             f"Client {answer['name']!r} added; it {rights}. Its access token is shown only now:",

@@ -43,13 +43,25 @@ class GatewayClient:
     instruments: int | None = None  # its share of the ticker hub's instruments (None: HUB_INSTRUMENTS_PER_CLIENT)
     max_orders_per_day: int | None = None  # the guard refuses its placements past this many a trading day
     max_loss: float | None = None  # rupees: its P&L at or under minus this pulls the kill switch for it alone
+    paper_capital: float | None = None  # rupees: a paper client's opening cash (None: a live client)
+    paper_since: str | None = None  # when its paper book began (clients paper-reset begins a new one)
+    paper_book: str | None = None  # that book's id: the paper account's rows are kept under it
+
+    @property
+    def paper(self) -> bool:
+        """Its orders and money are a paper account of Kite App's (kite_service/paper), never Kite's."""
+        return self.paper_capital is not None
 
     def public(self) -> dict:
         """What `clients list` and /api/status show: never the token or its hash."""
         shown = {"name": self.name, "api_key": self.api_key, "can_trade": self.can_trade, "created_at": self.created_at}
         limits = {"instruments": self.instruments, "max_orders_per_day": self.max_orders_per_day}
-        limits["max_loss"] = self.max_loss
+        limits |= {"max_loss": self.max_loss, "paper_capital": self.paper_capital, "paper_since": self.paper_since}
         return shown | {name: value for name, value in limits.items() if value is not None}
+
+
+def _new_book(now) -> dict:
+    return {"paper_since": now.isoformat(timespec="seconds"), "paper_book": secrets.token_hex(6)}
 
 
 def _digest(access_token: str) -> str:
@@ -65,21 +77,27 @@ class ClientRegistry:
         self._clock = clock
         self._cache: tuple = (None, {})  # (file fingerprint, {api_key: GatewayClient})
 
-    def add(self, name: str, can_trade: bool = False, **limits) -> tuple[GatewayClient, str]:
+    def add(
+        self, name: str, can_trade: bool = False, paper_capital: float | None = None, **limits
+    ) -> tuple[GatewayClient, str]:
         """A new client and its access token (shown once: only its hash is stored); `limits`: instruments,
-        max_orders_per_day, max_loss (None: the settings')."""
+        max_orders_per_day, max_loss (None: the settings'). With `paper_capital`, a paper client: it
+        trades, on a paper account of that opening cash."""
         if not CLIENT_NAME.match(name or ""):
             raise ClientError(
                 f"{name!r} is not a client name: use 1-20 letters, digits, '.', '_' or '-', starting with a "
                 "letter or digit (it goes into each order's tag)."
             )
         access_token = secrets.token_urlsafe(32)
+        now = self._clock()
+        if paper_capital is not None:
+            limits |= {"paper_capital": float(paper_capital), **_new_book(now)}
         client = GatewayClient(
             name=name,
             api_key=API_KEY_PREFIX + secrets.token_hex(8),
             token_sha256=_digest(access_token),
-            can_trade=can_trade,
-            created_at=self._clock().isoformat(timespec="seconds"),
+            can_trade=can_trade or paper_capital is not None,
+            created_at=now.isoformat(timespec="seconds"),
             **limits,
         )
         with self._lock:
@@ -111,6 +129,14 @@ class ClientRegistry:
             clients[found] = replace(clients[found], **limits)
             self._write(clients)
             return clients[found]
+
+    def paper_reset(self, name: str) -> GatewayClient:
+        """Start paper client `name`'s account afresh (its capital, no orders, trades or positions);
+        a running service begins the new book at the client's next call."""
+        found = next((client for client in self._current().values() if client.name == name), None)
+        if found is None or not found.paper:
+            raise ClientError(f"No paper client named {name!r}: `clients list` shows them (marked paper).")
+        return self.set_limits(name, **_new_book(self._clock()))
 
     def all(self) -> list[GatewayClient]:
         return sorted(self._current().values(), key=lambda client: client.name)

@@ -29,6 +29,7 @@ from kite_service.gateway.kite_routes import FIRST_SEGMENTS, KiteCall
 from kite_service.gateway.slots import NoSlotError
 from kite_service.guard.rules import GuardRefusal, KillSwitchOn
 from kite_service.kite.rate_limit import shared_limiters, shared_order_caps, unlimited_limiters
+from kite_service.paper.app import answer_paper_call, is_market_read
 from kite_service.runtime.context import EXTENSION, no_session_message
 from kite_service.web.guards import MISDIRECTED, allowed_hosts, is_unknown_host
 from kite_service.web.http_server import MAX_REQUEST_BYTES
@@ -155,6 +156,8 @@ def _answer(context, request: Request, call: KiteCall, client) -> Response:
             "Sessions come from Kite App's daily login, not from programs: log in at "
             f"{context.settings.service_url}/login, and keep using your gateway credentials.",
         )
+    if client.paper:  # its orders and money are a paper account's: answered there, nothing sent to Kite
+        return _paper_answer(context, request, call, client)
     if call.changes_the_account and not client.can_trade:
         return kite_error(
             403,
@@ -175,6 +178,28 @@ def _answer(context, request: Request, call: KiteCall, client) -> Response:
             error_type = "PermissionException" if isinstance(refusal, KillSwitchOn) else "InputException"
             return kite_error(refusal.code, error_type, str(refusal))
         return _sent(context, request, call, client, session)
+
+
+def _paper_answer(context, request: Request, call: KiteCall, client) -> Response:
+    """A paper client's call, checked by the guard like any order call, answered by kite_service/paper;
+    the paper app can reach Kite only through `read_from_kite`, which sends market reads alone."""
+
+    def read_from_kite(read: KiteCall) -> Response:
+        if not is_market_read(read.method, read.path):  # never reached: the paper app sends only these
+            return kite_error(403, "PermissionException", "A paper client's call that is not a market read.")
+        session = context.store.load()
+        if session is None or session.is_expired(context.clock()):
+            return kite_error(403, "TokenException", no_session_message(context.settings))
+        return _sent(context, request, read, client, session)
+
+    if call.changes_the_account and not is_market_read(call.method, call.path):
+        request.get_data()
+        try:
+            context.guard.check(call.method, call.path, request.form.to_dict(), client.name, client)
+        except (GuardRefusal, KillSwitchOn) as refusal:
+            error_type = "PermissionException" if isinstance(refusal, KillSwitchOn) else "InputException"
+            return kite_error(refusal.code, error_type, str(refusal))
+    return answer_paper_call(context.paper.app, request, client, read_from_kite, call)
 
 
 def _sent(context, request: Request, call: KiteCall, client, session) -> Response:

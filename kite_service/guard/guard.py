@@ -112,7 +112,8 @@ class Guard:
             if problem:
                 self._refuse(client, f"Refused by Kite App's guard: {problem}. Nothing was sent to Kite.")
         if kind == PLACE:
-            self._count_placement(client, getattr(client_limits, "max_orders_per_day", None))
+            paper = getattr(client_limits, "paper", False)  # a paper client's orders are not the account's
+            self._count_placement(client, getattr(client_limits, "max_orders_per_day", None), paper)
 
     def orders_today(self) -> dict:
         """{"account": placements today, client: its placements} as counted here."""
@@ -120,8 +121,8 @@ class Guard:
             self._roll(seed=False)  # a status read never calls Kite
             return {(name or "account"): count for name, count in self._counts.items()}
 
-    def _count_placement(self, client: str | None, client_most: int | None) -> None:
-        most = self.limits.max_orders_per_day
+    def _count_placement(self, client: str | None, client_most: int | None, paper: bool = False) -> None:
+        most = None if paper else self.limits.max_orders_per_day
         with self._lock:
             self._roll()
             if most and self._counts[ACCOUNT_COUNT] >= most:
@@ -132,7 +133,7 @@ class Guard:
                     f"(kite_app.py clients limits {client} --max-orders-per-day N)"
                 )
             else:
-                self._counts[ACCOUNT_COUNT] += 1
+                self._counts[ACCOUNT_COUNT] += 0 if paper else 1
                 if client:
                     self._counts[client] += 1
                 return

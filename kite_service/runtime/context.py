@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
+from kite_sandbox.market_hours import MarketHours
 from kite_service.clock import now_ist
 from kite_service.config.settings import Credentials, Settings
+from kite_service.data.instrument_lookup import InstrumentNotFoundError
 from kite_service.errors import StorageError
 from kite_service.gateway.parts import Gateway
 from kite_service.guard.guard import Guard
@@ -32,6 +34,10 @@ from kite_service.orders.legacy_state import import_legacy_files
 from kite_service.orders.postback_followup import PostbackFollowUp
 from kite_service.orders.stream import OrderStream
 from kite_service.orders.watch import OrderWatcher
+from kite_service.paper.desk import PaperDesk
+from kite_service.paper.market import LiveMarket
+from kite_service.paper.store import FILE_NAME as PAPER_FILE_NAME
+from kite_service.paper.store import PaperStore
 from kite_service.runtime.maintenance import Maintenance
 from kite_service.storage.atomic_file import remove_stale_temp_files
 from kite_service.ticker.hub import TickerHub
@@ -88,6 +94,7 @@ class AppContext:
     guard: Guard  # risk limits and the kill switch's latch, checked on every program's order call
     kill_switch: KillSwitch  # latch, cancel, square off, sweep: the account (or one client) left flat
     loss_watch: LossWatch  # the day's P&L at the hub's prices; MAX_DAILY_LOSS pulls the kill switch
+    paper: PaperDesk  # paper clients' accounts, filled from the hub's live ticks (kite_service/paper)
     clock: Callable[[], datetime] = now_ist  # every part reads the time from here (tests inject one)
 
     @classmethod
@@ -148,6 +155,14 @@ class AppContext:
             owned=lambda client: gateway.audit.owned(clock(), client),
         )
         events.listeners.append(loss_watch.on_order_events)
+        market = LiveMarket(
+            partial(_instrument_row, api.instrument),
+            partial(_instrument_row, api.instrument_by_token),
+            lambda keys: api.kite.quote(*keys),
+            clock,
+        )
+        hours = MarketHours(settings.paper_market_hours, settings.market_holidays)
+        paper = PaperDesk(market, PaperStore(settings.data_dir / PAPER_FILE_NAME), ticker_hub, hours, clock)
         return cls(
             settings=settings,
             credentials=credentials,
@@ -167,6 +182,7 @@ class AppContext:
             guard=guard,
             kill_switch=kill_switch,
             loss_watch=loss_watch,
+            paper=paper,
             clock=clock,
         )
 
@@ -184,6 +200,7 @@ class AppContext:
             log.error("Order state of the previous version not imported yet: %s", exc)
         self.notifications.start()
         self.postbacks.start()
+        self.paper.start()  # fills paper clients' orders as ticks come (none subscribed before a paper order)
         self.loss_watch.start()  # marks positions at the hub's prices once MAX_DAILY_LOSS or a --max-loss is set
         # The stream with the order check, and only in the one process that holds the scheduler's lock.
         if with_scheduler and self.runner.start() and self.stream is not None:
@@ -192,6 +209,7 @@ class AppContext:
     def stop_background_work(self) -> None:
         """Wait for running jobs, then stop notification delivery (undelivered ones stay in the outbox)."""
         self.loss_watch.stop()
+        self.paper.stop()
         self.ticker_hub.stop()
         if self.stream is not None:
             self.stream.stop()
@@ -208,6 +226,19 @@ def _last_price(api, exchange: str, symbol: str) -> float | None:
     except Exception as exc:  # noqa: BLE001 (unknown: the guard refuses to value it, and says why)
         log.warning("Guard: no last price for %s (%s)", key, exc)
         return None
+
+
+def _instrument_row(find, key) -> dict | None:
+    """Kite's instrument row (the latest list that has it), or None when unknown."""
+    try:
+        row = find(key)
+    except (InstrumentNotFoundError, ValueError):
+        return None
+    except Exception as exc:  # noqa: BLE001 (no list yet and Kite unreachable: unknown for now)
+        log.warning("Paper: instrument %s not looked up (%s)", key, type(exc).__name__)
+        return None
+    row.pop("list_day", None)
+    return row
 
 
 def _notify_refusal(notifications: Notifications, clock, client: str | None, message: str) -> None:

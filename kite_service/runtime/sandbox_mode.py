@@ -102,6 +102,7 @@ class SandboxMode:
             "KITE_LOGIN_URL": f"{self.root}/connect/login",
             "PUBLIC_URL": app_url,  # where scripts' error messages send the owner to log in
             "KITE_TICKER_URL": ticker_url,  # KiteTicker(api_key, access_token, root=...)
+            "PAPER_MARKET_HOURS": "always" if self.market_hours.kind == "always" else "nse",  # the sandbox's
         }
         if not self.enforce_rate_limits:  # the sandbox enforces none: neither do the gateway and KiteAPI
             values["RATE_LIMITS"] = "off"

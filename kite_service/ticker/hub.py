@@ -151,13 +151,25 @@ class TickerHub:
             self.drop(client, too_slow(client))
 
     def pass_on_text(self, text: str) -> None:
-        """An upstream text message: order updates go to every client, as Kite sends them."""
+        """An upstream text message: order updates go to every client, as Kite sends them, but a paper
+        client's (its orders are not the account's: it hears its own only, from send_to)."""
         if (text_message(text) or {}).get("type") != "order":
             return
         with self._lock:
-            clients = list(self._clients)
+            clients = [client for client in self._clients if not getattr(client, "paper", False)]
         for client in clients:
             if not client.offer(text):
+                self.drop(client, too_slow(client))
+
+    def send_to(self, name: str, texts: list) -> None:
+        """Text messages (a paper account's order updates) for the connections of program `name` only."""
+        self._deliver(self._send_now, name, texts)
+
+    def _send_now(self, name: str, texts: list) -> None:
+        with self._lock:
+            clients = [client for client in self._clients if client.name == name]
+        for client in clients:
+            if not all(client.offer(text) for text in texts):
                 self.drop(client, too_slow(client))
 
     def drop(self, client, reason: str) -> None:

@@ -196,6 +196,7 @@ class HubServer:
             return
         client = LocalClient(program.name, websocket, self._loop)
         client.share = program.instruments or self.caps.instruments
+        client.paper = program.paper  # a paper client hears its paper orders' updates, never the account's
         self._open[client] = program
         self._hub.add(client)
         sender = asyncio.create_task(client.send_queued())

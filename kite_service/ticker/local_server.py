@@ -78,6 +78,7 @@ class LocalClient:
         self._ready = asyncio.Event()
         self._closed = False
         self.share = None  # instruments its program may hold across its connections (None: no share)
+        self.paper = False  # a paper client's: no order updates of the account, only its own (hub.send_to)
         self._sending = False  # the sending task is in the middle of a message
         self._last_sent = time.monotonic()  # when the socket took the last message (or heartbeat)
 
