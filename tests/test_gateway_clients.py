@@ -25,9 +25,9 @@ def test_add_prints_what_a_program_needs_and_stores_only_a_hash(env, config):
     added = run_clients(env, "add", "my-bot", "--trade", "--json")
     assert added.returncode == 0, added.stderr
     answer = json.loads(added.stdout)
-    assert set(answer) == {"name", "api_key", "access_token", "root", "ticker_root", "can_trade"}
+    assert set(answer) == {"name", "api_key", "access_token", "root", "ticker_root", "can_trade", "paper"}
     assert answer["root"] == f"http://127.0.0.1:{env['PORT']}" and answer["ticker_root"].startswith("ws://")
-    assert answer["can_trade"] is True
+    assert answer["can_trade"] is True and answer["paper"] is False
     path = load_settings(config).gateway_clients_file
     stored = path.read_text()
     assert answer["access_token"] not in stored and answer["api_key"] in stored

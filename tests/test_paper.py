@@ -23,3 +23,203 @@ def test_a_market_buy_fills_at_the_ask_and_a_sell_at_the_bid_level_by_level(pape
     assert wait_for(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
     assert [(t["quantity"], t["average_price"]) for t in kite.order_trades(order_id)] == [(3, bids[0]["price"])]
     assert paper_service.order_calls_at_kite() == []
+
+
+def test_a_limit_fills_only_when_the_market_crosses_it_and_a_stop_triggers_on_the_last_price(paper_service):  # noqa: F811
+    infy = paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("limits")
+    limit = kite.place_order(variety="regular", order_type="LIMIT", quantity=2, price=1490.0, **BUY)
+    sell = {**BUY, "transaction_type": "SELL", "product": "MIS"}
+    stop = kite.place_order(variety="regular", order_type="SL", quantity=2, price=1480.0, trigger_price=1485.0, **sell)
+    assert wait_for(lambda: kite.order_history(stop)[-1]["status"] == "TRIGGER PENDING")
+    assert kite.order_history(limit)[-1]["status"] == "OPEN"  # the offers are above 1,490
+    paper_service.market.pin_price(infy, 1484.0)  # below the stop's trigger and the buy's limit
+    assert wait_for(lambda: kite.order_history(limit)[-1]["status"] == "COMPLETE")
+    buy_fill = kite.order_trades(limit)[0]["average_price"]
+    ask = kite.quote("NSE:INFY")["NSE:INFY"]["depth"]["sell"][0]["price"]
+    assert buy_fill == ask <= 1490.0  # at the offer: the limit or better
+    assert wait_for(lambda: kite.order_history(stop)[-1]["status"] == "COMPLETE")
+    stop_fill = kite.order_trades(stop)[0]["average_price"]
+    assert 1480.0 <= stop_fill < 1484.0  # triggered at 1,484, sold at the bid, within its limit
+
+
+def test_a_stop_whose_trigger_was_crossed_still_fills_when_the_price_comes_back(paper_service):  # noqa: F811
+    infy = paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("comeback")
+    sell = {**BUY, "transaction_type": "SELL", "product": "MIS"}
+    stop = kite.place_order(variety="regular", order_type="SL", quantity=1, price=1495.0, trigger_price=1496.0, **sell)
+    paper_service.market.pin_price(infy, 1470.0)  # through the trigger and far past the limit: no bid at 1,495
+    assert wait_for(lambda: kite.order_history(stop)[-1]["status"] == "OPEN")  # triggered, now a limit at 1,495
+    assert kite.order_history(stop)[-1]["filled_quantity"] == 0
+    paper_service.market.pin_price(infy, 1500.0)  # back: bids above the limit
+    assert wait_for(lambda: kite.order_history(stop)[-1]["status"] == "COMPLETE")
+    assert kite.order_trades(stop)[0]["average_price"] >= 1495.0
+
+
+def test_nothing_fills_on_a_stale_price_and_the_order_says_why(paper_service, monkeypatch):  # noqa: F811
+    from kite_service.paper import market as paper_market
+
+    paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("stale")
+    monkeypatch.setattr(paper_market, "FRESH_SECONDS", -1.0)  # every price is too old: as if ticks stopped
+    order_id = kite.place_order(variety="regular", order_type="MARKET", quantity=1, market_protection=-1, **BUY)
+    assert wait_for(lambda: "old" in (kite.order_history(order_id)[-1]["status_message"] or ""))
+    last = kite.order_history(order_id)[-1]
+    assert last["status"] == "OPEN" and last["filled_quantity"] == 0
+    assert "fills need a tick within" in last["status_message"]
+    monkeypatch.setattr(paper_market, "FRESH_SECONDS", 30.0)
+    assert wait_for(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
+    assert kite.order_history(order_id)[-1]["status_message"] is None
+
+
+def test_no_order_class_call_of_a_paper_client_reaches_kite_while_a_live_clients_does(paper_service):  # noqa: F811
+    import pytest
+    import requests
+    from kiteconnect import exceptions
+
+    paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("paperonly")
+    resting = kite.place_order(variety="regular", order_type="LIMIT", quantity=1, price=1400.0, **BUY)
+    kite.modify_order(variety="regular", order_id=resting, price=1401.0)
+    kite.cancel_order(variety="regular", order_id=resting)
+    filled = kite.place_order(variety="regular", order_type="MARKET", quantity=1, market_protection=-1, **BUY)
+    assert wait_for(lambda: kite.order_history(filled)[-1]["status"] == "COMPLETE")
+    mis = kite.place_order(
+        variety="regular", order_type="MARKET", quantity=2, market_protection=-1, **{**BUY, "product": "MIS"}
+    )
+    assert wait_for(lambda: kite.order_history(mis)[-1]["status"] == "COMPLETE")
+    kite.convert_position(
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="BUY",
+        position_type="day",
+        quantity=1,
+        old_product="MIS",
+        new_product="CNC",
+    )
+    gtt = kite.place_gtt(
+        trigger_type=kite.GTT_TYPE_SINGLE,
+        tradingsymbol="INFY",
+        exchange="NSE",
+        trigger_values=[1300.0],
+        last_price=1500.0,
+        orders=[{"transaction_type": "BUY", "quantity": 1, "order_type": "LIMIT", "product": "CNC", "price": 1300.0}],
+    )["trigger_id"]
+    kite.modify_gtt(
+        trigger_id=gtt,
+        trigger_type=kite.GTT_TYPE_SINGLE,
+        tradingsymbol="INFY",
+        exchange="NSE",
+        trigger_values=[1310.0],
+        last_price=1500.0,
+        orders=[{"transaction_type": "BUY", "quantity": 1, "order_type": "LIMIT", "product": "CNC", "price": 1310.0}],
+    )
+    kite.delete_gtt(gtt)
+    headers = {"Authorization": f"token {kite.api_key}:{kite.access_token}", "X-Kite-Version": "3"}
+    alert = {
+        "name": "dip",
+        "type": "simple",
+        "lhs_exchange": "NSE",
+        "lhs_tradingsymbol": "INFY",
+        "lhs_attribute": "LastTradedPrice",
+        "operator": "<=",
+        "rhs_type": "constant",
+        "rhs_constant": "1300",
+    }
+    created = requests.post(f"{paper_service.root}/alerts", data=alert, headers=headers, timeout=10)
+    assert created.status_code == 200, created.text
+    for call in (
+        lambda: kite.place_mf_order(tradingsymbol="INF090I01239", transaction_type="BUY", amount=5000),
+        lambda: kite.cancel_mf_order("123"),
+        lambda: kite.place_mf_sip(tradingsymbol="INF090I01239", amount=5000, instalments=12, frequency="monthly"),
+        lambda: kite.modify_mf_sip("123", amount=6000),
+        lambda: kite.cancel_mf_sip("123"),
+    ):
+        with pytest.raises(exceptions.PermissionException, match="not paper-traded"):
+            call()
+    assert paper_service.order_calls_at_kite() == []  # reads went (quotes), nothing that changes anything
+
+    live = paper_service.client("live", paper=False)
+    live_id = live.place_order(variety="regular", order_type="MARKET", quantity=1, market_protection=-1, **BUY)
+    assert paper_service.order_calls_at_kite() == [("POST", "/orders/regular")]
+    assert live_id not in {order["order_id"] for order in kite.orders()}  # the paper book is its own
+    assert {order["order_id"] for order in kite.orders()} >= {resting, filled, mis}
+
+
+def test_a_restart_keeps_the_paper_book_and_its_resting_orders_still_fill(paper_service):  # noqa: F811
+    from kite_service.paper.desk import PaperDesk
+    from kite_service.paper.store import PaperStore
+
+    infy = paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("keeper", capital=200_000.0)
+    filled = kite.place_order(variety="regular", order_type="MARKET", quantity=3, market_protection=-1, **BUY)
+    assert wait_for(lambda: kite.order_history(filled)[-1]["status"] == "COMPLETE")
+    resting = kite.place_order(variety="regular", order_type="LIMIT", quantity=2, price=1450.0, **BUY)
+    before = (kite.orders(), kite.trades(), kite.positions()["net"], kite.margins("equity"))
+
+    context = paper_service.context
+    old = context.paper
+    old.stop()  # the service stops: the desk's thread ends and its file is closed
+    context.paper = PaperDesk(old.market, PaperStore(old._store.path), context.ticker_hub, old._hours, context.clock)
+    context.paper.start()
+    try:
+        after = (kite.orders(), kite.trades(), kite.positions()["net"], kite.margins("equity"))
+        assert after[0] == before[0] and after[1] == before[1]
+        assert [(p["quantity"], p["average_price"]) for p in after[2]] == [(3, before[2][0]["average_price"])]
+        assert after[3]["net"] == before[3]["net"]  # cash: 2,00,000 less what the fills and the open order hold
+        assert after[3]["available"]["opening_balance"] == 200_000.0
+        paper_service.market.pin_price(infy, 1440.0)  # the market comes to the resting order
+        assert wait_for(lambda: kite.order_history(resting)[-1]["status"] == "COMPLETE")
+        assert kite.positions()["net"][0]["quantity"] == 5
+    finally:
+        context.paper.stop()
+
+
+def test_positions_and_pnl_equal_kites_formula_over_the_fills(paper_service):  # noqa: F811
+    infy = paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("pnl")
+    mis = {**BUY, "product": "MIS"}
+    for side, quantity in (("BUY", 15), ("SELL", 4)):
+        order_id = kite.place_order(
+            variety="regular",
+            order_type="MARKET",
+            quantity=quantity,
+            market_protection=-1,
+            **{**mis, "transaction_type": side},
+        )
+        assert wait_for(lambda o=order_id: kite.order_history(o)[-1]["status"] == "COMPLETE")
+    paper_service.market.pin_price(infy, 1512.3)
+    assert wait_for(lambda: kite.positions()["net"][0]["last_price"] == 1512.3)
+    trades = kite.trades()
+    bought = sum(t["quantity"] * t["average_price"] for t in trades if t["transaction_type"] == "BUY")
+    sold = sum(t["quantity"] * t["average_price"] for t in trades if t["transaction_type"] == "SELL")
+    row = kite.positions()["net"][0]
+    assert row["quantity"] == 11 and row["product"] == "MIS"
+    # Kite's formula (facts §13): pnl = (sell value - buy value) + quantity * last price * multiplier
+    assert row["pnl"] == round(sold - bought + 11 * 1512.3 * 1, 2)
+    assert row["buy_value"] == round(bought, 2) and row["sell_value"] == round(sold, 2)
+
+
+def test_clients_add_paper_list_and_paper_reset(paper_service, capsys):  # noqa: F811
+    from kite_service.gateway.cli import main
+
+    settings = paper_service.context.settings
+    assert main(["add", "rehearsal", "--paper", "--capital", "2,50,000"], settings) == 0
+    assert "paper account at live prices" in capsys.readouterr().out
+    assert main(["list"], settings) == 0
+    listed = capsys.readouterr().out
+    assert "rehearsal" in listed and "paper (250,000 since" in listed
+    assert main(["add", "x", "--capital", "5"], settings) == 2  # capital without --paper
+    capsys.readouterr()
+
+    paper_service.pin("INFY", 1500.0)
+    client = next(c for c in paper_service.context.gateway.clients.all() if c.name == "rehearsal")
+    account = paper_service.context.paper.account(client)
+    assert account.capital == 250_000.0
+    kite = paper_service.client("resettable", capital=100_000.0)
+    order_id = kite.place_order(variety="regular", order_type="MARKET", quantity=1, market_protection=-1, **BUY)
+    assert wait_for(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
+    assert main(["paper-reset", "resettable"], settings) == 0
+    assert kite.orders() == [] and kite.positions()["net"] == []
+    assert kite.margins("equity")["net"] == 100_000.0
+    assert main(["paper-reset", "rehearsal-not"], settings) == 1

@@ -1,5 +1,6 @@
 """The sandbox run alone, its postbacks, and its separation from the service."""
 
+import ast
 import hashlib
 import json
 import signal
@@ -104,10 +105,19 @@ def test_order_updates_are_posted_with_kites_checksum(demo, clock):
     assert set(payloads[-1]) == set(recorded("postback.json"))
 
 
-def test_the_service_imports_only_the_sandboxs_exchange_numbers():
+def test_the_service_imports_the_sandboxs_rules_and_books_but_never_its_servers():
+    # The exchanges' numbers, and the order rules and books the paper clients run on (kite_service/paper);
+    # the sandbox's servers (its HTTP app, its ticker, its command) stay out of the service.
     code = "import sys, kite_app, kite_api, scheduler; print(sorted(m for m in sys.modules if 'kite_sandbox' in m))"
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
-    assert result.stdout.strip() == "['kite_sandbox', 'kite_sandbox.exchange_numbers']", result.stderr
+    imported = set(ast.literal_eval(result.stdout.strip()))
+    assert {"kite_sandbox.exchange_numbers", "kite_sandbox.orders", "kite_sandbox.order_rules"} <= imported
+    assert not imported & {
+        "kite_sandbox.server",
+        "kite_sandbox.serving",
+        "kite_sandbox.ticker",
+        "kite_sandbox.__main__",
+    }
 
 
 def test_sessions_outlive_a_sandbox_restart_until_0600(demo, clock, tmp_path):

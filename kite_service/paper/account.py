@@ -104,6 +104,11 @@ class PaperAccount:
             if order["status"] in LIVE_STATUSES:
                 book._live[order_id] = order
                 book._placed_at[order_id] = self._clock()
+                instrument = book._market.by_token(order["instrument_token"])
+                if instrument is not None:  # the margin it holds, as when it was placed
+                    book._blocked[order_id] = book._margin_needed(order, instrument)
+                if order["status"] == "AMO REQ RECEIVED":  # to the exchange at the next opening
+                    book._opens_at[order_id] = book._hours.next_open(self._clock())
             elif order["filled_quantity"]:
                 instrument = book._market.by_token(order["instrument_token"])
                 if instrument is not None:
