@@ -1,12 +1,14 @@
 """Fixtures for paper clients: the service (gateway over real HTTP, hub, paper desk) in front of the
 sandbox and its real ticker, with every request the sandbox receives counted by route."""
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
 
 import pytest
 from flask import request
+from websockets.sync.client import connect
 
 from conftest import free_port
 from kite_app import proxy_settings
@@ -33,6 +35,7 @@ class PaperService:
     app: object
     market: object  # the sandbox's: pin prices here
     received: list = field(default_factory=list)  # (method, path) of every request the sandbox took
+    hub_url: str = ""  # the ticker hub's ws:// root
 
     @property
     def context(self):
@@ -43,6 +46,11 @@ class PaperService:
         clients = self.context.gateway.clients
         client, token = clients.add(name, can_trade=True, paper_capital=capital if paper else None)
         return KiteConnect(client.api_key, access_token=token, root=self.root)
+
+    def ticker_socket(self, kite: KiteConnect):
+        """A plain WebSocket to the hub with `kite`'s credentials, keeping every message."""
+        url = f"{self.hub_url}/?api_key={kite.api_key}&access_token={kite.access_token}"
+        return connect(url, max_queue=None, ping_interval=None)
 
     def order_calls_at_kite(self) -> list:
         """What reached the sandbox of Kite's order-class routes (placing, changing or cancelling
@@ -77,13 +85,26 @@ def received(sandbox_app):
 def paper_service(sandbox_app, received, serve_hub):
     """The service in front of the sandbox: gateway over HTTP, hub and paper desk running."""
     port = free_port()
-    _url, app = serve_hub(RATE_LIMITS="off", PAPER_MARKET_HOURS="always", PORT=str(port))
+    hub_url, app = serve_hub(RATE_LIMITS="off", PAPER_MARKET_HOURS="always", PORT=str(port))
     context = app.extensions["kite_app"]
     server = create_http_server(app, "127.0.0.1", port, **proxy_settings(context.settings))
     threading.Thread(target=server.run, daemon=True).start()
     context.paper.start()
     market = sandbox_app.extensions["kite_sandbox"].market
     received.clear()  # the set-up's login is not the programs'
-    yield PaperService(f"http://127.0.0.1:{server.effective_port}", app, market, received)
+    yield PaperService(f"http://127.0.0.1:{server.effective_port}", app, market, received, hub_url)
     context.paper.stop()
     server.close()
+
+
+def order_updates(socket, seconds: float, until=lambda updates: False) -> list:
+    """The order updates (their data) a hub connection receives within `seconds`, or until `until(updates)`."""
+    updates, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline and not until(updates):
+        try:
+            message = socket.recv(timeout=max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        if isinstance(message, str) and json.loads(message).get("type") == "order":
+            updates.append(json.loads(message)["data"])
+    return updates

@@ -1,6 +1,7 @@
 """Paper clients through the gateway, with the official Python client: fills from the live depth the
 hub carries (the sandbox's real ticker), Kite's shapes back, and nothing of theirs at Kite's order book."""
 
+from conftest import recorded
 from hub_support import sandbox_ticker, serve_hub  # noqa: F401 (fixtures)
 from paper_support import BUY, paper_service, received, sandbox_app, wait_for  # noqa: F401 (fixtures)
 
@@ -223,3 +224,19 @@ def test_clients_add_paper_list_and_paper_reset(paper_service, capsys):  # noqa:
     assert kite.orders() == [] and kite.positions()["net"] == []
     assert kite.margins("equity")["net"] == 100_000.0
     assert main(["paper-reset", "rehearsal-not"], settings) == 1
+
+
+def test_order_updates_go_to_the_paper_clients_ticker_and_nobody_elses(paper_service):  # noqa: F811
+    from paper_support import order_updates
+
+    paper_service.pin("INFY", 1500.0)
+    paper, live = paper_service.client("paperticker"), paper_service.client("liveticker", paper=False)
+    with paper_service.ticker_socket(paper) as paper_socket, paper_service.ticker_socket(live) as live_socket:
+        order_id = paper.place_order(variety="regular", order_type="MARKET", quantity=1, market_protection=-1, **BUY)
+        heard = order_updates(paper_socket, 10, until=lambda u: u and u[-1]["status"] == "COMPLETE")
+        assert [u["status"] for u in heard if u["order_id"] == order_id][-1] == "COMPLETE"
+        assert set(heard[-1]) == set(recorded("postback.json"))  # Kite's order update, field for field
+        live_id = live.place_order(variety="regular", order_type="MARKET", quantity=1, market_protection=-1, **BUY)
+        live_heard = order_updates(live_socket, 10, until=lambda u: u and u[-1]["status"] == "COMPLETE")
+        assert {u["order_id"] for u in live_heard} == {live_id}  # the account's own, not the paper one
+        assert live_id not in {u["order_id"] for u in order_updates(paper_socket, 0.5)}
