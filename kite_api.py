@@ -23,7 +23,7 @@ try:
     from kite_service.config.running_sandbox import script_values
     from kite_service.config.settings import Settings, load_credentials, load_settings
     from kite_service.data.script_helpers import DataHelpers
-    from kite_service.errors import KiteAppError, NoSessionError, SessionError, SessionExpiredError
+    from kite_service.errors import ConfigError, KiteAppError, NoSessionError, SessionError, SessionExpiredError
     from kite_service.gateway.local_client import running_gateway
     from kite_service.guard.guard import Guard
     from kite_service.guard.latch import KillLatches
@@ -130,6 +130,7 @@ class KiteAPI(DataHelpers):
         order_caps=None,
         through_gateway: bool | None = None,
         guarded: bool = True,
+        client: tuple | None = None,
     ):
         if settings is None:
             values, sandbox_env = script_values()
@@ -157,6 +158,13 @@ class KiteAPI(DataHelpers):
             order_caps = order_caps if order_caps is not None else NoOrderCaps()
         client_settings = {"timeout": self.settings.kite_timeout, "limiters": limiters, "order_caps": order_caps}
         gateway = running_gateway(self.settings.data_dir) if through_gateway is not False else None
+        if client is not None:  # a gateway client's own credentials (a paper client's, say): the gateway's
+            if gateway is None:
+                raise ConfigError(
+                    "KiteAPI(client=...) goes through Kite App's gateway, and Kite App is not serving from "
+                    f"{self.settings.data_dir}: start it (python kite_app.py), then try again."
+                )
+            gateway = {**gateway, "api_key": client[0], "access_token": client[1]}
         self._gateway = gateway
         if gateway is not None:
             self.kite = _GatewayBoundClient(self, gateway, retry=retry, **client_settings)

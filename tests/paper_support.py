@@ -13,6 +13,7 @@ from websockets.sync.client import connect
 from conftest import free_port
 from kite_app import proxy_settings
 from kite_sandbox.server import create_sandbox_app
+from kite_service.gateway.local_client import LocalGateway
 from kite_service.kite.sdk import KiteConnect
 from kite_service.web.http_server import create_http_server
 
@@ -90,9 +91,13 @@ def paper_service(sandbox_app, received, serve_hub):
     server = create_http_server(app, "127.0.0.1", port, **proxy_settings(context.settings))
     threading.Thread(target=server.run, daemon=True).start()
     context.paper.start()
+    root = f"http://127.0.0.1:{server.effective_port}"
+    scripts = LocalGateway(context.settings.data_dir, context.gateway.clients, root, hub_url)
+    assert scripts.open()  # as kite_app.serve does: KiteAPI finds the running gateway
     market = sandbox_app.extensions["kite_sandbox"].market
     received.clear()  # the set-up's login is not the programs'
-    yield PaperService(f"http://127.0.0.1:{server.effective_port}", app, market, received, hub_url)
+    yield PaperService(root, app, market, received, hub_url)
+    scripts.close()
     context.paper.stop()
     server.close()
 

@@ -240,3 +240,71 @@ def test_order_updates_go_to_the_paper_clients_ticker_and_nobody_elses(paper_ser
         live_heard = order_updates(live_socket, 10, until=lambda u: u and u[-1]["status"] == "COMPLETE")
         assert {u["order_id"] for u in live_heard} == {live_id}  # the account's own, not the paper one
         assert live_id not in {u["order_id"] for u in order_updates(paper_socket, 0.5)}
+
+
+def test_the_javascript_client_runs_a_strategy_on_a_paper_client(paper_service, node):  # noqa: F811
+    import json
+    import subprocess
+
+    from sandbox_support import JS_CLIENT
+
+    paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("js-strategy")
+    command = [node, "paper_strategy.js", kite.api_key, kite.access_token, paper_service.root]
+    run = subprocess.run(command, cwd=JS_CLIENT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert [o["order_id"] for o in seen["orders"]] == seen["ids"] and {o["status"] for o in seen["orders"]} == {
+        "COMPLETE"
+    }
+    assert sum(t["quantity"] for t in seen["trades"]) == 3
+    assert [(p["tradingsymbol"], p["quantity"]) for p in seen["positions"]["net"]] == [("INFY", 1)]
+    assert paper_service.order_calls_at_kite() == []
+
+
+def test_kite_api_runs_a_strategy_on_a_paper_client_and_every_answer_has_kites_recorded_shape(paper_service):  # noqa: F811
+    import requests
+
+    from kite_api import KiteAPI
+    from test_sandbox_shapes import assert_same_shape
+
+    paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("api-strategy")
+    context = paper_service.context
+    api = KiteAPI(context.settings, clock=context.clock, client=(kite.api_key, kite.access_token))
+    order_id = api.place_order(
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="BUY",
+        quantity=2,
+        product="MIS",
+        order_type="MARKET",
+        market_protection=-1,
+    )
+    assert wait_for(lambda: api.get_order_history(order_id)[-1]["status"] == "COMPLETE")
+    stop = api.place_order(
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="SELL",
+        quantity=2,
+        product="MIS",
+        order_type="SL",
+        price=1400.0,
+        trigger_price=1401.0,
+    )
+    assert api.get_positions()["net"][0]["quantity"] == 2
+    assert [o["order_id"] for o in api.get_orders()] == [order_id, stop]
+    headers = {"Authorization": f"token {kite.api_key}:{kite.access_token}", "X-Kite-Version": "3"}
+    for path, fixture in (
+        ("/orders", "orders.json"),
+        (f"/orders/{order_id}", "order_info.json"),
+        (f"/orders/{order_id}/trades", "order_trades.json"),
+        ("/trades", "trades.json"),
+        ("/portfolio/positions", "positions.json"),
+        ("/user/margins", "margins.json"),
+        ("/user/margins/equity", "margins_equity.json"),
+    ):
+        body = requests.get(paper_service.root + path, headers=headers, timeout=10).json()
+        assert body["status"] == "success", (path, body)
+        assert_same_shape(body["data"], [recorded(fixture)["data"]], path)
+    assert paper_service.order_calls_at_kite() == []
