@@ -40,7 +40,10 @@ MARKET_FILL_DELAY = timedelta(seconds=2)
 class OrderBook:
     """All trading state of the demo account."""
 
-    def __init__(self, market: Market, user_id: str, clock, on_update=None, caps: OrderLimits = None, hours=None):
+    def __init__(
+        self, market: Market, user_id: str, clock, on_update=None, caps: OrderLimits = None, hours=None, portfolio=None
+    ):
+        """`portfolio`: the account's money and positions (default: the demo user's, with its holdings)."""
         self._market = market
         self._hours = hours or MarketHours()  # when after-market orders go to the exchange
         self._user_id = user_id
@@ -59,7 +62,7 @@ class OrderBook:
         self._blocked: dict = {}  # order_id -> margin held for the order's whole quantity
         self._prices = None  # inside advance(): the price of each instrument for this pass
         self.trades: list = []
-        self.portfolio = Portfolio(market)
+        self.portfolio = portfolio or Portfolio(market)
 
     # -- placing, modifying, cancelling -------------------------------------------------------
 

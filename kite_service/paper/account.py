@@ -19,7 +19,9 @@ from kite_sandbox.order_record import FINAL_STATUSES
 from kite_sandbox.order_rules import LIVE_STATUSES
 from kite_sandbox.postbacks import postback_payload, postback_status
 from kite_sandbox.varieties import OrderDesk
+from kite_service.clock import IST
 from kite_service.paper.book import PaperBook
+from kite_service.paper.square_off import square_off
 from kite_service.paper.store import PaperStore
 
 log = logging.getLogger("kite_app.paper")
@@ -67,8 +69,11 @@ class PaperAccount:
             self._updates.append(json.dumps({"type": "order", "id": "", "data": payload}))
 
     def advance(self, tokens=None) -> None:
-        """Let the prices act: fills and triggers on `tokens` (None: all), next legs, GTTs, alerts."""
-        self.book.advance(tokens=tokens)
+        """Let the prices act: fills and triggers on `tokens` (None: all), next legs, GTTs, alerts; and
+        the clock: intraday positions squared off at Zerodha's times."""
+        now = self._clock()
+        square_off(self.book, now, self.book._hours.trading_day(now.astimezone(IST).date()))
+        self.book.advance(now, tokens=tokens)
         for part in (self.desk, self.triggers, self.alerts):
             part.advance()
 

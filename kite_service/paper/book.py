@@ -20,6 +20,7 @@ from kite_sandbox.market_hours import MarketHours
 from kite_sandbox.order_limits import OrderLimits
 from kite_sandbox.orders import OrderBook
 from kite_sandbox.portfolio import Portfolio
+from kite_service.paper.square_off import refuse_late_intraday
 
 # market_protection -1 is "automatic": Zerodha works the range out on its side and publishes no figure
 # (Kite Connect forum, comment 52479, 2026). Here it is the exchanges' own price protection: NSE's
@@ -46,10 +47,17 @@ class PaperBook(OrderBook):
     """One paper client's orders, trades, positions and margins (`capital`: its opening cash)."""
 
     def __init__(self, market, user_id: str, clock, on_update, capital: float, hours: MarketHours):
-        super().__init__(market, user_id, clock, on_update, OrderLimits(True), hours)
-        self.portfolio = Portfolio(market, opening_cash=capital, seeded=False)
+        portfolio = Portfolio(market, opening_cash=capital, seeded=False)
+        super().__init__(market, user_id, clock, on_update, OrderLimits(True), hours, portfolio)
         self.bounds: dict = {}  # order_id -> a market order's protection price, set when it first meets the market
         self._taken: dict = {}  # token -> (the quote, {(side, price): quantity taken from it})
+
+    def place(self, variety: str, params: dict, caps: bool = True, day_orders: int = 1, **fields) -> str:
+        """As the sandbox's; a program's intraday order after its exchange's square-off time is refused
+        (caps=False: the legs Kite places itself, and the square-off's own exits)."""
+        if caps:
+            refuse_late_intraday(params, self._clock())
+        return super().place(variety, params, caps, day_orders, **fields)
 
     # -- the passage of time ----------------------------------------------------------------
 
@@ -109,9 +117,12 @@ class PaperBook(OrderBook):
         if held is not quote:
             taken = {}
             self._taken[instrument.token] = (quote, taken)
-        filled_any = False
+        beyond = False
         for price, quantity in quote.asks if buying else quote.bids:
-            if order["pending_quantity"] == 0 or ((price > limit) if buying else (price < limit)):
+            if order["pending_quantity"] == 0:
+                break
+            if (price > limit) if buying else (price < limit):
+                beyond = True
                 break
             free = quantity - taken.get((side, price), 0)
             size = min(free, order["pending_quantity"])
@@ -121,9 +132,8 @@ class PaperBook(OrderBook):
             taken[(side, price)] = taken.get((side, price), 0) + size
             order["status_message"] = None
             self._fill(order, instrument, size, price, now)
-            filled_any = True
-        if order["order_id"] in self._live and not filled_any:
-            self._waiting(order, self._unfilled_reason(order, instrument, quote, limit), now)
+        if order["order_id"] in self._live:
+            self._waiting(order, self._unfilled_reason(order, instrument, quote, limit, beyond), now)
 
     def _limit(self, order, instrument, quote) -> float:
         """The worst price the order takes: its limit, or a market order's protection price."""
@@ -138,15 +148,20 @@ class PaperBook(OrderBook):
         return bound
 
     @staticmethod
-    def _unfilled_reason(order, instrument, quote, limit) -> str | None:
-        levels = quote.asks if order["transaction_type"] == "BUY" else quote.bids
-        if not levels:
+    def _unfilled_reason(order, instrument, quote, limit, beyond: bool) -> str | None:
+        """Why an order that met the market is (still) open; None for a limit the market has not reached."""
+        market_order = order["order_type"] in ("MARKET", "SL-M")
+        if not (quote.asks if order["transaction_type"] == "BUY" else quote.bids):
+            wanted = "offers" if order["transaction_type"] == "BUY" else "bids"
+            return f"Paper: no {wanted} in {instrument.key}'s depth; the order waits for the next tick."
+        if beyond and market_order:
+            return f"Paper: the next price is beyond the market protection's {limit:.2f}; the order stays open."
+        if not beyond and order["filled_quantity"]:
             return (
-                f"Paper: no {'offers' if order['transaction_type'] == 'BUY' else 'bids'} in {instrument.key}'s depth."
+                f"Paper: the depth shown filled {order['filled_quantity']} of {order['quantity']}; "
+                "the rest waits for the next tick."
             )
-        if order["order_type"] in ("MARKET", "SL-M"):
-            return f"Paper: the best price is beyond the market protection's {limit:.2f}; the order stays open."
-        return None  # a limit the market has not reached: nothing to explain
+        return None
 
     def _close(self, order, status, now) -> None:
         self.bounds.pop(order["order_id"], None)

@@ -135,9 +135,13 @@ class LiveMarket:
                 received=received,
                 circuit=self._circuits.get(token, (0.0, 0.0)),
             )
-            self._quotes[token] = quote
+            self.put(token, quote)
             moved.add(token)
         return moved
+
+    def put(self, token: int, quote: Quote) -> None:
+        """The instrument's quote from now on (a tick's; a test's own)."""
+        self._quotes[token] = quote
 
     def quote(self, instrument: Instrument) -> Quote | None:
         """The instrument's latest quote; asked of Kite when no tick has come for it yet."""
