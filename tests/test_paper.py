@@ -308,3 +308,38 @@ def test_kite_api_runs_a_strategy_on_a_paper_client_and_every_answer_has_kites_r
         assert body["status"] == "success", (path, body)
         assert_same_shape(body["data"], [recorded(fixture)["data"]], path)
     assert paper_service.order_calls_at_kite() == []
+
+
+def test_the_guard_checks_a_paper_clients_orders_by_its_own_limits_apart_from_the_accounts(paper_service):  # noqa: F811
+    import pytest
+    from kiteconnect import exceptions
+
+    paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("limited")
+    paper_service.context.gateway.clients.set_limits("limited", max_orders_per_day=2)
+    for _ in range(2):
+        kite.place_order(variety="regular", order_type="LIMIT", quantity=1, price=1400.0, **BUY)
+    with pytest.raises(exceptions.InputException, match="--max-orders-per-day"):
+        kite.place_order(variety="regular", order_type="LIMIT", quantity=1, price=1400.0, **BUY)
+    counts = paper_service.context.guard.orders_today()
+    assert counts["limited"] == 2 and counts.get("account", 0) == 0  # not the account's 5,000 a day
+    assert len(kite.orders()) == 2
+
+
+def test_the_day_page_shows_paper_programs_apart_with_their_own_pnl(paper_service):  # noqa: F811
+    from day_support import Figures, open_page
+
+    infy = paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("daypaper", capital=300_000.0)
+    order_id = kite.place_order(variety="regular", order_type="MARKET", quantity=4, market_protection=-1, **BUY)
+    assert wait_for(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
+    paper_service.market.pin_price(infy, 1520.0)
+    assert wait_for(lambda: kite.positions()["net"][0]["last_price"] == 1520.0)
+    page = open_page(paper_service.root).get(f"{paper_service.root}/day", timeout=10)
+    assert page.status_code == 200
+    row = Figures(page.text).rows("paper")["daypaper"]
+    assert float(row["pnl"]) == kite.positions()["net"][0]["pnl"] > 0  # Kite's formula, at the live price
+    assert float(row["available"]) == kite.margins("equity")["net"]
+    assert (row["orders"], row["open_orders"], row["positions"]) == ("1", "0", "1")
+    programs = Figures(page.text).rows("program")
+    assert "daypaper" in programs  # listed with the programs too (its calls and ticker)

@@ -236,6 +236,7 @@ def programs_section(context, now: datetime) -> dict:
             {
                 "name": client.name,
                 "can_trade": client.can_trade,
+                "paper": client.paper,
                 **counts,
                 "tickers": len(connections),
                 "instruments": sum(c["instruments"] for c in connections),
@@ -245,6 +246,12 @@ def programs_section(context, now: datetime) -> dict:
             }
         )
     return {"programs": programs, "upstream": hub["upstream"]}
+
+
+def paper_section(context) -> list:
+    """Each paper client's account: capital, P&L at live prices, cash, orders and positions."""
+    clients = [client for client in context.gateway.clients.all() if client.paper]
+    return context.paper.summaries(clients)
 
 
 def kill_section(context) -> dict:
@@ -271,5 +278,6 @@ def day_figures(context, health: dict, now: datetime | None = None, with_orders:
         "limits": limits_section(context, pnl, order_sizes(stored)),
         "orders": order_rows(context, now, stored) if with_orders else None,
         "programs": programs_section(context, now),
+        "paper": paper_section(context),
         "kill": kill_section(context),
     }

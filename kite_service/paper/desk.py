@@ -139,6 +139,28 @@ class PaperDesk:
         if gone:
             self._hub.handle(self._feed, json.dumps({"a": "unsubscribe", "v": sorted(gone)}))
 
+    def summaries(self, clients: list) -> list:
+        """For the /day page: each paper client's capital, P&L (Kite's formula at live prices), cash
+        available, orders today, open orders and open positions."""
+        rows = []
+        for client in clients:
+            account = self.account(client)
+            with account.lock:
+                book = account.book
+                positions = book.portfolio.position_rows()
+                rows.append(
+                    {
+                        "name": client.name,
+                        "capital": account.capital,
+                        "pnl": round(sum(row["pnl"] for row in positions), 2),
+                        "available": book.available_cash(),
+                        "orders": len(book.orders),
+                        "open_orders": len(book._live),
+                        "positions": sum(1 for row in positions if row["quantity"]),
+                    }
+                )
+        return rows
+
     def status(self) -> dict:
         """For /api/status: the paper accounts in memory and the instruments the desk follows."""
         with self._lock:

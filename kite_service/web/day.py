@@ -38,7 +38,7 @@ KILL_WORD, RESET_WORD = "KILL", "RESET"
 PULLED_BY = "the /day page"
 WANT_PNL_SECONDS = 120.0  # a page seen keeps the P&L marked this long (the feed renews it while open)
 FIRST_POSITIONS_SECONDS = 2.0  # the first page of the day waits this long for the positions
-SECTIONS = ("session", "pnl", "limits", "programs", "kill")
+SECTIONS = ("session", "pnl", "limits", "programs", "paper", "kill")
 NOTICES = {
     "pulled": "Kill switch pulled: no orders go to Kite now; the report below follows each step.",
     "already": "The kill switch was on already: nothing was done twice.",
