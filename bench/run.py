@@ -22,6 +22,7 @@ from bench.guard import guard_bench
 from bench.history import data_helpers
 from bench.order_burst import order_burst
 from bench.order_updates import order_update_latency
+from bench.paper import paper_bench
 from bench.sandbox_orders import order_rate_and_fill_latency
 from bench.service_cost import logging_cost, service_throughput, startup_and_footprint
 from bench.support import PROJECT_DIR
@@ -78,6 +79,7 @@ SECTIONS = [
     ("13. The data helpers: two years of minute candles, the cache, instrument look-ups", lambda: data_helpers(Row)),
     ("14. The guard and the kill switch", lambda: guard_bench(Row)),
     ("15. The /day page: 500 orders of 20 programs, live events, 20 pages for an hour", lambda: day_page_bench(Row)),
+    ("16. Paper clients: tick to fill, and 20 paper accounts beside the hub's live clients", lambda: paper_bench(Row)),
 ]
 HEADER = ["metric", "ours", "reference", "ratio", "target", "result"]
 
