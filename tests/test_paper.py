@@ -343,3 +343,29 @@ def test_the_day_page_shows_paper_programs_apart_with_their_own_pnl(paper_servic
     assert (row["orders"], row["open_orders"], row["positions"]) == ("1", "0", "1")
     programs = Figures(page.text).rows("program")
     assert "daypaper" in programs  # listed with the programs too (its calls and ticker)
+
+
+def test_the_kill_switch_on_a_paper_client_flattens_its_paper_account_and_sends_nothing_to_kite(paper_service):  # noqa: F811
+    import pytest
+    from kiteconnect import exceptions
+
+    from kite_service.gateway.clients import ClientError
+
+    paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("killpaper")
+    filled = kite.place_order(variety="regular", order_type="MARKET", quantity=6, market_protection=-1, **BUY)
+    assert wait_for(lambda: kite.order_history(filled)[-1]["status"] == "COMPLETE")
+    resting = kite.place_order(variety="regular", order_type="LIMIT", quantity=1, price=1400.0, **BUY)
+    report = paper_service.context.kill_switch.pull("a test", "rehearsing the stop", client="killpaper", wait=True)
+    assert (
+        report["steps"][-1]["step"] == "flat"
+        and "1 open order(s) cancelled, 1 position(s)" in report["steps"][-1]["text"]
+    )
+    assert kite.order_history(resting)[-1]["status"] == "CANCELLED"
+    assert wait_for(lambda: kite.positions()["net"][0]["quantity"] == 0)
+    assert {o["tag"] for o in kite.orders() if o["transaction_type"] == "SELL"} == {"killswitch"}
+    with pytest.raises(exceptions.PermissionException):
+        kite.place_order(variety="regular", order_type="LIMIT", quantity=1, price=1400.0, **BUY)
+    assert paper_service.order_calls_at_kite() == []
+    with pytest.raises(ClientError, match="not applied to paper clients"):
+        paper_service.context.gateway.clients.set_limits("killpaper", max_loss=1000.0)

@@ -43,8 +43,11 @@ class KillSwitch:
     """`api`: the service's own KiteAPI (unguarded); `guard`: whose latch and send lock it uses;
     `owned(client)`: ({order_ids}, {trigger_ids}) the gateway's audit gives the client today."""
 
-    def __init__(self, api, guard, settings, owned=lambda client: (set(), set()), publish=None, clock=None):
+    def __init__(self, api, guard, settings, owned=lambda client: (set(), set()), publish=None, clock=None, paper=None):
+        """`paper(client)`: flattens a paper client's account and says what it did, or None when the
+        client is not a paper one (nothing of a paper client's is ever sent to Kite)."""
         self._api = api
+        self._paper = paper or (lambda client: None)
         self._guard = guard
         self._settings = settings  # the Settings: guard limits and market protection
         self._owned = owned
@@ -92,6 +95,21 @@ class KillSwitch:
     # -- the steps ---------------------------------------------------------------------------
 
     def _flatten(self, run: dict, client: str | None) -> None:
+        if client is not None:
+            try:
+                done = self._paper(client)
+            except Exception as exc:
+                log.exception("Kill switch: a paper account was not flattened")
+                done = f"stopped by an unexpected error: {exc}; check the paper account"
+                self._step(run, "error", False, done)
+                with self._lock:
+                    run["done"] = True
+                return
+            if done is not None:  # a paper client: its paper account, nothing at Kite
+                self._step(run, "flat", True, done)
+                with self._lock:
+                    run["done"] = True
+                return
         with calls_first():  # the account's limits are shared, and the switch's calls go first
             self._flatten_now(run, client)
 

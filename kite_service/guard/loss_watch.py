@@ -170,7 +170,7 @@ class LossWatch:
         """{client: its --max-loss} of the clients that have one."""
         if self._clients is None:
             return {}
-        return {c.name: c.max_loss for c in self._clients.all() if c.max_loss}
+        return {c.name: c.max_loss for c in self._clients.all() if c.max_loss and not c.paper}
 
     def watching(self) -> bool:
         wanted = time.monotonic() < self._wanted_until

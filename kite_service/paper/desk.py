@@ -19,6 +19,7 @@ import threading
 
 from kite_service.paper.account import PaperAccount, PaperFeed, new_secret
 from kite_service.paper.app import create_paper_app
+from kite_service.paper.square_off import flatten
 
 log = logging.getLogger("kite_app.paper")
 
@@ -138,6 +139,17 @@ class PaperDesk:
             self._hub.handle(self._feed, json.dumps({"a": "mode", "v": ["full", sorted(new)]}))
         if gone:
             self._hub.handle(self._feed, json.dumps({"a": "unsubscribe", "v": sorted(gone)}))
+
+    def flatten(self, client) -> str:
+        """The kill switch for paper client `client`: its open orders cancelled and its open positions
+        exited at the market in its paper account (never at Kite); what was done."""
+        account = self.account(client)
+        with account.lock:
+            try:
+                return flatten(account.book, self._clock())
+            finally:
+                self._send(account, account.flush())
+                self._follow()
 
     def summaries(self, clients: list) -> list:
         """For the /day page: each paper client's capital, P&L (Kite's formula at live prices), cash

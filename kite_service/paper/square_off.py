@@ -26,6 +26,7 @@ SQUARE_OFF_TIMES = {
 MCX_SQUARE_OFF = {False: time(23, 5), True: time(23, 30)}  # by whether US daylight saving time is on
 INTRADAY_PRODUCTS = ("MIS", "CO")
 TAG = "squareoff"
+KILL_TAG = "killswitch"
 _NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -74,17 +75,40 @@ def square_off(book, now: datetime, trading_day: bool) -> None:
         left = position.net + pending
         if left == 0:
             continue
-        book.place(
-            "regular",
-            {
-                "exchange": exchange,
-                "tradingsymbol": symbol,
-                "transaction_type": "SELL" if left > 0 else "BUY",
-                "quantity": str(abs(left)),
-                "product": product if product == "MIS" else "MIS",
-                "order_type": "MARKET",
-                "market_protection": "-1",
-                "tag": TAG,
-            },
-            caps=False,
+        book.place("regular", _exit(exchange, symbol, "MIS", left, TAG), caps=False)
+
+
+def flatten(book, now: datetime) -> str:
+    """The kill switch on a paper account: every open order cancelled, every open position exited at
+    the market (tagged `killswitch`; each once); what was done, in words."""
+    cancelled = 0
+    for order in list(book._live.values()):
+        if order.get("tag") != KILL_TAG:
+            book._record(order, "CANCEL PENDING", now)
+            book._close(order, "CANCELLED", now)
+            cancelled += 1
+    exits = 0
+    for (exchange, symbol, product), position in list(book.portfolio.positions.items()):
+        pending = sum(
+            order["pending_quantity"] * (1 if order["transaction_type"] == "BUY" else -1)
+            for order in book._live.values()
+            if order.get("tag") == KILL_TAG and (order["exchange"], order["tradingsymbol"]) == (exchange, symbol)
         )
+        left = position.net + pending
+        if left:
+            book.place("regular", _exit(exchange, symbol, product, left, KILL_TAG), caps=False)
+            exits += 1
+    return f"paper account: {cancelled} open order(s) cancelled, {exits} position(s) exited at the market"
+
+
+def _exit(exchange: str, symbol: str, product: str, left: int, tag: str) -> dict:
+    return {
+        "exchange": exchange,
+        "tradingsymbol": symbol,
+        "transaction_type": "SELL" if left > 0 else "BUY",
+        "quantity": str(abs(left)),
+        "product": product,
+        "order_type": "MARKET",
+        "market_protection": "-1",
+        "tag": tag,
+    }

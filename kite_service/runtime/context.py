@@ -136,6 +136,14 @@ class AppContext:
             return UpstreamConnection(url, key, store, clock=clock, name=f"Ticker connection {index + 1}")
 
         ticker_hub = TickerHub(stream or ticker_connection(0), ticker_connection)
+        market = LiveMarket(
+            partial(_instrument_row, api.instrument),
+            partial(_instrument_row, api.instrument_by_token),
+            lambda keys: api.kite.quote(*keys),
+            clock,
+        )
+        hours = MarketHours(settings.paper_market_hours, settings.market_holidays)
+        paper = PaperDesk(market, PaperStore(settings.data_dir / PAPER_FILE_NAME), ticker_hub, hours, clock)
         kill_switch = KillSwitch(
             api,
             guard,
@@ -143,6 +151,7 @@ class AppContext:
             owned=lambda client: gateway.audit.owned(clock(), client),
             publish=publish,
             clock=clock,
+            paper=lambda client: _flatten_paper(gateway.clients, paper, client),
         )
         loss_watch = LossWatch(
             api,
@@ -155,14 +164,6 @@ class AppContext:
             owned=lambda client: gateway.audit.owned(clock(), client),
         )
         events.listeners.append(loss_watch.on_order_events)
-        market = LiveMarket(
-            partial(_instrument_row, api.instrument),
-            partial(_instrument_row, api.instrument_by_token),
-            lambda keys: api.kite.quote(*keys),
-            clock,
-        )
-        hours = MarketHours(settings.paper_market_hours, settings.market_holidays)
-        paper = PaperDesk(market, PaperStore(settings.data_dir / PAPER_FILE_NAME), ticker_hub, hours, clock)
         return cls(
             settings=settings,
             credentials=credentials,
@@ -226,6 +227,12 @@ def _last_price(api, exchange: str, symbol: str) -> float | None:
     except Exception as exc:  # noqa: BLE001 (unknown: the guard refuses to value it, and says why)
         log.warning("Guard: no last price for %s (%s)", key, exc)
         return None
+
+
+def _flatten_paper(clients, desk: PaperDesk, name: str) -> str | None:
+    """The kill switch's work for a paper client (its paper account flattened), or None: not a paper client."""
+    client = next((c for c in clients.all() if c.name == name), None)
+    return desk.flatten(client) if client is not None and client.paper else None
 
 
 def _instrument_row(find, key) -> dict | None:
