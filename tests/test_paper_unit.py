@@ -56,9 +56,9 @@ def quote_at(market, clock, last: float, size: int = 100) -> None:
     market.put(408065, Quote(last, bids, asks, 1490.0, clock()))
 
 
-def new_account(market, clock, tmp_path, name="unit") -> PaperAccount:
+def new_account(market, clock, tmp_path, name="unit", capital=100_000.0) -> PaperAccount:
     store = PaperStore(tmp_path / "paper.sqlite3")
-    return PaperAccount(name, f"{name}@1", 100_000.0, market, clock, MarketHours(), store, "secret")
+    return PaperAccount(name, f"{name}@1", capital, market, clock, MarketHours(), store, "secret")
 
 
 def mis(side: str, quantity: int, **more) -> dict:
@@ -131,3 +131,81 @@ def test_thin_depth_fills_partly_and_the_rest_on_the_next_tick(market, clock, tm
     prices = [t["average_price"] for t in account.book.trades]
     assert prices == [1500.1, 1500.2, 1500.3, 1500.4, 1500.5, 1500.6, 1500.7, 1500.8]
     assert order["average_price"] == round(sum(p * 5 for p in prices) / 40, 2)
+
+
+NIFTY_FUT_ROW = {
+    "instrument_token": 13368834,
+    "exchange_token": 52220,
+    "tradingsymbol": "NIFTY26DECFUT",
+    "name": "NIFTY",
+    "last_price": 24000.0,
+    "expiry": "2026-12-29",
+    "strike": 0.0,
+    "tick_size": 0.1,
+    "lot_size": 65,
+    "instrument_type": "FUT",
+    "segment": "NFO-FUT",
+    "exchange": "NFO",
+}
+
+
+def test_a_new_day_turns_cnc_buys_into_holdings_carries_nrml_and_forgets_yesterdays_orders(clock, tmp_path):
+    rows = {"NSE:INFY": INFY_ROW, "NFO:NIFTY26DECFUT": NIFTY_FUT_ROW}
+    by_token = {row["instrument_token"]: row for row in rows.values()}
+    market = LiveMarket(rows.get, by_token.get, lambda keys: {}, clock)
+    clock.now = datetime(2026, 11, 20, 10, 0, tzinfo=IST)  # a Friday
+
+    def quotes(infy: float, nifty: float) -> None:
+        quote_at(market, clock, infy)
+        asks = tuple((round(nifty + 0.1 * n, 1), 650) for n in range(1, 6))
+        bids = tuple((round(nifty - 0.1 * n, 1), 650) for n in range(1, 6))
+        market.put(13368834, Quote(nifty, bids, asks, 23900.0, clock()))
+
+    quotes(1500.0, 24000.0)
+    account = new_account(market, clock, tmp_path, capital=500_000.0)
+    cnc = {**mis("BUY", 10), "product": "CNC"}
+    fut = {**mis("BUY", 65), "exchange": "NFO", "tradingsymbol": "NIFTY26DECFUT", "product": "NRML"}
+    with account.lock:
+        account.desk.place("regular", cnc)
+        account.desk.place("regular", fut)
+        resting = account.desk.place("regular", {**cnc, "order_type": "LIMIT", "price": "1400", "quantity": "1"})
+        account.flush()
+    portfolio = account.book.portfolio
+    infy_cost = 10 * portfolio.positions[("NSE", "INFY", "CNC")].open_price
+    friday_cash = portfolio.opening_cash + portfolio.realised - portfolio.charges - infy_cost
+
+    clock.now = datetime(2026, 11, 23, 10, 0, tzinfo=IST)  # Monday
+    quotes(1510.0, 24100.0)
+    with account.lock:
+        account.advance()
+        expired = account.flush()
+    assert account.book.orders == {} and account.book.trades == []  # Kite's order book starts empty
+    assert any(f'"order_id": "{resting}"' in update and "CANCELLED" in update for update in expired)
+    (holding,) = account.book.portfolio.holding_rows()
+    assert (holding["tradingsymbol"], holding["quantity"], holding["t1_quantity"]) == ("INFY", 10, 10)
+    assert holding["average_price"] == pytest.approx(infy_cost / 10)
+    (carried,) = account.book.portfolio.position_rows()
+    assert (carried["tradingsymbol"], carried["overnight_quantity"], carried["quantity"]) == ("NIFTY26DECFUT", 65, 65)
+    assert carried["pnl"] == pytest.approx(round(65 * (24100.0 - carried["average_price"]), 2))
+    assert account.book.portfolio.opening_cash == pytest.approx(round(friday_cash, 2))
+
+    again = new_account(market, clock, tmp_path, capital=500_000.0)  # a restart on Monday: the same account
+    again.restore()
+    assert again.book.portfolio.holding_rows() == account.book.portfolio.holding_rows()
+    assert again.book.portfolio.position_rows() == account.book.portfolio.position_rows()
+    assert again.book.portfolio.opening_cash == account.book.portfolio.opening_cash
+
+    with account.lock:  # sell 4 of the holding: its cost and profit come back at the next day
+        account.desk.place("regular", {**cnc, "transaction_type": "SELL", "quantity": "4"})
+        account.flush()
+    sold_at = account.book.trades[-1]["average_price"]
+    monday = account.book.portfolio
+    monday_cash = monday.opening_cash + monday.realised - monday.charges
+    assert monday.realised == pytest.approx(4 * (sold_at - infy_cost / 10))  # the profit, counted on the day
+    clock.now = datetime(2026, 11, 24, 10, 0, tzinfo=IST)
+    quotes(1510.0, 24100.0)
+    with account.lock:
+        account.advance()
+    (holding,) = account.book.portfolio.holding_rows()
+    assert (holding["quantity"], holding["t1_quantity"], holding["realised_quantity"]) == (6, 0, 6)
+    assert account.book.portfolio.opening_cash == pytest.approx(round(monday_cash + 4 * infy_cost / 10, 2))

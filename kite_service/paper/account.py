@@ -11,6 +11,7 @@ import logging
 import secrets
 import threading
 from collections import deque
+from datetime import date
 
 from kite_sandbox.alerts import Alerts
 from kite_sandbox.charges import order_charges
@@ -21,6 +22,7 @@ from kite_sandbox.postbacks import postback_payload, postback_status
 from kite_sandbox.varieties import OrderDesk
 from kite_service.clock import IST
 from kite_service.paper.book import PaperBook
+from kite_service.paper.day_roll import end_of_day, start_day
 from kite_service.paper.square_off import square_off
 from kite_service.paper.store import PaperStore
 
@@ -48,6 +50,7 @@ class PaperAccount:
         self._saved_trades = 0
         self._last_seen: dict = {}
         self._updates: list = []  # order updates waiting for the next flush
+        self.day = clock().astimezone(IST).date()  # the trading day the book is on (restore() may say otherwise)
 
     def _new_order_id(self) -> str:
         # "P" and 15 digits: never one of Kite's order ids (all digits), so logs and pages cannot mix them up
@@ -70,8 +73,11 @@ class PaperAccount:
 
     def advance(self, tokens=None) -> None:
         """Let the prices act: fills and triggers on `tokens` (None: all), next legs, GTTs, alerts; and
-        the clock: intraday positions squared off at Zerodha's times."""
+        the clock: a new day begun (day_roll.py), intraday positions squared off at Zerodha's times."""
         now = self._clock()
+        today = now.astimezone(IST).date()
+        if today > self.day:
+            self._roll(today)
         square_off(self.book, now, self.book._hours.trading_day(now.astimezone(IST).date()))
         self.book.advance(now, tokens=tokens)
         for part in (self.desk, self.triggers, self.alerts):
@@ -79,19 +85,40 @@ class PaperAccount:
 
     def flush(self) -> list:
         """Store what changed since the last flush; the order updates that may now be sent."""
+        self._store_changes()
+        updates, self._updates = self._updates, []
+        return updates
+
+    def _store_changes(self) -> None:
         book = self.book
         orders = [(book.orders[i], book._history[i], book.bounds.get(i)) for i in sorted(self._dirty)]
         trades = book.trades[self._saved_trades :]
         self._store.save(self.key, orders, trades, self._saved_trades)
         self._dirty.clear()
         self._saved_trades = len(book.trades)
-        updates, self._updates = self._updates, []
-        return updates
+
+    def _roll(self, today) -> None:
+        """The day is over: its open orders cancelled and stored, the new day's state stored (the old
+        day's orders and trades forgotten with it), then begun in memory."""
+        state = end_of_day(self.book, self._clock(), self.day)
+        self._store_changes()  # the cancellations: their updates go out with the next flush
+        state["day"] = today.isoformat()
+        self._store.new_day(self.key, state, keep=set(self.book._live))
+        start_day(self.book, state)
+        self._saved_trades = 0
+        self.day = today
 
     def restore(self) -> None:
-        """Rebuild the account from what the store kept: its orders, their history and its trades."""
+        """Rebuild the account from what the store kept: the state its day started from, then that
+        day's orders, their history and its trades."""
+        state = self._store.load_day(self.key)
         orders, trades = self._store.load(self.key)
         book = self.book
+        if state is not None:
+            start_day(book, state)
+            self.day = date.fromisoformat(state["day"])
+        elif orders:  # its first day: the day of its first order
+            self.day = date.fromisoformat(orders[0][0]["order_timestamp"][:10])
         for trade in trades:
             instrument = book._market.by_token(trade["instrument_token"])
             if instrument is not None:

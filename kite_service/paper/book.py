@@ -43,11 +43,18 @@ def protection_bound(instrument, side: str, last: float, protection: float) -> f
     return last + room if side == "BUY" else max(last - room, 0.0)
 
 
+class PaperPortfolio(Portfolio):
+    """The sandbox's portfolio, with the positions carried from an earlier day shown as overnight."""
+
+    def _position_row(self, key, p) -> dict:
+        return {**super()._position_row(key, p), "overnight_quantity": getattr(p, "overnight", 0)}
+
+
 class PaperBook(OrderBook):
     """One paper client's orders, trades, positions and margins (`capital`: its opening cash)."""
 
     def __init__(self, market, user_id: str, clock, on_update, capital: float, hours: MarketHours):
-        portfolio = Portfolio(market, opening_cash=capital, seeded=False)
+        portfolio = PaperPortfolio(market, opening_cash=capital, seeded=False)
         super().__init__(market, user_id, clock, on_update, OrderLimits(True), hours, portfolio)
         self.bounds: dict = {}  # order_id -> a market order's protection price, set when it first meets the market
         self._taken: dict = {}  # token -> (the quote, {(side, price): quantity taken from it})

@@ -22,6 +22,10 @@ CREATE TABLE IF NOT EXISTS paper_orders (
     bound REAL,              -- a market order's protection price, once set
     PRIMARY KEY (client, order_id)
 );
+CREATE TABLE IF NOT EXISTS paper_days (
+    client TEXT PRIMARY KEY,
+    state TEXT NOT NULL      -- the day the account is on, and what it started with (day_roll.py; JSON)
+);
 CREATE TABLE IF NOT EXISTS paper_trades (
     client TEXT NOT NULL,
     seq INTEGER NOT NULL,    -- the trade's place in the account's trades
@@ -82,6 +86,34 @@ class PaperStore:
             ).fetchall()
         return [(json.loads(b), json.loads(h), bound) for b, h, bound in orders], [json.loads(t) for (t,) in trades]
 
+    def load_day(self, client: str) -> dict | None:
+        """The state the account's current day started from (None: its first day)."""
+        with self._lock:
+            found = self._connect().execute("SELECT state FROM paper_days WHERE client = ?", (client,)).fetchone()
+        return json.loads(found[0]) if found else None
+
+    def new_day(self, client: str, state: dict, keep: set) -> None:
+        """A new day's state, and the earlier days' orders and trades forgotten (but `keep`'s: orders
+        still waiting for the exchange), together or not at all."""
+        with self._lock:
+            connection = self._connect()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute(
+                    "INSERT OR REPLACE INTO paper_days (client, state) VALUES (?, ?)", (client, json.dumps(state))
+                )
+                kept = sorted(keep)
+                marks = ",".join("?" * len(kept))
+                connection.execute(
+                    f"DELETE FROM paper_orders WHERE client = ? AND order_id NOT IN ({marks})",  # noqa: S608
+                    (client, *kept),
+                )
+                connection.execute("DELETE FROM paper_trades WHERE client = ?", (client,))
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
     def prune(self, name: str, keep: str) -> None:
         """Forget the rows of client `name`'s earlier paper books (before a paper-reset), all but `keep`'s."""
         where = "substr(client, 1, ?) = ? AND client != ?"
@@ -91,6 +123,7 @@ class PaperStore:
             connection.execute("BEGIN IMMEDIATE")
             connection.execute(f"DELETE FROM paper_orders WHERE {where}", values)  # noqa: S608 (no input in it)
             connection.execute(f"DELETE FROM paper_trades WHERE {where}", values)  # noqa: S608
+            connection.execute(f"DELETE FROM paper_days WHERE {where}", values)  # noqa: S608
             connection.execute("COMMIT")
 
     def close(self) -> None:
