@@ -59,6 +59,24 @@ class Alerts:
         self._was_true: dict = {}  # uuid -> the condition at the last check (alerts fire on becoming true)
         self._item_ids = itertools.count(275218517)  # basket items' ids, as Kite numbers them
 
+    def state(self) -> dict:
+        """Every alert, its history and last check, as JSON can keep them (a paper account's)."""
+        with self._lock:
+            following = next(self._item_ids)
+            self._item_ids = itertools.count(following)
+            return {
+                "alerts": self._alerts,
+                "history": self._history,
+                "was_true": self._was_true,
+                "next_item": following,
+            }
+
+    def restore(self, state: dict) -> None:
+        with self._lock:
+            self._alerts, self._history = dict(state["alerts"]), dict(state["history"])
+            self._was_true = dict(state["was_true"])
+            self._item_ids = itertools.count(state["next_item"])
+
     def create(self, params: dict) -> dict:
         with self._lock:
             self.advance()

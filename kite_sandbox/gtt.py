@@ -42,6 +42,16 @@ class Triggers:
         self._ids = itertools.count(100001)
         self._triggers: dict = {}  # id -> trigger as Kite shows it
 
+    def state(self) -> dict:
+        """Every trigger, as JSON can keep it (a paper account's, stored across restarts)."""
+        with self._lock:
+            return {"triggers": {str(trigger_id): trigger for trigger_id, trigger in self._triggers.items()}}
+
+    def restore(self, state: dict) -> None:
+        with self._lock:
+            self._triggers = {int(trigger_id): trigger for trigger_id, trigger in state["triggers"].items()}
+            self._ids = itertools.count(max(self._triggers, default=100000) + 1)
+
     # -- the API ------------------------------------------------------------------------------
 
     def place(self, params: dict) -> int:

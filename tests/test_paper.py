@@ -156,7 +156,16 @@ def test_a_restart_keeps_the_paper_book_and_its_resting_orders_still_fill(paper_
     filled = kite.place_order(variety="regular", order_type="MARKET", quantity=3, market_protection=-1, **BUY)
     assert wait_for(lambda: kite.order_history(filled)[-1]["status"] == "COMPLETE")
     resting = kite.place_order(variety="regular", order_type="LIMIT", quantity=2, price=1450.0, **BUY)
-    before = (kite.orders(), kite.trades(), kite.positions()["net"], kite.margins("equity"))
+    legs = [{"transaction_type": "BUY", "quantity": 1, "order_type": "LIMIT", "product": "CNC", "price": 1300.0}]
+    kite.place_gtt(
+        trigger_type=kite.GTT_TYPE_SINGLE,
+        tradingsymbol="INFY",
+        exchange="NSE",
+        trigger_values=[1300.0],
+        last_price=1500.0,
+        orders=legs,
+    )
+    before = (kite.orders(), kite.trades(), kite.positions()["net"], kite.margins("equity"), kite.get_gtts())
 
     context = paper_service.context
     old = context.paper
@@ -164,8 +173,9 @@ def test_a_restart_keeps_the_paper_book_and_its_resting_orders_still_fill(paper_
     context.paper = PaperDesk(old.market, PaperStore(old._store.path), context.ticker_hub, old._hours, context.clock)
     context.paper.start()
     try:
-        after = (kite.orders(), kite.trades(), kite.positions()["net"], kite.margins("equity"))
+        after = (kite.orders(), kite.trades(), kite.positions()["net"], kite.margins("equity"), kite.get_gtts())
         assert after[0] == before[0] and after[1] == before[1]
+        assert after[4] == before[4] and len(after[4]) == 1  # the GTT kept too
         assert [(p["quantity"], p["average_price"]) for p in after[2]] == [(3, before[2][0]["average_price"])]
         assert after[3]["net"] == before[3]["net"]  # cash: 2,00,000 less what the fills and the open order hold
         assert after[3]["available"]["opening_balance"] == 200_000.0

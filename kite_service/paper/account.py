@@ -50,6 +50,7 @@ class PaperAccount:
         self._saved_trades = 0
         self._last_seen: dict = {}
         self._updates: list = []  # order updates waiting for the next flush
+        self._saved_extras = ""
         self.day = clock().astimezone(IST).date()  # the trading day the book is on (restore() may say otherwise)
 
     def _new_order_id(self) -> str:
@@ -90,6 +91,10 @@ class PaperAccount:
         return updates
 
     def _store_changes(self) -> None:
+        extras = json.dumps({"gtt": self.triggers.state(), "alerts": self.alerts.state()})
+        if extras != self._saved_extras:
+            self._store.save_extras(self.key, extras)
+            self._saved_extras = extras
         book = self.book
         orders = [(book.orders[i], book._history[i], book.bounds.get(i)) for i in sorted(self._dirty)]
         trades = book.trades[self._saved_trades :]
@@ -113,6 +118,11 @@ class PaperAccount:
         day's orders, their history and its trades."""
         state = self._store.load_day(self.key)
         orders, trades = self._store.load(self.key)
+        extras = self._store.load_extras(self.key)
+        if extras is not None:
+            self.triggers.restore(extras["gtt"])
+            self.alerts.restore(extras["alerts"])
+            self._saved_extras = json.dumps(extras)
         book = self.book
         if state is not None:
             start_day(book, state)

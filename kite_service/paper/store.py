@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS paper_days (
     client TEXT PRIMARY KEY,
     state TEXT NOT NULL      -- the day the account is on, and what it started with (day_roll.py; JSON)
 );
+CREATE TABLE IF NOT EXISTS paper_extras (
+    client TEXT PRIMARY KEY,
+    body TEXT NOT NULL       -- the account's GTTs and alerts (JSON), kept across days
+);
 CREATE TABLE IF NOT EXISTS paper_trades (
     client TEXT NOT NULL,
     seq INTEGER NOT NULL,    -- the trade's place in the account's trades
@@ -86,6 +90,16 @@ class PaperStore:
             ).fetchall()
         return [(json.loads(b), json.loads(h), bound) for b, h, bound in orders], [json.loads(t) for (t,) in trades]
 
+    def save_extras(self, client: str, body: str) -> None:
+        """The account's GTTs and alerts (`body`, JSON), replacing what was kept."""
+        with self._lock:
+            self._connect().execute("INSERT OR REPLACE INTO paper_extras (client, body) VALUES (?, ?)", (client, body))
+
+    def load_extras(self, client: str) -> dict | None:
+        with self._lock:
+            found = self._connect().execute("SELECT body FROM paper_extras WHERE client = ?", (client,)).fetchone()
+        return json.loads(found[0]) if found else None
+
     def load_day(self, client: str) -> dict | None:
         """The state the account's current day started from (None: its first day)."""
         with self._lock:
@@ -124,6 +138,7 @@ class PaperStore:
             connection.execute(f"DELETE FROM paper_orders WHERE {where}", values)  # noqa: S608 (no input in it)
             connection.execute(f"DELETE FROM paper_trades WHERE {where}", values)  # noqa: S608
             connection.execute(f"DELETE FROM paper_days WHERE {where}", values)  # noqa: S608
+            connection.execute(f"DELETE FROM paper_extras WHERE {where}", values)  # noqa: S608
             connection.execute("COMMIT")
 
     def close(self) -> None:
