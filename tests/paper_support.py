@@ -55,8 +55,9 @@ class PaperService:
 
     def order_calls_at_kite(self) -> list:
         """What reached the sandbox of Kite's order-class routes (placing, changing or cancelling
-        anything: orders, GTTs, alerts, mutual funds, conversions)."""
-        return [(m, p) for m, p in self.received if m in ("POST", "PUT", "DELETE") and not p.startswith("/sandbox/")]
+        anything: orders, GTTs, alerts, mutual funds, conversions); Kite's calculators are reads."""
+        calculators = ("/margins/orders", "/margins/basket", "/charges/orders")  # reads, though POSTs
+        return [(m, p) for m, p in self.received if m in ("POST", "PUT", "DELETE") and p not in calculators]
 
     def pin(self, symbol: str, price: float, exchange: str = "NSE"):
         instrument = self.market.by_symbol(exchange, symbol)

@@ -379,3 +379,17 @@ def test_the_kill_switch_on_a_paper_client_flattens_its_paper_account_and_sends_
     assert paper_service.order_calls_at_kite() == []
     with pytest.raises(ClientError, match="not applied to paper clients"):
         paper_service.context.gateway.clients.set_limits("killpaper", max_loss=1000.0)
+
+
+def test_an_open_orders_margin_is_kites_own_from_its_calculator(paper_service):  # noqa: F811
+    paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("margins", capital=500_000.0)
+    order = {**BUY, "product": "MIS", "variety": "regular", "order_type": "LIMIT", "quantity": 10, "price": 1450.0}
+    kite_says = kite.basket_order_margins([order], consider_positions=False, mode="compact")["initial"]["total"]
+    paper_service.received.clear()
+    kite.place_order(**order)
+    assert ("POST", "/margins/basket") in paper_service.received  # asked of Kite, read-only
+    assert kite.margins("equity")["net"] == round(500_000.0 - kite_says, 2)
+    kite.place_order(**{**order, "price": 1440.0})  # the same instrument, product and side: not asked again
+    assert paper_service.received.count(("POST", "/margins/basket")) == 1
+    assert paper_service.order_calls_at_kite() == []  # a calculation asked, nothing placed

@@ -108,6 +108,19 @@ class PaperBook(OrderBook):
         trigger = order["trigger_price"]
         return last >= trigger if order["transaction_type"] == "BUY" else last <= trigger
 
+    # -- margins -------------------------------------------------------------------------------
+
+    def _margin_needed(self, order, instrument) -> float:
+        """What an open order holds: Kite's own margin for it (its calculator, read-only), unless it
+        only closes what the account holds (nothing, by the sandbox's netting) or Kite cannot be asked
+        (the sandbox's formula). Positions hold the sandbox's formula's margin once filled."""
+        formula = super()._margin_needed(order, instrument)
+        if formula == 0:
+            return 0.0
+        price = order["price"] if order["order_type"] in ("LIMIT", "SL") else self._market.price(instrument)
+        share = self._market.margin_share(instrument, order["product"], order["transaction_type"], price)
+        return formula if share is None else round(share * order["pending_quantity"] * price, 2)
+
     # -- fills ---------------------------------------------------------------------------------
 
     def _try_fill(self, order, now, immediate=False) -> None:

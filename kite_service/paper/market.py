@@ -23,7 +23,8 @@ from kite_service.ticker.ticks import decode
 
 log = logging.getLogger("kite_app.paper")
 
-FRESH_SECONDS = 30.0  # the issue's rule: no fill on a price older than this
+FRESH_SECONDS = 30.0  # no fill on a price older than this
+MARGIN_SECONDS = 300.0  # how long Kite's margin for an (instrument, product, side) is used before asking again
 DERIVATIVE_EXCHANGES = ("NFO", "BFO", "MCX", "CDS", "BCD")
 
 
@@ -67,8 +68,12 @@ class LiveMarket:
     """`lookup(key)` / `lookup_token(token)`: Kite's instrument row (KeyError-like None when unknown);
     `fetch_quote(keys)`: Kite's /quote answer for 'EXCHANGE:SYMBOL' keys; `clock`: the service's."""
 
-    def __init__(self, lookup, lookup_token, fetch_quote, clock):
+    def __init__(self, lookup, lookup_token, fetch_quote, clock, fetch_margin=None):
+        """`fetch_margin(order)`: Kite's margin calculator's total for one order, alone (the basket
+        calculator without the account's positions: a paper account's are not Kite's); None: not asked."""
         self._lookup, self._lookup_token, self._fetch_quote, self._clock = lookup, lookup_token, fetch_quote, clock
+        self._fetch_margin = fetch_margin
+        self._margins: dict = {}  # (token, product, side) -> (Kite's margin per rupee of value, when asked)
         self._lock = threading.Lock()
         self._instruments: dict = {}  # key -> Instrument (and token -> Instrument)
         self._quotes: dict = {}  # token -> Quote
@@ -192,6 +197,39 @@ class LiveMarket:
     def previous_close(self, instrument: Instrument) -> float:
         quote = self._quotes.get(instrument.token)
         return quote.close if quote is not None else 0.0
+
+    def margin_share(self, instrument: Instrument, product: str, side: str, price: float) -> float | None:
+        """Kite's margin for an order as a share of its value (1.0 for delivery and option buying, about
+        0.2 for intraday equity, 0.1 to 0.2 for futures), from Kite's calculator, asked at most every
+        MARGIN_SECONDS per instrument, product and side; None when Kite cannot be asked."""
+        if self._fetch_margin is None or price <= 0:
+            return None
+        key = (instrument.token, product, side)
+        found = self._margins.get(key)
+        now = self._clock()
+        if found is not None and (now - found[1]).total_seconds() < MARGIN_SECONDS:
+            return found[0]
+        quantity = max(instrument.lot_size, 1)
+        order = {
+            "exchange": instrument.exchange,
+            "tradingsymbol": instrument.tradingsymbol,
+            "transaction_type": side,
+            "variety": "regular",
+            "product": product,
+            "order_type": "LIMIT",
+            "quantity": quantity,
+            "price": price,
+        }
+        try:
+            total = float(self._fetch_margin(order))
+        except Exception as exc:  # noqa: BLE001 (no session, Kite down: the sandbox's formula stands in)
+            log.warning(
+                "Paper: Kite's margin for %s not had (%s); the formula's used", instrument.key, type(exc).__name__
+            )
+            return found[0] if found else None
+        share = total / (quantity * price)
+        self._margins[key] = (share, now)
+        return share
 
     def circuit_limits(self, instrument: Instrument) -> tuple:
         return self._circuits.get(instrument.token, (0.0, 0.0))

@@ -141,6 +141,7 @@ class AppContext:
             partial(_instrument_row, api.instrument_by_token),
             lambda keys: api.kite.quote(*keys),
             clock,
+            fetch_margin=partial(_kite_margin, api),
         )
         hours = MarketHours(settings.paper_market_hours, settings.market_holidays)
         paper = PaperDesk(market, PaperStore(settings.data_dir / PAPER_FILE_NAME), ticker_hub, hours, clock)
@@ -227,6 +228,12 @@ def _last_price(api, exchange: str, symbol: str) -> float | None:
     except Exception as exc:  # noqa: BLE001 (unknown: the guard refuses to value it, and says why)
         log.warning("Guard: no last price for %s (%s)", key, exc)
         return None
+
+
+def _kite_margin(api, order: dict) -> float:
+    """Kite's margin calculator's total for one order alone (not against the account's positions)."""
+    answer = api.kite.basket_order_margins([order], consider_positions=False, mode="compact")
+    return answer["initial"]["total"]
 
 
 def _flatten_paper(clients, desk: PaperDesk, name: str) -> str | None:
