@@ -359,8 +359,6 @@ def test_the_kill_switch_on_a_paper_client_flattens_its_paper_account_and_sends_
     import pytest
     from kiteconnect import exceptions
 
-    from kite_service.gateway.clients import ClientError
-
     paper_service.pin("INFY", 1500.0)
     kite = paper_service.client("killpaper")
     filled = kite.place_order(variety="regular", order_type="MARKET", quantity=6, market_protection=-1, **BUY)
@@ -377,8 +375,6 @@ def test_the_kill_switch_on_a_paper_client_flattens_its_paper_account_and_sends_
     with pytest.raises(exceptions.PermissionException):
         kite.place_order(variety="regular", order_type="LIMIT", quantity=1, price=1400.0, **BUY)
     assert paper_service.order_calls_at_kite() == []
-    with pytest.raises(ClientError, match="not applied to paper clients"):
-        paper_service.context.gateway.clients.set_limits("killpaper", max_loss=1000.0)
 
 
 def test_an_open_orders_margin_is_kites_own_from_its_calculator(paper_service):  # noqa: F811
@@ -393,3 +389,20 @@ def test_an_open_orders_margin_is_kites_own_from_its_calculator(paper_service): 
     kite.place_order(**{**order, "price": 1440.0})  # the same instrument, product and side: not asked again
     assert paper_service.received.count(("POST", "/margins/basket")) == 1
     assert paper_service.order_calls_at_kite() == []  # a calculation asked, nothing placed
+
+
+def test_a_paper_clients_max_loss_pulls_the_kill_switch_on_its_paper_account_alone(paper_service):  # noqa: F811
+    infy = paper_service.pin("INFY", 1500.0)
+    kite = paper_service.client("capped")
+    paper_service.context.gateway.clients.set_limits("capped", max_loss=150.0)
+    order_id = kite.place_order(variety="regular", order_type="MARKET", quantity=10, market_protection=-1, **BUY)
+    assert wait_for(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
+    paper_service.market.pin_price(infy, 1490.0)  # about -101: within the limit
+    assert wait_for(lambda: kite.positions()["net"][0]["last_price"] == 1490.0)
+    assert paper_service.context.guard.latches.blocking("capped") is None
+    paper_service.market.pin_price(infy, 1484.0)  # about -161: past it
+    latch = wait_for(lambda: paper_service.context.guard.latches.blocking("capped"))
+    assert latch.pulled_by == "capped's --max-loss" and "reached minus its --max-loss (150)" in latch.reason
+    assert wait_for(lambda: kite.positions()["net"][0]["quantity"] == 0)  # exited in the paper account
+    assert paper_service.context.guard.latches.blocking() is None  # the account's own trading goes on
+    assert paper_service.order_calls_at_kite() == []

@@ -60,14 +60,6 @@ class GatewayClient:
         return shown | {name: value for name, value in limits.items() if value is not None}
 
 
-def _no_paper_max_loss(paper: bool, max_loss) -> None:
-    if paper and max_loss:
-        raise ClientError(
-            "--max-loss is not applied to paper clients yet (their P&L is the paper account's, not Kite's): "
-            "leave it out; the guard's other limits and the kill switch apply to them."
-        )
-
-
 def _new_book(now) -> dict:
     return {"paper_since": now.isoformat(timespec="seconds"), "paper_book": secrets.token_hex(6)}
 
@@ -96,7 +88,6 @@ class ClientRegistry:
                 f"{name!r} is not a client name: use 1-20 letters, digits, '.', '_' or '-', starting with a "
                 "letter or digit (it goes into each order's tag)."
             )
-        _no_paper_max_loss(paper_capital is not None, limits.get("max_loss"))
         access_token = secrets.token_urlsafe(32)
         now = self._clock()
         if paper_capital is not None:
@@ -135,7 +126,6 @@ class ClientRegistry:
             found = next((key for key, client in clients.items() if client.name == name), None)
             if found is None:
                 raise ClientError(f"No client named {name!r}: `clients list` shows them.")
-            _no_paper_max_loss(clients[found].paper, limits.get("max_loss"))
             clients[found] = replace(clients[found], **limits)
             self._write(clients)
             return clients[found]

@@ -29,8 +29,12 @@ CLOCK_PASS_SECONDS = 1.0  # how often every account is looked at without a tick 
 class PaperDesk:
     """`hub`: the ticker hub (None: no ticks, only quotes at each call); `hours`: the market's."""
 
-    def __init__(self, market, store, hub, hours, clock):
+    def __init__(self, market, store, hub, hours, clock, max_loss=lambda name: None, pull=None):
+        """`max_loss(name)`: a paper client's --max-loss (None: none); `pull(name, reason)`: the kill
+        switch for that client, pulled once a day when its P&L reaches minus it."""
         self.market, self._store, self._hub, self._hours, self._clock = market, store, hub, hours, clock
+        self._max_loss, self._pull = max_loss, pull
+        self._tripped: dict = {}  # client name -> the day its --max-loss pulled the kill switch
         self._lock = threading.Lock()
         self._accounts: dict = {}  # client name -> PaperAccount
         self._secret = new_secret()
@@ -113,9 +117,23 @@ class PaperDesk:
             with account.lock:
                 try:
                     account.advance(tokens=moved or None)
+                    self._watch_loss(account)
                 finally:
                     self._send(account, account.flush())
         self._follow()
+
+    def _watch_loss(self, account: PaperAccount) -> None:
+        """A paper client's --max-loss: its day's P&L (Kite's formula at the live prices) at or under
+        minus it pulls the kill switch for it, once a day (lock held)."""
+        most = self._max_loss(account.name)
+        if not most or self._pull is None or self._tripped.get(account.name) == account.day:
+            return
+        total = round(sum(row["pnl"] for row in account.book.portfolio.position_rows()), 2)
+        if total <= -most:
+            self._tripped[account.name] = account.day
+            reason = f"paper client {account.name!r}'s P&L {total:,.2f} reached minus its --max-loss ({most:,.0f})"
+            log.error("Paper: %s: pulling the kill switch for it", reason)
+            threading.Thread(target=self._pull, args=(account.name, reason), name="paper-trip", daemon=True).start()
 
     def _send(self, account: PaperAccount, updates: list) -> None:
         if updates and self._hub is not None:

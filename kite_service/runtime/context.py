@@ -144,7 +144,15 @@ class AppContext:
             fetch_margin=partial(_kite_margin, api),
         )
         hours = MarketHours(settings.paper_market_hours, settings.market_holidays)
-        paper = PaperDesk(market, PaperStore(settings.data_dir / PAPER_FILE_NAME), ticker_hub, hours, clock)
+        paper = PaperDesk(
+            market,
+            PaperStore(settings.data_dir / PAPER_FILE_NAME),
+            ticker_hub,
+            hours,
+            clock,
+            max_loss=partial(_paper_max_loss, gateway.clients),
+            pull=lambda name, reason: kill_switch.pull(f"{name}'s --max-loss", reason, name),
+        )
         kill_switch = KillSwitch(
             api,
             guard,
@@ -228,6 +236,11 @@ def _last_price(api, exchange: str, symbol: str) -> float | None:
     except Exception as exc:  # noqa: BLE001 (unknown: the guard refuses to value it, and says why)
         log.warning("Guard: no last price for %s (%s)", key, exc)
         return None
+
+
+def _paper_max_loss(clients, name: str) -> float | None:
+    client = next((c for c in clients.all() if c.name == name), None)
+    return client.max_loss if client is not None and client.paper else None
 
 
 def _kite_margin(api, order: dict) -> float:
