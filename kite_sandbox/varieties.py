@@ -66,6 +66,15 @@ class OrderDesk:
         self._cover_stops: dict = {}  # entry order_id -> stop trigger price
         self._due: list = []  # order updates to act on at the next advance()
 
+    def state(self) -> dict:
+        """The orders it follows (iceberg plans, cover orders' stops), as JSON can keep them."""
+        with self._lock:
+            return {"icebergs": self._icebergs, "cover_stops": self._cover_stops}
+
+    def restore(self, state: dict) -> None:
+        with self._lock:
+            self._icebergs, self._cover_stops = dict(state["icebergs"]), dict(state["cover_stops"])
+
     # -- the API ------------------------------------------------------------------------------
 
     def place(self, variety: str, params: dict):

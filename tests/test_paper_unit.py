@@ -209,3 +209,27 @@ def test_a_new_day_turns_cnc_buys_into_holdings_carries_nrml_and_forgets_yesterd
     (holding,) = account.book.portfolio.holding_rows()
     assert (holding["quantity"], holding["t1_quantity"], holding["realised_quantity"]) == (6, 0, 6)
     assert account.book.portfolio.opening_cash == pytest.approx(round(monday_cash + 4 * infy_cost / 10, 2))
+
+
+def test_an_iceberg_resting_across_a_restart_still_places_its_next_legs(market, clock, tmp_path):
+    clock.now = clock.now.replace(hour=10)
+    quote_at(market, clock, 1500.0)
+    account = new_account(market, clock, tmp_path)
+    iceberg = {**mis("BUY", 30), "order_type": "LIMIT", "price": "1490", "iceberg_legs": "3", "iceberg_quantity": "10"}
+    with account.lock:
+        first = account.desk.place("iceberg", iceberg)
+        account.flush()
+    assert account.book.orders[first]["status"] == "OPEN"
+
+    again = new_account(market, clock, tmp_path)  # the service restarts
+    again.restore()
+    clock.now += timedelta(seconds=1)
+    quote_at(market, clock, 1489.0)  # offers from 1,489.10: the legs' limit is reached
+    with again.lock:
+        again.advance(tokens={408065})
+    legs = sorted(again.book.orders.values(), key=lambda order: order["order_id"])
+    assert [(o["meta"]["iceberg"]["leg"], o["status"], o["filled_quantity"]) for o in legs] == [
+        (1, "COMPLETE", 10),
+        (2, "COMPLETE", 10),
+        (3, "COMPLETE", 10),
+    ]

@@ -192,14 +192,16 @@ def _paper_answer(context, request: Request, call: KiteCall, client) -> Response
             return kite_error(403, "TokenException", no_session_message(context.settings))
         return _sent(context, request, read, client, session)
 
-    if call.changes_the_account and not is_market_read(call.method, call.path):
-        request.get_data()
+    if not call.changes_the_account or is_market_read(call.method, call.path):
+        return answer_paper_call(context.paper.app, request, client, read_from_kite, call)
+    request.get_data()
+    with context.guard.sending():  # as for a live order: a latch pulled now waits for this call's answer
         try:
             context.guard.check(call.method, call.path, request.form.to_dict(), client.name, client)
         except (GuardRefusal, KillSwitchOn) as refusal:
             error_type = "PermissionException" if isinstance(refusal, KillSwitchOn) else "InputException"
             return kite_error(refusal.code, error_type, str(refusal))
-    return answer_paper_call(context.paper.app, request, client, read_from_kite, call)
+        return answer_paper_call(context.paper.app, request, client, read_from_kite, call)
 
 
 def _sent(context, request: Request, call: KiteCall, client, session) -> Response:

@@ -91,14 +91,13 @@ class PaperAccount:
         return updates
 
     def _store_changes(self) -> None:
-        extras = json.dumps({"gtt": self.triggers.state(), "alerts": self.alerts.state()})
-        if extras != self._saved_extras:
-            self._store.save_extras(self.key, extras)
-            self._saved_extras = extras
+        extras = json.dumps({"gtt": self.triggers.state(), "alerts": self.alerts.state(), "desk": self.desk.state()})
+        changed_extras = extras if extras != self._saved_extras else None
         book = self.book
         orders = [(book.orders[i], book._history[i], book.bounds.get(i)) for i in sorted(self._dirty)]
         trades = book.trades[self._saved_trades :]
-        self._store.save(self.key, orders, trades, self._saved_trades)
+        self._store.save(self.key, orders, trades, self._saved_trades, changed_extras)
+        self._saved_extras = extras
         self._dirty.clear()
         self._saved_trades = len(book.trades)
 
@@ -122,6 +121,7 @@ class PaperAccount:
         if extras is not None:
             self.triggers.restore(extras["gtt"])
             self.alerts.restore(extras["alerts"])
+            self.desk.restore(extras.get("desk", {"icebergs": {}, "cover_stops": {}}))
             self._saved_extras = json.dumps(extras)
         book = self.book
         if state is not None:

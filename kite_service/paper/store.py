@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS paper_days (
 );
 CREATE TABLE IF NOT EXISTS paper_extras (
     client TEXT PRIMARY KEY,
-    body TEXT NOT NULL       -- the account's GTTs and alerts (JSON), kept across days
+    body TEXT NOT NULL       -- the account's GTTs, alerts and followed orders (JSON), kept across days
 );
 CREATE TABLE IF NOT EXISTS paper_trades (
     client TEXT NOT NULL,
@@ -55,10 +55,11 @@ class PaperStore:
             )
         return self._connection
 
-    def save(self, client: str, orders: list, trades: list, first_seq: int) -> None:
-        """Store `orders` ([(order, history, bound)], replacing their rows) and the new `trades`
-        (numbered from `first_seq`), together or not at all."""
-        if not orders and not trades:
+    def save(self, client: str, orders: list, trades: list, first_seq: int, extras: str | None = None) -> None:
+        """Store `orders` ([(order, history, bound)], replacing their rows), the new `trades`
+        (numbered from `first_seq`) and, when given, the account's `extras` (its GTTs, alerts and
+        the orders its desk follows: JSON), together or not at all."""
+        if not orders and not trades and extras is None:
             return
         with self._lock:
             connection = self._connect()
@@ -73,6 +74,10 @@ class PaperStore:
                     "INSERT OR REPLACE INTO paper_trades (client, seq, body) VALUES (?, ?, ?)",
                     [(client, first_seq + n, json.dumps(t)) for n, t in enumerate(trades)],
                 )
+                if extras is not None:
+                    connection.execute(
+                        "INSERT OR REPLACE INTO paper_extras (client, body) VALUES (?, ?)", (client, extras)
+                    )
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
@@ -89,11 +94,6 @@ class PaperStore:
                 "SELECT body FROM paper_trades WHERE client = ? ORDER BY seq", (client,)
             ).fetchall()
         return [(json.loads(b), json.loads(h), bound) for b, h, bound in orders], [json.loads(t) for (t,) in trades]
-
-    def save_extras(self, client: str, body: str) -> None:
-        """The account's GTTs and alerts (`body`, JSON), replacing what was kept."""
-        with self._lock:
-            self._connect().execute("INSERT OR REPLACE INTO paper_extras (client, body) VALUES (?, ?)", (client, body))
 
     def load_extras(self, client: str) -> dict | None:
         with self._lock:
