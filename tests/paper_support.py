@@ -100,6 +100,7 @@ def paper_service(sandbox_app, received, serve_hub):
     yield PaperService(root, app, market, received, hub_url)
     scripts.close()
     context.paper.stop()
+    app.extensions["day_feed"].stop()
     server.close()
 
 

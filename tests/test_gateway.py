@@ -55,12 +55,13 @@ def serve_gateway(tmp_path, config, demo, official_kite, clock):
             make_session(official_kite.access_token, login_time=clock(), api_key=demo.api_key)
         )
         server = create_http_server(app, "127.0.0.1", port, **proxy_settings(app.extensions["kite_app"].settings))
-        servers.append(server)
+        servers.append((server, app))
         threading.Thread(target=server.run, daemon=True).start()
         return Gateway(f"http://127.0.0.1:{server.effective_port}", app, official_kite.access_token)
 
     yield serve
-    for server in servers:
+    for server, app in servers:
+        app.extensions["day_feed"].stop()  # as kite_app.serve does: open /day streams end first
         server.close()
 
 

@@ -8,6 +8,7 @@ would raise, and a person with curl reads the same JSON as from every other rout
 """
 
 import json
+from functools import partial
 
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
@@ -72,4 +73,14 @@ def create_http_server(app, host: str, port: int, **extra):
     for listener in listeners:
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = _KiteErrorChannel
+    if isinstance(server, BaseWSGIServer):
+        server.close = partial(_close_after_answers, server, server.close)
     return server
+
+
+def _close_after_answers(server, close) -> None:
+    """Let the answers being written finish (up to 5 s), then close. waitress's server of several
+    sockets does this; its server of one socket closes at once, and an answer still being written
+    (a /day stream's last lines) then fails on the closed socket with a traceback in the log."""
+    server.task_dispatcher.shutdown()
+    close()
