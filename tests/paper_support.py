@@ -95,6 +95,7 @@ def paper_service(sandbox_app, received, serve_hub):
     root = f"http://127.0.0.1:{server.effective_port}"
     scripts = LocalGateway(context.settings.data_dir, context.gateway.clients, root, hub_url)
     assert scripts.open()  # as kite_app.serve does: KiteAPI finds the running gateway
+    context.api.instrument("NSE:INFY")  # the day's instrument list, fetched once (seconds): not inside a test's call
     market = sandbox_app.extensions["kite_sandbox"].market
     received.clear()  # the set-up's login is not the programs'
     yield PaperService(root, app, market, received, hub_url)
