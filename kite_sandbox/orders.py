@@ -37,6 +37,11 @@ PARTIAL_FILL_FROM_QUANTITY = 100
 MARKET_FILL_DELAY = timedelta(seconds=2)
 
 
+def _clock_moves(order: dict) -> bool:
+    """The clock alone can move this order: an after-market order's opening, a TTL's end."""
+    return order["status"] == "AMO REQ RECEIVED" or order["validity"] == "TTL"
+
+
 class OrderBook:
     """All trading state of the demo account."""
 
@@ -233,13 +238,17 @@ class OrderBook:
 
     # -- the passage of time ----------------------------------------------------------------
 
-    def advance(self, now: datetime | None = None) -> None:
-        """Trigger, fill and expire whatever the price and the clock allow by `now`."""
+    def advance(self, now: datetime | None = None, tokens=None) -> None:
+        """Trigger, fill and expire whatever the price and the clock allow by `now`; with `tokens`,
+        only the orders on those instruments (whose prices moved) and those the clock alone moves
+        (after-market orders, TTL)."""
         with self._lock:
             now = now or self._clock()
             self._prices = {}  # one price per instrument per pass: thousands of orders may rest on one
             try:
                 for order in list(self._live.values()):
+                    if tokens is not None and order["instrument_token"] not in tokens and not _clock_moves(order):
+                        continue
                     if order["status"] == "AMO REQ RECEIVED" and now >= self._opens_at[order["order_id"]]:
                         self._to_exchange(order, self._opens_at.pop(order["order_id"]))
                     if order["status"] == "TRIGGER PENDING" and self._triggered(order):

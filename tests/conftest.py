@@ -5,6 +5,7 @@ import logging
 import os
 import random
 import socket
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +30,17 @@ API_KEY = "testapikey1"
 API_SECRET = "test-api-secret-0815"
 TWOFA_KEY = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 FAST_RETRY = RetryPolicy(retries=2, base_delay=0, max_delay=0)
+
+
+def wait_for(condition, seconds: float = 15.0):
+    """The condition's first true value within `seconds` (polled every 50 ms), else its last value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    return condition()
 
 
 def recorded(name: str) -> dict:

@@ -10,7 +10,10 @@ import pytest
 from flask import request
 from websockets.sync.client import connect
 
-from conftest import free_port
+from conftest import (
+    free_port,
+    wait_for,  # noqa: F401 (for the paper tests)
+)
 from kite_app import proxy_settings
 from kite_sandbox.server import create_sandbox_app
 from kite_service.gateway.local_client import LocalGateway
@@ -18,16 +21,6 @@ from kite_service.kite.sdk import KiteConnect
 from kite_service.web.http_server import create_http_server
 
 BUY = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "product": "CNC"}
-
-
-def wait_for(condition, seconds: float = 15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    return condition()
 
 
 @dataclass

@@ -2,12 +2,11 @@
 figure equal to its source, the kill switch with its typed confirmation, and the live feed."""
 
 import re
-import time
 
 import pytest
 import requests
 
-from conftest import ACCESS_CODE
+from conftest import ACCESS_CODE, wait_for
 from day_support import Figures, form_token, open_page, order_block
 from kite_service.day import feed as feed_module
 from kite_service.web.day_access import DAY_COOKIE
@@ -23,16 +22,6 @@ def service(serve_gateway, clock):  # noqa: F811
     )
     gateway.app.extensions["kite_app"].kill_switch._sleep = lambda seconds: clock.advance(3)
     return gateway
-
-
-def wait_for(condition, seconds: float = 15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    return condition()
 
 
 def a_busy_morning(service, official_kite, clock) -> dict:

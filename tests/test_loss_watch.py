@@ -3,18 +3,9 @@ switch pulled once when it reaches minus MAX_DAILY_LOSS: over the sandbox's real
 
 import time
 
+from conftest import wait_for
 from hub_support import sandbox_ticker, serve_hub  # noqa: F401 (fixtures)
 from test_ticker_hub import sandbox_app  # noqa: F401 (a sandbox on the running clock: ticks in real time)
-
-
-def wait_for(condition, seconds: float = 15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    return condition()
 
 
 def marked_at(context, price: float) -> bool:

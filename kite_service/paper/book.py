@@ -14,8 +14,6 @@ How an order fills here, on each tick of its instrument (and on each call of its
 - Depth one order took is not there for the next order of the same account until the next tick.
 """
 
-from datetime import datetime, timedelta
-
 from kite_sandbox.market_hours import MarketHours
 from kite_sandbox.order_limits import OrderLimits
 from kite_sandbox.orders import OrderBook
@@ -66,25 +64,7 @@ class PaperBook(OrderBook):
             refuse_late_intraday(params, self._clock())
         return super().place(variety, params, caps, day_orders, **fields)
 
-    # -- the passage of time ----------------------------------------------------------------
-
-    def advance(self, now: datetime | None = None, tokens=None) -> None:
-        """As the sandbox's, for the orders of `tokens` only (None: all), which a tick moved."""
-        with self._lock:
-            now = now or self._clock()
-            for order in list(self._live.values()):
-                if tokens is not None and order["instrument_token"] not in tokens and order["validity"] != "TTL":
-                    if order["status"] != "AMO REQ RECEIVED":
-                        continue
-                if order["status"] == "AMO REQ RECEIVED" and now >= self._opens_at[order["order_id"]]:
-                    self._to_exchange(order, self._opens_at.pop(order["order_id"]))
-                if order["status"] == "TRIGGER PENDING" and self._triggered(order):
-                    self._record(order, "OPEN", now)
-                if order["status"] == "OPEN":
-                    self._try_fill(order, now)
-                if order["order_id"] in self._live and order["validity"] == "TTL":
-                    if now >= self._placed_at[order["order_id"]] + timedelta(minutes=order["validity_ttl"]):
-                        self._close(order, "CANCELLED", now)
+    # -- the passage of time (the sandbox's advance(), with these checks and fills) ----------------
 
     def _why_not(self, order, now) -> str | None:
         """Why the order cannot trigger or fill now (a stale price, a closed market), or None."""
